@@ -1,0 +1,148 @@
+import { parse as parseYaml } from "yaml";
+import { z } from "zod";
+import { ValidationError } from "../errors.ts";
+
+/**
+ * The lab file (labhog.yaml): site, calendars, resources, pools, users,
+ * groups, agents. Secrets are never in this file: fields ending in `Secret`
+ * name a Worker secret / environment variable that holds the value.
+ */
+
+const id = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, "ids are letters, digits, '.', '_' or '-' (at most 128), starting with a letter or digit");
+const secretName = z.string().regex(/^[A-Z][A-Z0-9_]*$/, "a secret name is UPPER_SNAKE_CASE");
+const duration = z.union([z.number().int().positive(), z.string().regex(/^\d+\s*(s|m|h|d)$/, "a duration is a number of seconds or like 15s, 10m, 2h, 1d")]);
+
+const memoryCalendar = z.strictObject({ backend: z.literal("memory") });
+const caldavCalendar = z.strictObject({
+  backend: z.literal("caldav"),
+  /** Server root or the calendar collection itself. */
+  url: z.url(),
+  /** Collection URL or display name when `url` is a server root (discovery). */
+  calendar: z.string().optional(),
+  username: z.string().optional(),
+  passwordSecret: secretName.optional(),
+});
+const googleCalendar = z.strictObject({
+  backend: z.literal("google"),
+  calendarId: z.string().min(1),
+  /** Worker secret holding the service-account JSON key. */
+  credentialsSecret: secretName,
+  /** Overrides for tests / private deployments. */
+  apiRoot: z.url().optional(),
+  tokenUrl: z.url().optional(),
+});
+export const calendarConfigSchema = z.discriminatedUnion("backend", [memoryCalendar, caldavCalendar, googleCalendar]);
+
+export const resourceConfigSchema = z.strictObject({
+  name: z.string().optional(),
+  kind: z.string().default("host"),
+  pool: id.optional(),
+  tags: z.record(z.string(), z.string()).default({}),
+  agent: id.optional(),
+  /** Key in `calendars`; default: the calendar named like the resource, else `default`. */
+  calendar: z.string().optional(),
+  owner: id.optional(),
+  description: z.string().optional(),
+});
+
+export const userConfigSchema = z.strictObject({
+  name: z.string().optional(),
+  email: z.email(),
+  unix: z.union([z.string(), z.array(z.string())]).default([]),
+  sshKeys: z.array(z.string()).default([]),
+  groups: z.array(id).default([]),
+});
+
+export const groupConfigSchema = z.strictObject({
+  book: z.array(z.string()).default([]),
+  admin: z.array(z.string()).default([]),
+});
+
+export const agentConfigSchema = z.strictObject({
+  /** Worker secret holding the agent's API token hash. */
+  tokenSecret: secretName.optional(),
+  description: z.string().optional(),
+});
+
+export const labConfigSchema = z.strictObject({
+  site: id,
+  /** IANA zone for floating times and all-day events. */
+  timezone: z.string().default("UTC"),
+  calendars: z.record(z.string(), calendarConfigSchema).default({ default: { backend: "memory" } }),
+  pools: z.record(id, z.strictObject({ name: z.string().optional(), description: z.string().optional() })).default({}),
+  resources: z.record(id, resourceConfigSchema),
+  users: z.record(id, userConfigSchema).default({}),
+  groups: z.record(id, groupConfigSchema).default({}),
+  agents: z.record(id, agentConfigSchema).default({}),
+  mqtt: z
+    .strictObject({
+      url: z.string().regex(/^(wss?|mqtts?):\/\//, "MQTT url must be ws://, wss://, mqtt:// or mqtts://"),
+      username: z.string().optional(),
+      passwordSecret: secretName.optional(),
+      prefix: z.string().optional(),
+    })
+    .optional(),
+  policy: z
+    .strictObject({
+      syncInterval: duration.default("15s"),
+      scheduleWindow: duration.default("24h"),
+      /** What agents do when the schedule runs out with no update. */
+      onScheduleExpiry: z.enum(["keep", "release"]).default("keep"),
+      noShowGrace: duration.optional(),
+      maxReservation: duration.default("14d"),
+      defaultDuration: duration.default("1h"),
+    })
+    .prefault({}),
+});
+
+export type LabConfigInput = z.input<typeof labConfigSchema>;
+export type LabConfig = z.output<typeof labConfigSchema>;
+export type CalendarConfig = z.output<typeof calendarConfigSchema>;
+
+export function durationSeconds(d: number | string): number {
+  if (typeof d === "number") return d;
+  const m = /^(\d+)\s*(s|m|h|d)$/.exec(d);
+  if (!m) throw new ValidationError(`bad duration ${d}`);
+  return Number(m[1]) * { s: 1, m: 60, h: 3600, d: 86400 }[m[2] as "s" | "m" | "h" | "d"];
+}
+
+function formatIssues(error: z.ZodError): string {
+  return error.issues
+    .map((i) => `${i.path.length ? i.path.join(".") : "(top level)"}: ${i.message}`)
+    .join("; ");
+}
+
+/** Validates a parsed lab object; cross-references are checked too. */
+export function validateLabConfig(input: unknown): LabConfig {
+  const res = labConfigSchema.safeParse(input);
+  if (!res.success) throw new ValidationError(`lab config invalid: ${formatIssues(res.error)}`, { issues: res.error.issues });
+  const cfg = res.data;
+  const problems: string[] = [];
+  for (const [rid, r] of Object.entries(cfg.resources)) {
+    if (r.pool && !(r.pool in cfg.pools)) problems.push(`resources.${rid}.pool: unknown pool "${r.pool}"`);
+    if (r.agent && Object.keys(cfg.agents).length && !(r.agent in cfg.agents)) problems.push(`resources.${rid}.agent: unknown agent "${r.agent}"`);
+    const cal = r.calendar ?? (rid in cfg.calendars ? rid : "default");
+    if (!(cal in cfg.calendars)) problems.push(`resources.${rid}.calendar: unknown calendar "${cal}"`);
+    if (r.owner && !(r.owner in cfg.users)) problems.push(`resources.${rid}.owner: unknown user "${r.owner}"`);
+  }
+  for (const [uid, u] of Object.entries(cfg.users)) {
+    for (const [i, g] of u.groups.entries()) if (!(g in cfg.groups)) problems.push(`users.${uid}.groups.${i}: unknown group "${g}"`);
+  }
+  try {
+    new Intl.DateTimeFormat("en", { timeZone: cfg.timezone });
+  } catch {
+    problems.push(`timezone: unknown IANA time zone "${cfg.timezone}"`);
+  }
+  if (problems.length) throw new ValidationError(`lab config invalid: ${problems.join("; ")}`, { issues: problems });
+  return cfg;
+}
+
+export function parseLabConfig(yamlText: string): LabConfig {
+  let data: unknown;
+  try {
+    data = parseYaml(yamlText);
+  } catch (e) {
+    throw new ValidationError(`lab config is not valid YAML: ${(e as Error).message}`);
+  }
+  return validateLabConfig(data);
+}

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs what the tests need on a fresh Debian machine, then runs every test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
+[ -x /usr/bin/radicale ] || need+=(radicale)
+[ -x /usr/bin/xandikos ] || need+=(xandikos)
+[ -x /usr/sbin/sshd ] || need+=(openssh-server)
+[ -x /usr/sbin/pdudaemon ] || need+=(pdudaemon)
+command -v socat >/dev/null 2>&1 || need+=(socat)
+[ -x /usr/bin/chromium ] || need+=(chromium)
+command -v ip >/dev/null 2>&1 || need+=(iproute2)
+command -v unshare >/dev/null 2>&1 || need+=(util-linux)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "installing Debian packages: ${need[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+# The Debian packages start daemons of their own; tests start their own instances.
+for svc in mosquitto radicale ssh pdudaemon; do
+  (systemctl stop "$svc" 2>/dev/null || service "$svc" stop 2>/dev/null || true) >/dev/null 2>&1
+done
+
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm ci --no-audit --no-fund
+fi
+
+npx tsc --noEmit -p tsconfig.json
+npx vitest run --config test/vitest.node.config.mts
+npx vitest run --config test/vitest.workers.config.mts

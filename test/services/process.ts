@@ -1,0 +1,84 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { createServer, connect } from "node:net";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+/** A free TCP port on 127.0.0.1 (asks the kernel, then releases it). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const addr = srv.address();
+      const port = typeof addr === "object" && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export async function waitForPort(port: number, timeoutMs = 15_000, host = "127.0.0.1"): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = connect(port, host);
+      s.once("connect", () => { s.destroy(); resolve(true); });
+      s.once("error", () => resolve(false));
+    });
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`nothing listens on ${host}:${port} after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+export async function tempDir(prefix: string): Promise<string> {
+  return mkdtemp(join(tmpdir(), `labhog-${prefix}-`));
+}
+
+/** A service process started by a test; `stop()` kills it and removes its directory. */
+export interface Service {
+  readonly port: number;
+  readonly dir: string;
+  readonly child: ChildProcess;
+  output(): string;
+  stop(): Promise<void>;
+}
+
+export function startProcess(cmd: string, args: string[], opts: { dir: string; port: number; env?: NodeJS.ProcessEnv }): Service {
+  const child = spawn(cmd, args, { cwd: opts.dir, env: { ...process.env, ...opts.env }, stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  const keep = (b: Buffer) => { out = (out + b.toString()).slice(-20_000); };
+  child.stdout?.on("data", keep);
+  child.stderr?.on("data", keep);
+  return {
+    port: opts.port,
+    dir: opts.dir,
+    child,
+    output: () => out,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = new Promise((r) => child.once("exit", r));
+        child.kill("SIGTERM");
+        const t = setTimeout(() => child.kill("SIGKILL"), 3000);
+        await exited;
+        clearTimeout(t);
+      }
+      await rm(opts.dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function startAndWait(cmd: string, args: string[], opts: { dir: string; port: number; env?: NodeJS.ProcessEnv }): Promise<Service> {
+  const svc = startProcess(cmd, args, opts);
+  try {
+    await Promise.race([
+      waitForPort(opts.port),
+      new Promise((_, reject) => svc.child.once("exit", (code) => reject(new Error(`${cmd} exited with ${code}: ${svc.output()}`)))),
+    ]);
+  } catch (e) {
+    await svc.stop();
+    throw e;
+  }
+  return svc;
+}
