@@ -1,0 +1,43 @@
+/**
+ * `npm run bench`: runs every bench/<name>.ts (or the ones named on the command
+ * line) one after another — they share two cores, so never in parallel — and
+ * prints one table. Each part measures its own floor in the same run, so the
+ * ratios compare like with like on whatever machine this is.
+ */
+import { readdir } from "node:fs/promises";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { dirname, join } from "node:path";
+import type { BenchRow } from "./types.ts";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const wanted = process.argv.slice(2);
+const parts = (await readdir(here))
+  .filter((f) => f.endsWith(".ts") && f !== "run.ts" && f !== "types.ts")
+  .map((f) => f.slice(0, -3))
+  .filter((n) => wanted.length === 0 || wanted.includes(n))
+  .sort();
+
+const rows: Array<BenchRow & { part: string }> = [];
+let failed = 0;
+for (const part of parts) {
+  process.stderr.write(`bench: ${part}…\n`);
+  const t0 = performance.now();
+  try {
+    const mod = (await import(pathToFileURL(join(here, `${part}.ts`)).href)) as { default: () => Promise<BenchRow[]> };
+    for (const r of await mod.default()) rows.push({ ...r, part });
+  } catch (e) {
+    failed++;
+    rows.push({ part, name: "FAILED", value: NaN, unit: "", note: (e as Error).message.split("\n")[0] ?? "" });
+  }
+  process.stderr.write(`bench: ${part} done in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
+}
+
+const fmt = (v: number) => (Number.isNaN(v) ? "-" : Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 1 ? v.toFixed(2) : v.toPrecision(3));
+const table = rows.map((r) => [r.part, r.name, fmt(r.value), r.unit, r.ratio === undefined ? "" : `${fmt(r.ratio)}×`, r.note ?? ""]);
+const head = ["part", "measure", "value", "unit", "ratio", "note"];
+const widths = head.map((h, i) => Math.max(h.length, ...table.map((row) => row[i]!.length)));
+const line = (cols: string[]) => cols.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd();
+console.log(line(head));
+console.log(widths.map((w) => "-".repeat(w)).join("  "));
+for (const row of table) console.log(line(row));
+process.exitCode = failed ? 1 : 0;
