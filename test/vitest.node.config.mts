@@ -3,7 +3,7 @@ import { defineConfig } from "vitest/config";
 export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
-    exclude: ["test/worker/**", "node_modules/**"],
+    exclude: ["test/worker/**", "test/workerd/**", "node_modules/**"],
     environment: "node",
     testTimeout: 60_000,
     hookTimeout: 60_000,

@@ -1,0 +1,45 @@
+/**
+ * iCalendar ⇄ Reservation (design: "Calendar mapping"), on ical.js.
+ *
+ * Decisions, each shown by a test in test/calendar/ical or test/calendar/recurrence:
+ * - Holder: X-LABHOG-HOLDER, else ORGANIZER, else the first ATTENDEE that is
+ *   a known user, else the calendar owner (MappingContext.owner); otherwise
+ *   holder.id is null with holder.problem — shown, never enforced as anyone.
+ * - Shared vs exclusive: TRANSP when present (calendar apps edit it), else
+ *   X-LABHOG-EXCLUSIVE, else exclusive.
+ * - STATUS:CANCELLED (series, override or THISANDFUTURE override) removes
+ *   the instances it covers.
+ * - Missing DTEND: DURATION if present (nominal, so P1D is one calendar day
+ *   across DST); else RFC 5545 §3.6.1 — an all-day event lasts one day, a
+ *   timed one has zero length (listed, never active, overlaps nothing).
+ *   DTEND before DTSTART, a negative DURATION, DATE/DATE-TIME mixes are
+ *   InvalidEventError.
+ * - Floating times and all-day dates are in the lab's zone. TZIDs resolve to
+ *   the object's own VTIMEZONE (wherever in the object it is), else to an IANA
+ *   zone from Intl (RFC 7809); anything else is InvalidEventError (ical.js
+ *   alone would silently read it as floating).
+ * - Recurrence: DTSTART always counts (as the RFC's own examples assume);
+ *   RRULE/RDATE (incl. PERIOD)/EXDATE; overrides matched to instances by
+ *   instant, not by text; RANGE=THISANDFUTURE shifts and re-describes later
+ *   instances; an override for an instance the rules do not produce is kept
+ *   unless EXDATE names it. Iteration always starts at DTSTART and skips to
+ *   the window, with a hard cap (MappingContext.maxIterations, default 20,000
+ *   steps, counting ical.js's internal search steps too).
+ * - Limits: objects over 1 MiB (maxObjectChars) are rejected unparsed; years
+ *   outside 1900–2200 are InvalidEventError; VTIMEZONE rules must be yearly.
+ * - X-LABHOG-STATE:conflict is output only: conflicts are recomputed by
+ *   calendar/conflicts.ts every time; conflictMarkerOf() reads the mark to
+ *   decide whether it needs (re)writing.
+ * - ical.js bugs worked around (calendar/recurrence/rule.ts): BYWEEKNO in
+ *   YEARLY rules, year-scoped ordinal BYDAY (20MO), impossible dates rolled
+ *   over (Feb 30 → Mar 1/2) and counted by COUNT, endless searches for rules
+ *   that never match.
+ */
+export { reservationsFromIcs, expandCalendar, type MappingContext } from "./read.ts";
+export { reservationToIcs, type NewReservation } from "./write.ts";
+export { patchEventIcs, type EventPatch, type PatchOptions } from "./patch.ts";
+export { conflictMarkerOf } from "./markers.ts";
+export { resolveHolder } from "./holder.ts";
+export { DEFAULT_MAX_OBJECT_CHARS } from "./parse.ts";
+export { DEFAULT_MAX_ITERATIONS } from "../recurrence/budget.ts";
+export { X as LABHOG_PROPERTIES, CONFLICT_PREFIX, PRODID } from "./properties.ts";

@@ -1,0 +1,133 @@
+import ICAL from "ical.js";
+import { InvalidEventError } from "../errors.ts";
+import { intlZone, isKnownIanaZone } from "./zones.ts";
+
+/**
+ * Parsing one calendar object safely: a size limit before ical.js sees the
+ * text, a single VCALENDAR, every TZID resolvable (in-file VTIMEZONE, else an
+ * IANA name), and VTIMEZONE rules that cannot make ical.js spin.
+ */
+
+/** 1 MiB: far above any real event, far below what would hurt a Worker. */
+export const DEFAULT_MAX_OBJECT_CHARS = 1 << 20;
+
+export interface ParseOptions {
+  objectId?: string;
+  maxObjectChars?: number;
+}
+
+export function parseCalendar(ics: string, opts: ParseOptions = {}): ICAL.Component {
+  const { objectId } = opts;
+  const max = opts.maxObjectChars ?? DEFAULT_MAX_OBJECT_CHARS;
+  if (typeof ics !== "string") throw new InvalidEventError("calendar object is not text", objectId);
+  if (ics.length > max) {
+    throw new InvalidEventError(`calendar object is ${ics.length} characters, more than the limit of ${max}`, objectId);
+  }
+  let jcal: unknown;
+  try {
+    jcal = ICAL.parse(ics);
+  } catch (e) {
+    throw new InvalidEventError(`not valid iCalendar: ${message(e)}`, objectId, { cause: e });
+  }
+  if (!Array.isArray(jcal) || jcal.length === 0) throw new InvalidEventError("no VCALENDAR in calendar object", objectId);
+  if (Array.isArray(jcal[0])) {
+    // ical.js returns a list when the text holds several top-level components.
+    throw new InvalidEventError("calendar object holds more than one top-level component", objectId);
+  }
+  const root = new ICAL.Component(jcal as unknown[]);
+  if (root.name !== "vcalendar") throw new InvalidEventError(`top-level component is ${root.name.toUpperCase()}, not VCALENDAR`, objectId);
+  resolveZones(root, objectId);
+  return root;
+}
+
+/**
+ * Makes every TZID used in the object resolvable before any value is read:
+ * ical.js reads a TZID as floating when it finds no zone, which would quietly
+ * move the event by hours.
+ */
+function resolveZones(root: ICAL.Component, objectId: string | undefined): void {
+  const inFile = new Set<string>();
+  for (const vtz of root.getAllSubcomponents("vtimezone")) {
+    const tzid = vtz.getFirstPropertyValue("tzid");
+    if (typeof tzid !== "string" || !tzid) throw new InvalidEventError("VTIMEZONE without TZID", objectId);
+    const rules = vtz.getAllSubcomponents().filter((c) => c.name === "standard" || c.name === "daylight");
+    if (rules.length === 0) {
+      // An empty VTIMEZONE would read as UTC; drop it and resolve the name like a bare TZID.
+      root.removeSubcomponent(vtz);
+      continue;
+    }
+    for (const rule of rules) checkZoneRule(rule, tzid, objectId);
+    inFile.add(tzid);
+    shareZone(root, vtz, tzid);
+  }
+  for (const tzid of usedTzids(root)) {
+    if (inFile.has(tzid)) continue;
+    if (!intlZone(tzid)) {
+      throw new InvalidEventError(`unknown time zone "${clip(tzid)}" (no VTIMEZONE and not an IANA zone)`, objectId);
+    }
+  }
+}
+
+/**
+ * ical.js builds a zone from a VTIMEZONE per calendar object and expands its
+ * transitions from the rule's DTSTART (often 1970) on first use: most of the
+ * cost of mapping an object from Thunderbird or Apple Calendar, which put the
+ * same VTIMEZONE in every object. Objects whose VTIMEZONE text is identical
+ * share one expanded zone (same text, same zone: nothing leaks between
+ * calendars that differ). If ical.js ever drops its per-root zone cache this
+ * silently falls back to its own per-object lookup.
+ */
+const sharedZones = new Map<string, ICAL.Timezone>();
+const SHARED_ZONES_MAX = 512;
+
+function shareZone(root: ICAL.Component, vtz: ICAL.Component, tzid: string): void {
+  const cache = (root as unknown as { _timezoneCache?: unknown })._timezoneCache;
+  if (!(cache instanceof Map)) return;
+  const key = vtz.toString();
+  let zone = sharedZones.get(key);
+  if (!zone) {
+    zone = new ICAL.Timezone({ component: new ICAL.Component(structuredClone(vtz.toJSON()) as unknown[]), tzid });
+    if (sharedZones.size >= SHARED_ZONES_MAX) sharedZones.clear();
+    sharedZones.set(key, zone);
+  }
+  cache.set(tzid, zone);
+}
+
+function checkZoneRule(rule: ICAL.Component, tzid: string, objectId: string | undefined): void {
+  for (const name of ["dtstart", "tzoffsetfrom", "tzoffsetto"]) {
+    if (!rule.hasProperty(name)) throw new InvalidEventError(`VTIMEZONE ${clip(tzid)}: ${rule.name.toUpperCase()} has no ${name.toUpperCase()}`, objectId);
+  }
+  for (const p of rule.getAllProperties("rrule")) {
+    const v = p.getFirstValue() as ICAL.Recur | null;
+    // Real zones change at most a few times a year; anything finer would let a
+    // hostile VTIMEZONE make ical.js expand millions of transitions.
+    if (!v || v.freq !== "YEARLY") throw new InvalidEventError(`VTIMEZONE ${clip(tzid)}: only yearly transition rules are accepted`, objectId);
+  }
+}
+
+function usedTzids(root: ICAL.Component): Set<string> {
+  const out = new Set<string>();
+  const walk = (c: ICAL.Component, depth: number) => {
+    if (depth > 8) return;
+    if (c.name === "vtimezone") return;
+    for (const p of c.getAllProperties()) {
+      const tz = p.getParameter("tzid");
+      if (typeof tz === "string" && tz) out.add(tz);
+      else if (Array.isArray(tz)) for (const t of tz) if (typeof t === "string") out.add(t);
+    }
+    for (const s of c.getAllSubcomponents()) walk(s, depth + 1);
+  };
+  walk(root, 0);
+  return out;
+}
+
+export function message(e: unknown): string {
+  const m = e instanceof Error ? e.message : String(e);
+  return clip(m, 200);
+}
+
+export function clip(s: string, n = 80): string {
+  return s.length > n ? `${s.slice(0, n)}…` : s;
+}
+
+export { isKnownIanaZone };

@@ -1,0 +1,183 @@
+import ICAL from "ical.js";
+import { InvalidEventError, ValidationError } from "../errors.ts";
+import { stateAt, type Reservation, type TimeWindow, type User } from "../model.ts";
+import { IterationBudget, IterationCapError } from "../recurrence/budget.ts";
+import { expandSeries, type Occurrence } from "../recurrence/expand.ts";
+import { resolveHolder } from "./holder.ts";
+import { message, parseCalendar } from "./parse.ts";
+import { MAX_USAGE_CHARS, X, stripConflictPrefix, text } from "./properties.ts";
+import { isoUtc } from "./times.ts";
+import { intlZone, type IntlZone } from "./zones.ts";
+
+export interface MappingContext {
+  /** Resource id the calendar belongs to. */
+  resource: string;
+  /** The lab's IANA zone: floating times and all-day dates are read in it. */
+  timezone: string;
+  users: User[];
+  /** User id the calendar belongs to: the holder of events that name nobody we know. */
+  owner?: string;
+  /** Hard cap on recurrence iterations per calendar object (default 50,000). */
+  maxIterations?: number;
+  /** Objects longer than this many characters are rejected unparsed (default 1 MiB). */
+  maxObjectChars?: number;
+  /** "Now", for the upcoming/active/ended state (default: the current time). */
+  now?: Date;
+}
+
+export function labZone(ctx: Pick<MappingContext, "timezone">): IntlZone {
+  const z = intlZone(ctx.timezone);
+  if (!z) throw new ValidationError(`unknown lab time zone "${ctx.timezone}"`);
+  return z;
+}
+
+/**
+ * The reservations one calendar object yields in `window` (one per occurrence
+ * of a recurring event). Throws InvalidEventError when the object cannot be
+ * understood; never anything else for bad calendar data.
+ */
+export function reservationsFromIcs(ics: string, ctx: MappingContext, window: TimeWindow, objectId?: string): Reservation[] {
+  const lab = labZone(ctx);
+  const w = { startMs: window.start.getTime(), endMs: window.end.getTime() };
+  if (!(w.startMs <= w.endMs)) throw new ValidationError("window ends before it starts");
+  try {
+    const root = parseCalendar(ics, { objectId, maxObjectChars: ctx.maxObjectChars });
+    const budget = new IterationBudget(ctx.maxIterations);
+    const out: Reservation[] = [];
+    for (const [uid, group] of groupByUid(root, objectId, budget)) {
+      const { recurring, occurrences } = expandSeries(group.master, group.overrides, { window: w, lab, budget, objectId });
+      for (const occ of occurrences) out.push(toReservation(uid, occ, group.master, recurring, ctx));
+    }
+    out.sort((a, b) => a.start.localeCompare(b.start) || a.id.localeCompare(b.id));
+    return out;
+  } catch (e) {
+    throw asInvalidEvent(e, objectId);
+  }
+}
+
+/** Maps a whole calendar: bad objects become errors, the rest still maps. */
+export function expandCalendar(
+  objects: { id: string; ics: string }[],
+  ctx: MappingContext,
+  window: TimeWindow,
+): { reservations: Reservation[]; errors: InvalidEventError[] } {
+  // A bad lab zone or window is the caller's error, not every object's.
+  labZone(ctx);
+  if (!(window.start.getTime() <= window.end.getTime())) throw new ValidationError("window ends before it starts");
+  const reservations: Reservation[] = [];
+  const errors: InvalidEventError[] = [];
+  for (const o of objects) {
+    try {
+      reservations.push(...reservationsFromIcs(o.ics, ctx, window, o.id));
+    } catch (e) {
+      errors.push(asInvalidEvent(e, o.id));
+    }
+  }
+  reservations.sort((a, b) => a.start.localeCompare(b.start) || a.id.localeCompare(b.id));
+  return { reservations, errors };
+}
+
+export function asInvalidEvent(e: unknown, objectId: string | undefined): InvalidEventError {
+  if (e instanceof InvalidEventError) {
+    if (e.objectId === objectId || objectId === undefined) return e;
+    return new InvalidEventError(e.message, objectId, { cause: e });
+  }
+  if (e instanceof IterationCapError) return new InvalidEventError(e.message, objectId, { cause: e });
+  // ical.js throws plain Errors (and a deeply nested object a RangeError) on input it cannot handle.
+  return new InvalidEventError(`calendar object cannot be read: ${message(e)}`, objectId, { cause: e });
+}
+
+interface Group {
+  master?: ICAL.Component;
+  overrides: ICAL.Component[];
+}
+
+function groupByUid(root: ICAL.Component, objectId: string | undefined, budget: IterationBudget): Map<string, Group> {
+  const groups = new Map<string, Group>();
+  for (const ev of root.getAllSubcomponents("vevent")) {
+    budget.spend();
+    const uid = text(ev, "uid");
+    if (!uid) throw new InvalidEventError("VEVENT without UID", objectId);
+    let g = groups.get(uid);
+    if (!g) groups.set(uid, (g = { overrides: [] }));
+    if (ev.hasProperty("recurrence-id")) g.overrides.push(ev);
+    else if (g.master) throw new InvalidEventError(`two VEVENTs for UID ${uid} without RECURRENCE-ID`, objectId);
+    else g.master = ev;
+  }
+  return groups;
+}
+
+function toReservation(uid: string, occ: Occurrence, master: ICAL.Component | undefined, recurring: boolean, ctx: MappingContext): Reservation {
+  const c = occ.component;
+  // Calendar apps do not always copy X- properties into an override; the series' values apply then.
+  const labhog = (name: string) => text(c, name) ?? (c === master ? undefined : text(master, name));
+  const holder = resolveHolder(c, master, ctx.users, ctx.owner);
+  const start = isoUtc(occ.startMs);
+  const end = isoUtc(occ.endMs);
+  const rid = occ.recurrenceIdMs === undefined ? undefined : isoUtc(occ.recurrenceIdMs);
+  const r: Reservation = {
+    id: rid !== undefined && (recurring || c !== master) ? `${uid}/${rid}` : uid,
+    uid,
+    resource: ctx.resource,
+    holder,
+    start,
+    end,
+    exclusive: exclusiveOf(c, labhog(X.exclusive)),
+    purpose: purposeOf(text(c, "summary") ?? "", labhog(X.holder) ?? holder.id ?? undefined),
+    source: labhog(X.holder) !== undefined ? "api" : "calendar",
+    // X-LABHOG-STATE:conflict is labhog's own output; conflicts are recomputed from the events every time.
+    state: stateAt({ start, end, state: "upcoming" }, ctx.now ?? new Date()),
+    allDay: occ.allDay,
+  };
+  if (rid !== undefined) r.recurrenceId = rid;
+  const image = labhog(X.image);
+  if (image) r.image = image;
+  const mode = labhog(X.mode);
+  if (mode) r.mode = mode;
+  const created = utcOf(c, "created") ?? utcOf(master, "created");
+  if (created) r.created = created;
+  const dtstamp = utcOf(c, "dtstamp") ?? utcOf(master, "dtstamp");
+  if (dtstamp) r.dtstamp = dtstamp;
+  const ttl = Number(labhog(X.leaseTtl));
+  if (Number.isInteger(ttl) && ttl > 0) r.leaseTtl = ttl;
+  const usage = labhog(X.usage);
+  if (usage !== undefined && usage.length <= MAX_USAGE_CHARS) {
+    try {
+      r.usage = JSON.parse(usage);
+    } catch {
+      // A mangled usage snapshot is cosmetic; the reservation stands without it.
+    }
+  }
+  return r;
+}
+
+/**
+ * TRANSP decides when present: it is what calendar apps let people change
+ * ("show as free"), while they keep X- properties untouched.
+ */
+function exclusiveOf(c: ICAL.Component, xExclusive: string | undefined): boolean {
+  const transp = text(c, "transp");
+  if (transp !== undefined) return transp.trim().toUpperCase() !== "TRANSPARENT";
+  if (xExclusive !== undefined) return xExclusive.trim().toUpperCase() !== "FALSE";
+  return true;
+}
+
+function purposeOf(summary: string, holderId: string | undefined): string {
+  const s = stripConflictPrefix(summary.trim());
+  if (holderId && s.startsWith(`${holderId}: `)) return s.slice(holderId.length + 2);
+  return s;
+}
+
+function utcOf(c: ICAL.Component | undefined, name: string): string | undefined {
+  if (!c) return undefined;
+  try {
+    const v = c.getFirstPropertyValue(name);
+    if (v instanceof ICAL.Time) {
+      const ms = v.toUnixTime() * 1000;
+      return Number.isFinite(ms) ? isoUtc(ms) : undefined;
+    }
+  } catch {
+    // CREATED/DTSTAMP only order conflicts; a broken one is as good as none.
+  }
+  return undefined;
+}

@@ -1,0 +1,193 @@
+import ICAL from "ical.js";
+import { InvalidEventError } from "../errors.ts";
+import { IntlZone, wallAt } from "./zones.ts";
+
+/**
+ * Event timing: turning DTSTART/DTEND/DURATION into instants.
+ *
+ * Floating times and all-day dates are read in the lab's zone (the zone is
+ * attached to the value before any arithmetic, so UNTIL and EXDATE compare
+ * correctly too). Missing DTEND follows RFC 5545 §3.6.1: an all-day event
+ * lasts one day, a timed event ends when it starts (a zero-length
+ * reservation: listed, never active, overlaps nothing).
+ */
+
+export function isFloating(t: ICAL.Time): boolean {
+  return !t.zone || t.zone === ICAL.Timezone.localTimezone || t.zone.tzid === "floating";
+}
+
+/** Attaches the lab's zone to floating times and dates; zoned and UTC values are returned as they are. */
+export function localize(t: ICAL.Time, lab: IntlZone): ICAL.Time {
+  if (!isFloating(t)) return t;
+  const c = t.clone();
+  c.zone = lab;
+  return c;
+}
+
+export function instantMs(t: ICAL.Time): number {
+  return t.toUnixTime() * 1000;
+}
+
+export function isoUtc(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+export type EventLength =
+  | { kind: "exact"; ms: number }
+  | { kind: "nominal"; duration: ICAL.Duration }
+  | { kind: "days"; days: number };
+
+export interface EventTiming {
+  start: ICAL.Time;
+  allDay: boolean;
+  length: EventLength;
+}
+
+function timeValue(comp: ICAL.Component, name: string, objectId: string | undefined): ICAL.Time | undefined {
+  const prop = comp.getFirstProperty(name);
+  if (!prop) return undefined;
+  let v: unknown;
+  try {
+    v = prop.getFirstValue();
+  } catch (e) {
+    throw new InvalidEventError(`${name.toUpperCase()} is not a valid date or date-time`, objectId, { cause: e });
+  }
+  if (!(v instanceof ICAL.Time) || !Number.isFinite(v.year) || !Number.isFinite(v.month) || !Number.isFinite(v.day)) {
+    throw new InvalidEventError(`${name.toUpperCase()} is not a valid date or date-time`, objectId);
+  }
+  checkYear(v, name, objectId);
+  if (v.month < 1 || v.month > 12 || v.day < 1 || v.day > 31 || v.hour > 23 || v.minute > 59 || v.second > 60) {
+    throw new InvalidEventError(`${name.toUpperCase()} is out of range`, objectId);
+  }
+  return v;
+}
+
+/**
+ * Lab bookings live in this range; far-off years only cost (ical.js expands a
+ * VTIMEZONE's transitions up to the year asked for) and mean a broken event.
+ */
+export const MIN_YEAR = 1900;
+export const MAX_YEAR = 2200;
+
+export function checkYear(t: ICAL.Time, what: string, objectId: string | undefined): void {
+  if (!(t.year >= MIN_YEAR && t.year <= MAX_YEAR)) {
+    throw new InvalidEventError(`${what.toUpperCase()} year ${t.year} is outside ${MIN_YEAR}-${MAX_YEAR}`, objectId);
+  }
+}
+
+export function readTime(comp: ICAL.Component, name: string, lab: IntlZone, objectId: string | undefined): ICAL.Time | undefined {
+  const v = timeValue(comp, name, objectId);
+  return v ? localize(v, lab) : undefined;
+}
+
+function dayNumber(t: ICAL.Time): number {
+  return Date.UTC(t.year, t.month - 1, t.day) / 86_400_000;
+}
+
+export function timingOf(comp: ICAL.Component, lab: IntlZone, objectId: string | undefined): EventTiming {
+  const start = readTime(comp, "dtstart", lab, objectId);
+  if (!start) throw new InvalidEventError("event has no DTSTART", objectId);
+  const end = readTime(comp, "dtend", lab, objectId);
+  const allDay = start.isDate;
+  let duration: ICAL.Duration | undefined;
+  if (!end && comp.hasProperty("duration")) {
+    const d = comp.getFirstPropertyValue("duration");
+    if (!(d instanceof ICAL.Duration)) throw new InvalidEventError("DURATION is not a valid duration", objectId);
+    if (d.isNegative && d.toSeconds() !== 0) throw new InvalidEventError("DURATION is negative", objectId);
+    duration = d;
+  }
+  if (allDay) {
+    if (end) {
+      if (!end.isDate) throw new InvalidEventError("DTSTART is a date but DTEND is a date-time", objectId);
+      const days = dayNumber(end) - dayNumber(start);
+      if (days < 0) throw new InvalidEventError("DTEND is before DTSTART", objectId);
+      // DTEND equal to DTSTART is a common producer slip for "that day".
+      return { start, allDay, length: { kind: "days", days: Math.max(days, 1) } };
+    }
+    if (duration) return { start, allDay, length: { kind: "nominal", duration } };
+    return { start, allDay, length: { kind: "days", days: 1 } };
+  }
+  if (end) {
+    if (end.isDate) throw new InvalidEventError("DTSTART is a date-time but DTEND is a date", objectId);
+    const ms = instantMs(end) - instantMs(start);
+    if (!Number.isFinite(ms)) throw new InvalidEventError("DTSTART/DTEND are not valid times", objectId);
+    if (ms < 0) throw new InvalidEventError("DTEND is before DTSTART", objectId);
+    return { start, allDay, length: { kind: "exact", ms } };
+  }
+  if (duration) return { start, allDay, length: { kind: "nominal", duration } };
+  return { start, allDay, length: { kind: "exact", ms: 0 } };
+}
+
+/** End instant of an occurrence that starts at `start` (a time in the series' zone). */
+export function endMs(start: ICAL.Time, length: EventLength): number {
+  switch (length.kind) {
+    case "exact":
+      return instantMs(start) + length.ms;
+    case "nominal": {
+      const e = start.clone();
+      e.addDuration(length.duration);
+      return instantMs(e);
+    }
+    case "days": {
+      const e = start.clone();
+      e.adjust(length.days, 0, 0, 0);
+      return instantMs(e);
+    }
+  }
+}
+
+/** A UTC DATE-TIME for an instant. */
+export function utcTime(ms: number): ICAL.Time {
+  return ICAL.Time.fromJSDate(new Date(Math.floor(ms / 1000) * 1000), true);
+}
+
+/**
+ * The instant `ms` written the way `like` (a value as found in the event, not
+ * localized) is written: same zone, floating stays floating (in the lab's
+ * zone), a date stays a date when the instant is a midnight of the lab's zone.
+ * Otherwise (a date that cannot hold the instant) it is a UTC date-time.
+ */
+export function timeLike(ms: number, like: ICAL.Time | undefined, lab: IntlZone): ICAL.Time {
+  if (!like || like.zone === ICAL.Timezone.utcTimezone) return utcTime(ms);
+  if (like.isDate || isFloating(like)) {
+    const w = wallAt(lab.tzid, ms);
+    if (like.isDate) {
+      if (w.hour === 0 && w.minute === 0 && w.second === 0) return new ICAL.Time({ year: w.year, month: w.month, day: w.day, isDate: true }, ICAL.Timezone.localTimezone);
+      return utcTime(ms);
+    }
+    return new ICAL.Time({ ...w, isDate: false }, ICAL.Timezone.localTimezone);
+  }
+  const zone = like.zone;
+  if (zone instanceof IntlZone) {
+    return new ICAL.Time({ ...wallAt(zone.tzid, ms), isDate: false }, zone);
+  }
+  // A zone from a VTIMEZONE: let ical.js convert, then correct the rare
+  // transition-hour miss of its UTC→local step.
+  const t = utcTime(ms).convertToZone(zone);
+  const diff = Math.round((ms - instantMs(t)) / 1000);
+  if (diff !== 0) t.adjust(0, 0, 0, diff);
+  return t;
+}
+
+/** Sets a DATE/DATE-TIME property the way ical.js's Event does (TZID for zoned values only). */
+export function setTimeProperty(c: ICAL.Component, name: string, t: ICAL.Time): void {
+  let p = c.getFirstProperty(name);
+  if (!p) {
+    p = new ICAL.Property(name, c);
+    c.addProperty(p);
+  }
+  if (t.zone === ICAL.Timezone.localTimezone || t.zone === ICAL.Timezone.utcTimezone || !t.zone) p.removeParameter("tzid");
+  else p.setParameter("tzid", t.zone.tzid);
+  p.removeParameter("value");
+  p.setValue(t);
+}
+
+/** The raw (not localized) value of a time property. */
+export function rawTime(c: ICAL.Component, name: string): ICAL.Time | undefined {
+  try {
+    const v = c.getFirstPropertyValue(name);
+    return v instanceof ICAL.Time ? v : undefined;
+  } catch {
+    return undefined;
+  }
+}

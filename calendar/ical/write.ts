@@ -1,0 +1,90 @@
+import ICAL from "ical.js";
+import { ValidationError } from "../errors.ts";
+import type { ReservationState, User } from "../model.ts";
+import { CONFLICT_PREFIX, MAX_USAGE_CHARS, PRODID, X, setText } from "./properties.ts";
+import type { MappingContext } from "./read.ts";
+import { setTimeProperty, utcTime } from "./times.ts";
+
+export interface NewReservation {
+  uid: string;
+  holder: User;
+  start: string;
+  end: string;
+  exclusive: boolean;
+  purpose: string;
+  image?: string;
+  mode?: string;
+  leaseTtl?: number;
+  state?: ReservationState;
+  /** ISO; default now. Kept stable on rewrites: it decides conflicts. */
+  created?: string;
+  usage?: unknown;
+}
+
+/**
+ * One VCALENDAR with one VEVENT for a reservation made through labhog.
+ * Times are written in UTC (exact, and every calendar app shows them in the
+ * viewer's zone). ORGANIZER and ATTENDEE carry SCHEDULE-AGENT=CLIENT so a
+ * CalDAV server with RFC 6638 scheduling does not e-mail the holder an
+ * invitation for their own booking.
+ */
+export function reservationToIcs(r: NewReservation, _ctx: MappingContext): string {
+  const startMs = Date.parse(r.start);
+  const endMs = Date.parse(r.end);
+  if (!Number.isFinite(startMs) || !Number.isFinite(endMs)) throw new ValidationError("reservation start/end must be ISO date-times", { path: "start" });
+  if (endMs < startMs) throw new ValidationError("reservation ends before it starts", { path: "end" });
+  if (!r.uid || /[\r\n]/.test(r.uid)) throw new ValidationError("reservation uid must be one non-empty line", { path: "uid" });
+  const now = Date.now();
+  const created = r.created === undefined ? now : Date.parse(r.created);
+  if (!Number.isFinite(created)) throw new ValidationError("created must be an ISO date-time", { path: "created" });
+
+  const cal = new ICAL.Component(["vcalendar", [], []]);
+  cal.addPropertyWithValue("prodid", PRODID);
+  cal.addPropertyWithValue("version", "2.0");
+  cal.addPropertyWithValue("calscale", "GREGORIAN");
+  const ev = new ICAL.Component("vevent", cal);
+  cal.addSubcomponent(ev);
+
+  ev.addPropertyWithValue("uid", r.uid);
+  setTimeProperty(ev, "dtstamp", utcTime(now));
+  setTimeProperty(ev, "created", utcTime(created));
+  setTimeProperty(ev, "dtstart", utcTime(startMs));
+  setTimeProperty(ev, "dtend", utcTime(endMs));
+  const summary = `${r.holder.id}: ${oneLine(r.purpose)}`;
+  ev.addPropertyWithValue("summary", r.state === "conflict" ? CONFLICT_PREFIX + summary : summary);
+  ev.addPropertyWithValue("transp", r.exclusive ? "OPAQUE" : "TRANSPARENT");
+  ev.addPropertyWithValue("sequence", 0);
+
+  const mailto = `mailto:${r.holder.email}`;
+  const org = ev.addPropertyWithValue("organizer", mailto);
+  if (r.holder.name) org.setParameter("cn", oneLine(r.holder.name));
+  org.setParameter("schedule-agent", "CLIENT");
+  const att = ev.addPropertyWithValue("attendee", mailto);
+  if (r.holder.name) att.setParameter("cn", oneLine(r.holder.name));
+  att.setParameter("partstat", "ACCEPTED");
+  att.setParameter("role", "REQ-PARTICIPANT");
+  att.setParameter("schedule-agent", "CLIENT");
+
+  setText(ev, X.holder, r.holder.id);
+  setText(ev, X.exclusive, r.exclusive ? "TRUE" : "FALSE");
+  if (r.image !== undefined) setText(ev, X.image, r.image);
+  if (r.mode !== undefined) setText(ev, X.mode, r.mode);
+  if (r.state !== undefined) setText(ev, X.state, r.state);
+  if (r.leaseTtl !== undefined) {
+    if (!Number.isInteger(r.leaseTtl) || r.leaseTtl <= 0) throw new ValidationError("leaseTtl must be a positive integer", { path: "leaseTtl" });
+    setText(ev, X.leaseTtl, String(r.leaseTtl));
+  }
+  if (r.usage !== undefined) setText(ev, X.usage, usageText(r.usage));
+  return cal.toString() + "\r\n";
+}
+
+export function usageText(usage: unknown): string {
+  const s = JSON.stringify(usage);
+  if (s === undefined) throw new ValidationError("usage is not JSON-serializable", { path: "usage" });
+  if (s.length > MAX_USAGE_CHARS) throw new ValidationError(`usage snapshot is ${s.length} characters, more than ${MAX_USAGE_CHARS}`, { path: "usage" });
+  return s;
+}
+
+function oneLine(s: string): string {
+  return s.replace(/[\r\n]+/g, " ").trim();
+}
