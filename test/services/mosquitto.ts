@@ -19,6 +19,9 @@ export async function startMosquitto(opts: { passwords?: Record<string, string> 
   const wsPort = await freePort();
   const lines = [
     "per_listener_settings false",
+    // Mosquitto drops to the `mosquitto` user when started as root and could
+    // not read its files in our 0700 temp dir; tests run as root anyway.
+    "user root",
     `persistence true`,
     `persistence_location ${dir}/`,
     "autosave_interval 1",

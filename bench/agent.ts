@@ -1,0 +1,162 @@
+/**
+ * Edge agent: RSS and idle CPU of a running `labhog agent` (60 s, or 10 s with
+ * LABHOG_BENCH_QUICK=1), and the latency from a schedule publish to the hog
+ * being in place (the hog driver's `hogged` event received over MQTT), against
+ * a raw MQTT publish→receive of the same payload measured in the same run.
+ *
+ * The agent runs in a private mount namespace (unshare --mount) with a small
+ * fake passwd and homes, so the hog really bind-mounts without touching the
+ * machine. Without root/unshare it falls back to --simulate (noted in the rows).
+ */
+import { execFileSync, spawn } from "node:child_process";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import mqtt from "mqtt";
+import type { BenchRow } from "./types.ts";
+import { startMosquitto } from "../test/services/mosquitto.ts";
+import { tempDir } from "../test/services/process.ts";
+import { generateSigningKey, signSchedule, type Schedule } from "../calendar/schedule/schedule.ts";
+
+const repo = resolve(fileURLToPath(import.meta.url), "../..");
+const quick = process.env.LABHOG_BENCH_QUICK === "1";
+const idleSeconds = quick ? 10 : 60;
+const runs = 30;
+
+const pct = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!;
+};
+const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
+
+function canUnshareMount(): boolean {
+  try {
+    execFileSync("unshare", ["--mount", "--propagation", "private", "--", "true"], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function procStats(pid: number): Promise<{ cpuTicks: number; rssKb: number; hwmKb: number }> {
+  const stat = await readFile(`/proc/${pid}/stat`, "utf8");
+  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const cpuTicks = Number(f[11]) + Number(f[12]); // utime + stime
+  const status = await readFile(`/proc/${pid}/status`, "utf8");
+  const kb = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+)`).exec(status)?.[1] ?? NaN);
+  return { cpuTicks, rssKb: kb("VmRSS"), hwmKb: kb("VmHWM") };
+}
+
+export default async function run(): Promise<BenchRow[]> {
+  const broker = await startMosquitto();
+  const dir = await tempDir("bench-agent");
+  const real = process.getuid?.() === 0 && canUnshareMount();
+  try {
+    const { privateJwk, publicJwk } = await generateSigningKey("bench");
+    // A fake system: 20 users with a key each, the hog locks 19 and opens the holder's file.
+    const homes = join(dir, "home");
+    const users = Array.from({ length: 20 }, (_, i) => `user${i}`);
+    const passwd: string[] = ["root:x:0:0:root:/root:/bin/bash"];
+    for (const [i, u] of users.entries()) {
+      await mkdir(join(homes, u, ".ssh"), { recursive: true });
+      await writeFile(join(homes, u, ".ssh", "authorized_keys"), `ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI${i} ${u}@bench\n`);
+      passwd.push(`${u}:x:${2000 + i}:${2000 + i}::${join(homes, u)}:/bin/bash`);
+    }
+    await writeFile(join(dir, "passwd"), passwd.join("\n") + "\n");
+    const cfg = join(dir, "agent.yaml");
+    await writeFile(cfg, [
+      "agent: bench1",
+      "site: bench",
+      `broker: { url: "${broker.url}" }`,
+      `trustedKeys: { bench: ${JSON.stringify(publicJwk)} }`,
+      "resources: [ { id: host1, notify: false } ]",
+      `stateDir: ${join(dir, "state")}`,
+      `hog: { passwdFile: ${join(dir, "passwd")}, authorizedKeysFile: ".ssh/authorized_keys" }`,
+    ].join("\n") + "\n");
+
+    const agentArgs = [join(repo, "edge-agent/bin/labhog.mjs"), "agent", "--config", cfg, ...(real ? [] : ["--simulate"])];
+    const child = real
+      ? spawn("unshare", ["--mount", "--propagation", "private", "--", process.execPath, ...agentArgs], { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, LABHOG_LOG_LEVEL: "warn" } })
+      : spawn(process.execPath, agentArgs, { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, LABHOG_LOG_LEVEL: "warn" } });
+    let agentErr = "";
+    child.stderr!.on("data", (b: Buffer) => (agentErr = (agentErr + b).slice(-5000)));
+
+    const sub = await mqtt.connectAsync(broker.url);
+    const pub = await mqtt.connectAsync(broker.url);
+    const waiters: { pred: (e: any) => boolean; resolve: (t: number) => void }[] = [];
+    sub.on("message", (topic, payload) => {
+      const t = performance.now();
+      let body: any;
+      try { body = JSON.parse(payload.toString()); } catch { body = payload.toString(); }
+      const w = waiters.find((x) => x.pred({ topic, body }));
+      if (w) { waiters.splice(waiters.indexOf(w), 1); w.resolve(t); }
+    });
+    const next = (pred: (m: { topic: string; body: any }) => boolean, timeoutMs = 20_000) =>
+      new Promise<number>((res, rej) => {
+        const timer = setTimeout(() => rej(new Error(`bench: timed out; agent said: ${agentErr.slice(-1000)}`)), timeoutMs);
+        waiters.push({ pred, resolve: (t) => { clearTimeout(timer); res(t); } });
+      });
+    await sub.subscribeAsync(["labhog/bench/agents/bench1/events", "labhog/bench/agents/bench1/status", "bench/raw"], { qos: 1 });
+    const started = next((m) => m.body?.action === "started", 30_000);
+    await started;
+
+    const key = { kid: "bench", jwk: privateJwk };
+    let seq = 1;
+    const sched = (entries: Schedule["entries"]): Schedule => ({ v: 1, resource: "host1", seq: seq++, issuedAt: new Date().toISOString(), validUntil: new Date(Date.now() + 86_400_000).toISOString(), entries });
+    const hold = (i: number) => sched([{ id: `r${i}`, holder: { id: "user0", unix: ["user0"], keys: [] }, start: new Date(Date.now() - 1000).toISOString(), end: new Date(Date.now() + 3600_000).toISOString(), exclusive: true }]);
+
+    const hogLat: number[] = [];
+    const relLat: number[] = [];
+    const rawLat: number[] = [];
+    let payloadBytes = 0;
+    for (let i = 0; i < runs; i++) {
+      const jws = await signSchedule(hold(i), key);
+      payloadBytes = jws.length;
+      // floor: the same payload, raw publish → receive, same broker, same clients
+      const rawDone = next((m) => m.topic === "bench/raw");
+      let t0 = performance.now();
+      await pub.publishAsync("bench/raw", jws, { qos: 1 });
+      rawLat.push((await rawDone) - t0);
+
+      const hogged = next((m) => m.body?.driver === "hog" && m.body?.action === "hogged" && m.body?.reservation === `r${i}`);
+      t0 = performance.now();
+      await pub.publishAsync("labhog/bench/resources/host1/schedule", jws, { qos: 1, retain: true });
+      hogLat.push((await hogged) - t0);
+
+      const rel = await signSchedule(sched([]), key);
+      const released = next((m) => m.body?.driver === "hog" && m.body?.action === "released");
+      t0 = performance.now();
+      await pub.publishAsync("labhog/bench/resources/host1/schedule", rel, { qos: 1, retain: true });
+      relLat.push((await released) - t0);
+    }
+
+    // Idle: a schedule with a future reservation is loaded (timer armed), nothing happens.
+    await pub.publishAsync("labhog/bench/resources/host1/schedule", await signSchedule(sched([{ id: "later", holder: { id: "user0", unix: ["user0"], keys: [] }, start: new Date(Date.now() + 7200_000).toISOString(), end: new Date(Date.now() + 9000_000).toISOString(), exclusive: true }]), key), { qos: 1, retain: true });
+    await new Promise((r) => setTimeout(r, 1000));
+    const clk = Number(execFileSync("getconf", ["CLK_TCK"]).toString().trim()) || 100;
+    const a = await procStats(child.pid!);
+    const t0 = performance.now();
+    await new Promise((r) => setTimeout(r, idleSeconds * 1000));
+    const b = await procStats(child.pid!);
+    const secs = (performance.now() - t0) / 1000;
+    const idleCpuPct = ((b.cpuTicks - a.cpuTicks) / clk / secs) * 100;
+
+    child.kill("SIGTERM");
+    await new Promise((r) => child.once("exit", r));
+    await sub.endAsync();
+    await pub.endAsync();
+
+    const rawP50 = pct(rawLat, 50);
+    const mode = real ? "real bind mounts in a private mount namespace, 20 users" : "--simulate (no root/unshare)";
+    return [
+      { name: "agent RSS after idle", value: round(b.rssKb / 1024, 1), unit: "MiB", note: `peak ${round(b.hwmKb / 1024, 1)} MiB; includes tsx's loader` },
+      { name: `agent idle CPU over ${idleSeconds} s`, value: round(idleCpuPct, 3), unit: "% of one core", note: `${b.cpuTicks - a.cpuTicks} ticks` },
+      { name: "raw MQTT publish→receive p50 (floor)", value: round(rawP50), unit: "ms", note: `QoS 1, ${payloadBytes} B, ${runs} runs` },
+      { name: "schedule publish → hog applied p50", value: round(pct(hogLat, 50)), unit: "ms", ratio: round(pct(hogLat, 50) / rawP50, 1), note: mode },
+      { name: "schedule publish → hog applied p99", value: round(pct(hogLat, 99)), unit: "ms", ratio: round(pct(hogLat, 99) / rawP50, 1), note: `${runs} runs; event received over MQTT` },
+      { name: "schedule publish → hog released p50", value: round(pct(relLat, 50)), unit: "ms", ratio: round(pct(relLat, 50) / rawP50, 1), note: mode },
+    ];
+  } finally {
+    await broker.stop();
+  }
+}

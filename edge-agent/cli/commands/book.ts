@@ -1,0 +1,17 @@
+import { bookOptions, bookingBody, parse } from "./book-args.ts";
+import { holderName, when } from "./output.ts";
+import { client, print } from "./session.ts";
+
+/** labhog book <resource…|--pool P|--tag k=v> [--for 2h|--until 18:00] [--shared] [--purpose …] [--image …] [--mode …] [--wait [secs]] */
+export async function runBook(argv: string[]): Promise<number> {
+  const { values, positionals } = parse(argv, bookOptions);
+  const body = bookingBody(positionals, values);
+  const api = await client();
+  const res = await api.create(body, typeof body.wait === "number" ? body.wait : 0);
+  print(values.json, res, () =>
+    res.reservations
+      .map((r) => `booked ${r.resource} for ${holderName(r)} ${when(r.start)}–${when(r.end)}${res.waited ? ` (after waiting ${Math.round(res.waited)} s)` : ""}  id ${r.id}`)
+      .join("\n"),
+  );
+  return 0;
+}

@@ -1,0 +1,40 @@
+import type { ApiReservation, ApiResource } from "../../client/api-client.ts";
+
+/** Plain-text tables for humans; `--json` prints the API's JSON instead. */
+export function table(head: string[], rows: string[][]): string {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  const line = (cols: string[]) => cols.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd();
+  return [line(head), ...rows.map(line)].join("\n");
+}
+
+export function when(iso: string, now = new Date()): string {
+  const d = new Date(iso);
+  const sameDay = d.toDateString() === now.toDateString();
+  const hm = d.toLocaleTimeString("en-GB", { hour: "2-digit", minute: "2-digit" });
+  return sameDay ? hm : `${d.toLocaleDateString("en-CA")} ${hm}`;
+}
+
+export function holderName(r: ApiReservation): string {
+  return r.holder.id ?? `?${r.holder.raw || "unknown"}`;
+}
+
+export function reservationRows(list: ApiReservation[]): string[][] {
+  return list.map((r) => [r.id, r.resource, holderName(r), when(r.start), when(r.end), r.exclusive ? "exclusive" : "shared", r.state, r.purpose]);
+}
+export const reservationHead = ["id", "resource", "holder", "start", "end", "kind", "state", "purpose"];
+
+export function resourceRows(list: ApiResource[]): string[][] {
+  return list.map((r) => {
+    const cur = r.current.find((c) => c.state === "active");
+    const agent = r.agent ? (r.agent.status === "online" ? "online" : `${r.agent.status}`) : "-";
+    return [
+      r.id,
+      r.pool ?? "",
+      cur ? `${holderName(cur)} until ${when(cur.end)}` : "free",
+      r.next ? `${holderName(r.next)} ${when(r.next.start)}` : "",
+      agent,
+      r.conflicts ? `${r.conflicts} conflict(s)` : "",
+    ];
+  });
+}
+export const resourceHead = ["resource", "pool", "now", "next", "agent", "notes"];

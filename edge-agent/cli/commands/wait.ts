@@ -1,0 +1,37 @@
+import type { ApiResource } from "../../client/api-client.ts";
+import { LabhogError } from "../../../calendar/errors.ts";
+import { parse } from "./book-args.ts";
+import { client, print } from "./session.ts";
+import { parseDuration } from "./time-args.ts";
+import { UsageError } from "../main.ts";
+
+export class WaitTimeoutError extends LabhogError {
+  constructor(message: string) { super("timeout", 408, message); }
+}
+
+function isFree(r: ApiResource): boolean {
+  return r.agent?.status !== "offline" && !r.current.some((c) => c.state === "active" && c.exclusive);
+}
+
+/** labhog wait <resource|--pool P|--tag k=v> [--timeout 10m] [--interval 5s]: until one is free (does not book it). */
+export async function runWait(argv: string[]): Promise<number> {
+  const { values, positionals } = parse(argv, {
+    pool: { type: "string" }, tag: { type: "string", multiple: true }, timeout: { type: "string" }, interval: { type: "string" }, json: { type: "boolean" },
+  });
+  if (!positionals[0] && !values.pool && !values.tag?.length) throw new UsageError("say what to wait for: a resource, --pool P or --tag k=v");
+  const api = await client();
+  const deadline = Date.now() + parseDuration(values.timeout ?? "1h", "--timeout") * 1000;
+  const interval = parseDuration(values.interval ?? "5s", "--interval") * 1000;
+  for (;;) {
+    const candidates = positionals[0]
+      ? [await api.resource(positionals[0])]
+      : (await api.resources({ ...(values.pool ? { pool: values.pool } : {}), ...(values.tag ? { tag: values.tag } : {}) })).resources;
+    const free = candidates.find(isFree);
+    if (free) {
+      print(values.json, { resource: free.id }, () => `${free.id} is free`);
+      return 0;
+    }
+    if (Date.now() + interval > deadline) throw new WaitTimeoutError(`nothing became free within ${values.timeout ?? "1h"}`);
+    await new Promise((r) => setTimeout(r, interval));
+  }
+}

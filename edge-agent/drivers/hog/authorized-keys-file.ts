@@ -1,0 +1,67 @@
+import { readFile } from "node:fs/promises";
+import { isAbsolute, join } from "node:path";
+import type { ExecFn } from "../deps.ts";
+
+const sshdDefault = [".ssh/authorized_keys", ".ssh/authorized_keys2"];
+
+/**
+ * sshd's AuthorizedKeysFile patterns. `sshd -T` gives the effective value
+ * (includes, defaults); when it cannot run (no host keys, not root) the
+ * config file is parsed, first value wins as in sshd. Match blocks are not
+ * evaluated: a per-user AuthorizedKeysFile in a Match block is not seen.
+ */
+export async function sshdAuthorizedKeysPatterns(opts: { sshdConfig: string; sshdPath: string }, exec: ExecFn): Promise<string[]> {
+  try {
+    const { stdout } = await exec(opts.sshdPath, ["-T", "-f", opts.sshdConfig], { timeout: 10_000 });
+    for (const line of stdout.split("\n")) {
+      const m = /^authorizedkeysfile\s+(.+)$/i.exec(line.trim());
+      if (m) return splitPatterns(m[1]!);
+    }
+  } catch {
+    /* fall back to parsing */
+  }
+  return parseSshdConfig(opts.sshdConfig);
+}
+
+async function parseSshdConfig(path: string, depth = 0): Promise<string[]> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch {
+    return sshdDefault;
+  }
+  for (const raw of text.split("\n")) {
+    const line = raw.trim();
+    if (!line || line.startsWith("#")) continue;
+    const m = /^([A-Za-z]+)\s*(?:=\s*|\s+)(.*)$/.exec(line);
+    if (!m) continue;
+    const key = m[1]!.toLowerCase();
+    if (key === "match") break; // everything after applies conditionally
+    if (key === "authorizedkeysfile") return splitPatterns(m[2]!);
+    if (key === "include" && depth < 4) {
+      for (const inc of m[2]!.split(/\s+/)) {
+        if (inc.includes("*")) continue; // globs: rely on sshd -T
+        const found = await parseSshdConfig(isAbsolute(inc) ? inc : join("/etc/ssh", inc), depth + 1);
+        if (found !== sshdDefault) return found;
+      }
+    }
+  }
+  return sshdDefault;
+}
+
+export function splitPatterns(value: string): string[] {
+  const out = value.trim().split(/\s+/).filter((p) => p && p.toLowerCase() !== "none");
+  return out.length ? out : [];
+}
+
+/** Expands %h %u %% like sshd; relative results are relative to the home directory. */
+export function expandPattern(pattern: string, user: { name: string; home: string }): string {
+  const expanded = pattern.replace(/%(.)/g, (_, c: string) => {
+    if (c === "%") return "%";
+    if (c === "h") return user.home;
+    if (c === "u") return user.name;
+    if (c === "U") return ""; // uid: filled by caller when needed; rare in practice
+    throw new Error(`unsupported token %${c} in AuthorizedKeysFile ${pattern}`);
+  });
+  return isAbsolute(expanded) ? expanded : join(user.home, expanded);
+}

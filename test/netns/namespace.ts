@@ -1,0 +1,91 @@
+import { execFile, execFileSync, spawn } from "node:child_process";
+import { readlinkSync } from "node:fs";
+import { chmod, mkdir, writeFile } from "node:fs/promises";
+import { promisify } from "node:util";
+
+/**
+ * Helpers to run a test scenario inside private namespaces, so REAL mounts,
+ * users and an sshd never touch the machine: mount (with / made private
+ * before anything is mounted), network (only lo), pid (pkill sees only the
+ * namespace's processes).
+ */
+
+export const run = promisify(execFile);
+
+const unshareArgs = ["--mount", "--propagation", "private", "--net", "--pid", "--fork", "--mount-proc"];
+
+/** From the test: runs `node <script>` (TypeScript through tsx) in fresh namespaces; resolves with its stdout's last JSON line. */
+export function runScenario(script: string, opts: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<{ result: any; stderr: string; code: number | null }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn("unshare", [...unshareArgs, "--", process.execPath, "--import", "tsx", script], {
+      env: { ...process.env, ...opts.env, LABHOG_HOST_MNTNS: readlinkSync("/proc/self/ns/mnt") },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (b: Buffer) => (out += b.toString()));
+    child.stderr.on("data", (b: Buffer) => (err = (err + b.toString()).slice(-200_000)));
+    const timer = setTimeout(() => child.kill("SIGKILL"), opts.timeoutMs ?? 180_000);
+    child.on("error", reject);
+    child.on("exit", (code) => {
+      clearTimeout(timer);
+      const last = out.trim().split("\n").reverse().find((l) => l.startsWith("{"));
+      if (!last) return reject(new Error(`scenario printed no result (exit ${code}):\n${out.slice(-5000)}\n${err.slice(-10_000)}`));
+      resolve({ result: JSON.parse(last), stderr: err, code });
+    });
+  });
+}
+
+export function canUnshare(): boolean {
+  try {
+    execFileSync("unshare", [...unshareArgs, "--", "true"], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Inside the namespace: refuse to run in the host's mount namespace, then give
+ * the scenario private copies of what it changes: /etc (users, sshd config),
+ * /home, /run, /tmp.
+ */
+export async function privatizeFilesystem(work = "/run/labhog-netns"): Promise<void> {
+  const host = process.env.LABHOG_HOST_MNTNS;
+  if (!host || readlinkSync("/proc/self/ns/mnt") === host) throw new Error("not in a private mount namespace: refusing to mount anything");
+  await run("mount", ["--make-rprivate", "/"]);
+  await run("ip", ["link", "set", "lo", "up"]);
+  await run("mount", ["-t", "tmpfs", "-o", "mode=0755", "labhog-run", "/run"]);
+  await mkdir(`${work}/etc`, { recursive: true });
+  await run("cp", ["-a", "/etc/.", `${work}/etc/`]);
+  await run("mount", ["--bind", `${work}/etc`, "/etc"]);
+  await run("mount", ["-t", "tmpfs", "-o", "mode=0755", "labhog-home", "/home"]);
+  await run("mount", ["-t", "tmpfs", "-o", "mode=1777", "labhog-tmp", "/tmp"]);
+  await mkdir("/run/sshd", { mode: 0o755 });
+  // utmp lets sshd record sessions, so the REAL wall can reach them.
+  await writeFile("/run/utmp", "");
+  await chmod("/run/utmp", 0o664);
+}
+
+export async function addUser(name: string, uid: number): Promise<{ home: string }> {
+  // '*' = no password, but not "locked" (sshd refuses keys for locked accounts).
+  await run("useradd", ["-m", "-u", String(uid), "-U", "-s", "/bin/bash", "-p", "*", name]);
+  return { home: `/home/${name}` };
+}
+
+export async function sshKey(path: string, comment: string): Promise<string> {
+  await run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", path]);
+  return (await import("node:fs/promises")).readFile(`${path}.pub`, "utf8").then((s) => s.trim());
+}
+
+export async function authorize(user: string, home: string, keys: string[]): Promise<void> {
+  await mkdir(`${home}/.ssh`, { recursive: true, mode: 0o700 });
+  await writeFile(`${home}/.ssh/authorized_keys`, keys.join("\n") + "\n", { mode: 0o600 });
+  await run("chown", ["-R", `${user}:${user}`, `${home}/.ssh`]);
+}
+
+/** Mount points of the namespace (from its own mountinfo) equal to `target`. */
+export async function mountsAt(target: string): Promise<number> {
+  const text = await (await import("node:fs/promises")).readFile("/proc/self/mountinfo", "utf8");
+  return text.split("\n").filter((l) => l.split(" ")[4] === target).length;
+}
