@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createServer, connect } from "node:net";
+import { existsSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -45,8 +46,16 @@ export interface Service {
   stop(): Promise<void>;
 }
 
+/**
+ * setpriv (util-linux) sets the parent-death signal, so a service dies with the
+ * test process even when that is killed outright (a timed-out CI step, kill -9)
+ * instead of lingering on its port.
+ */
+const SETPRIV = "/usr/bin/setpriv";
+
 export function startProcess(cmd: string, args: string[], opts: { dir: string; port: number; env?: NodeJS.ProcessEnv }): Service {
-  const child = spawn(cmd, args, { cwd: opts.dir, env: { ...process.env, ...opts.env }, stdio: ["ignore", "pipe", "pipe"] });
+  const [file, argv] = existsSync(SETPRIV) ? [SETPRIV, ["--pdeathsig", "SIGTERM", "--", cmd, ...args]] : [cmd, args];
+  const child = spawn(file, argv, { cwd: opts.dir, env: { ...process.env, ...opts.env }, stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
   const keep = (b: Buffer) => { out = (out + b.toString()).slice(-20_000); };
   child.stdout?.on("data", keep);
