@@ -1,0 +1,72 @@
+/**
+ * Retries with exponential backoff and full jitter, for transient failures
+ * only (UnavailableError: 429/502/503/504, lost connections). A Retry-After
+ * the server sends is honoured; one longer than `maxDelayMs` is not slept
+ * through here but handed to the caller (the ledger's alarm can wait).
+ */
+import { UnavailableError, isTransient } from "../errors.ts";
+
+export interface RetryPolicy {
+  /** Attempts in total, including the first. */
+  attempts: number;
+  baseDelayMs: number;
+  maxDelayMs: number;
+}
+
+export const defaultRetryPolicy: RetryPolicy = { attempts: 4, baseDelayMs: 100, maxDelayMs: 5_000 };
+
+export interface AttemptInfo {
+  /** 1 for the first attempt. */
+  attempt: number;
+  /** What made the previous attempt fail (undefined on the first). */
+  previous: unknown;
+}
+
+export interface RetryOptions {
+  policy?: Partial<RetryPolicy>;
+  signal?: AbortSignal;
+  /** Called before sleeping, for logs. */
+  onRetry?: (info: { attempt: number; delayMs: number; error: unknown }) => void;
+  /** Injected for tests; defaults to setTimeout. */
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+  random?: () => number;
+}
+
+function defaultSleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const t = setTimeout(() => { signal?.removeEventListener("abort", onAbort); resolve(); }, ms);
+    const onAbort = () => { clearTimeout(t); reject(signal?.reason); };
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+/** The delay before attempt `attempt + 1`, or undefined to give up now. */
+export function backoffDelay(error: unknown, attempt: number, policy: RetryPolicy, random: () => number = Math.random): number | undefined {
+  if (!isTransient(error) || attempt >= policy.attempts) return undefined;
+  const retryAfter = error instanceof UnavailableError ? error.retryAfter : undefined;
+  if (retryAfter !== undefined) {
+    const ms = retryAfter * 1000;
+    return ms <= policy.maxDelayMs ? ms : undefined;
+  }
+  const cap = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
+  return Math.round(random() * cap);
+}
+
+export async function withRetry<T>(fn: (info: AttemptInfo) => Promise<T>, options: RetryOptions = {}): Promise<T> {
+  const policy = { ...defaultRetryPolicy, ...options.policy };
+  const sleep = options.sleep ?? defaultSleep;
+  let previous: unknown;
+  for (let attempt = 1; ; attempt++) {
+    options.signal?.throwIfAborted();
+    try {
+      return await fn({ attempt, previous });
+    } catch (e) {
+      const delayMs = backoffDelay(e, attempt, policy, options.random);
+      if (delayMs === undefined) throw e;
+      options.onRetry?.({ attempt, delayMs, error: e });
+      previous = e;
+      await sleep(delayMs, options.signal);
+    }
+  }
+}

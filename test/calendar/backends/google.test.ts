@@ -1,0 +1,515 @@
+/**
+ * The google backend against the Google Calendar STAND-IN server
+ * (test/google-standin: a test double over real HTTP, not Google).
+ */
+import ICAL from "ical.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createGoogleBackend, type GoogleBackendOptions } from "../../../calendar/backends/google/index.ts";
+import { NotFoundError, PreconditionFailedError, UnauthorizedError, UnavailableError, ValidationError } from "../../../calendar/errors.ts";
+import { backendContract } from "../contract/backend-contract.ts";
+import { startGoogleStandin, type GoogleStandin } from "../../google-standin/server.ts";
+
+let standin: GoogleStandin;
+let credentials: Record<string, string>;
+
+beforeAll(async () => {
+  standin = await startGoogleStandin();
+  credentials = await standin.createServiceAccount();
+});
+afterAll(async () => {
+  await standin?.close();
+});
+
+function backendOn(calendarId: string, extra: Partial<GoogleBackendOptions> = {}) {
+  return createGoogleBackend({
+    calendarId,
+    credentials: JSON.stringify(credentials),
+    apiRoot: standin.apiRoot,
+    tokenUrl: standin.tokenUrl,
+    retry: { baseDelayMs: 20, maxDelayMs: 200 },
+    ...extra,
+  });
+}
+
+function fresh(extra: Partial<GoogleBackendOptions> = {}) {
+  const cal = standin.createCalendar();
+  return { cal, backend: backendOn(cal.id, extra) };
+}
+
+/** Requests to the calendar API made since `mark` (an index into standin.requests). */
+function apiRequestsSince(mark: number) {
+  return standin.requests.slice(mark).filter((r) => r.path.startsWith("/calendar/"));
+}
+
+function vevents(ics: string): ICAL.Component[] {
+  return new ICAL.Component(ICAL.parse(ics) as unknown[]).getAllSubcomponents("vevent");
+}
+
+function only(ics: string): ICAL.Component {
+  const v = vevents(ics);
+  expect(v).toHaveLength(1);
+  return v[0]!;
+}
+
+function ics(lines: string[]): string {
+  return ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//labhog//google test//EN", ...lines, "END:VCALENDAR", ""].join("\r\n");
+}
+
+// Small pages so that the contract's 120-object sync crosses several of them.
+backendContract("google (stand-in)", async () => {
+  const { backend } = fresh({ pageSize: 50 });
+  return { backend, cleanup: async () => {} };
+});
+
+describe("google backend: paging and sync tokens", () => {
+  it("follows pageToken across pages; nextSyncToken comes only on the last page", async () => {
+    // Observe the wire through a pass-through fetch: the bodies Google (the stand-in) sent.
+    const pages: { nextPageToken?: string; nextSyncToken?: string; items: unknown[] }[] = [];
+    const recordingFetch: typeof fetch = async (input, init) => {
+      const res = await fetch(input, init);
+      const url = new URL(input instanceof Request ? input.url : String(input));
+      if ((init?.method ?? "GET") === "GET" && url.pathname.endsWith("/events") && res.ok) pages.push(await res.clone().json());
+      return res;
+    };
+    const { backend } = fresh({ pageSize: 7, fetch: recordingFetch });
+    const created = [];
+    for (let i = 0; i < 20; i++) {
+      created.push(await backend.create(`page-${i}@labhog.test`, ics(["BEGIN:VEVENT", `UID:page-${i}@labhog.test`, "DTSTAMP:20260101T000000Z", `DTSTART:2030010${1 + (i % 5)}T090000Z`, `DTEND:2030010${1 + (i % 5)}T100000Z`, `SUMMARY:page ${i}`, "END:VEVENT"])));
+    }
+    const progress: number[] = [];
+    const full = await backend.sync(null, { onProgress: (p) => progress.push(p.fetched) });
+    expect(full.full).toBe(true);
+    expect(full.changed.map((o) => o.id).sort()).toEqual(created.map((c) => c.id).sort());
+    expect(pages.map((p) => p.items.length)).toEqual([7, 7, 6]);
+    expect(pages.slice(0, -1).every((p) => p.nextPageToken && !p.nextSyncToken)).toBe(true);
+    expect(pages.at(-1)!.nextSyncToken).toBeTruthy();
+    expect(pages.at(-1)!.nextPageToken).toBeUndefined();
+    expect(full.token).toBe(pages.at(-1)!.nextSyncToken);
+    expect(progress).toEqual([7, 14, 20]);
+
+    // Incremental changes spanning pages too: 9 updates and 3 deletes = 12 items, two pages.
+    pages.length = 0;
+    const updated = [];
+    for (let i = 0; i < 9; i++) {
+      const c = created[i]!;
+      updated.push(await backend.update(c.id, ics(["BEGIN:VEVENT", `UID:page-${i}@labhog.test`, "DTSTAMP:20260101T000000Z", "DTSTART:20300101T090000Z", "DTEND:20300101T110000Z", `SUMMARY:changed ${i}`, "END:VEVENT"]), c.etag));
+    }
+    for (const c of created.slice(17)) await backend.delete(c.id, c.etag);
+    const inc = await backend.sync(full.token);
+    expect(inc.full).toBe(false);
+    expect(pages.map((p) => p.items.length)).toEqual([7, 5]);
+    expect(pages[0]!.nextSyncToken).toBeUndefined();
+    expect(inc.changed.map((o) => o.id).sort()).toEqual(updated.map((u) => u.id).sort());
+    expect(inc.deleted.sort()).toEqual(created.slice(17).map((c) => c.id).sort());
+  });
+
+  it("a 410 Gone on a stale sync token turns into a full resync (full: true)", async () => {
+    const { cal, backend } = fresh();
+    const a = await backend.create("gone-a@labhog.test", ics(["BEGIN:VEVENT", "UID:gone-a@labhog.test", "DTSTAMP:20260101T000000Z", "DTSTART:20300101T090000Z", "DTEND:20300101T100000Z", "SUMMARY:a", "END:VEVENT"]));
+    const t0 = (await backend.sync(null)).token;
+    const b = await backend.create("gone-b@labhog.test", ics(["BEGIN:VEVENT", "UID:gone-b@labhog.test", "DTSTAMP:20260101T000000Z", "DTSTART:20300102T090000Z", "DTEND:20300102T100000Z", "SUMMARY:b", "END:VEVENT"]));
+    cal.invalidateSyncTokens(); // what Google does when a token expires
+    const mark = standin.requests.length;
+    const r = await backend.sync(t0);
+    expect(r.full).toBe(true);
+    expect(r.deleted).toEqual([]);
+    expect(r.changed.map((o) => o.id).sort()).toEqual([a.id, b.id].sort());
+    const seen = apiRequestsSince(mark);
+    expect(seen.map((x) => x.status)).toEqual([410, 200]);
+    expect(seen[0]!.query).toContain("syncToken=");
+    expect(seen[1]!.query).not.toContain("syncToken=");
+    // The new token is good for incremental syncs again.
+    expect(await backend.sync(r.token)).toMatchObject({ full: false, changed: [], deleted: [] });
+  });
+});
+
+describe("google backend: retries", () => {
+  it("retries 503 (honouring Retry-After) and 429, then succeeds", async () => {
+    const { backend } = fresh();
+    const c = await backend.create("retry@labhog.test", ics(["BEGIN:VEVENT", "UID:retry@labhog.test", "DTSTAMP:20260101T000000Z", "DTSTART:20300101T090000Z", "DTEND:20300101T100000Z", "SUMMARY:retry", "END:VEVENT"]));
+    standin.injectFaults(503, 1, { retryAfter: "1" });
+    standin.injectFaults(429, 1);
+    const mark = standin.requests.length;
+    const t = Date.now();
+    const got = await backend.get(c.id);
+    const elapsed = Date.now() - t;
+    expect(got.etag).toBe(c.etag);
+    expect(apiRequestsSince(mark).map((r) => r.status)).toEqual([503, 429, 200]);
+    expect(elapsed).toBeGreaterThanOrEqual(1000); // the server asked for 1 s
+  });
+
+  it("gives up after the configured attempts with UnavailableError", async () => {
+    const { backend } = fresh({ retry: { attempts: 3, baseDelayMs: 10, maxDelayMs: 20 } });
+    standin.injectFaults(503, 3);
+    const mark = standin.requests.length;
+    const e = await backend.list({ start: new Date(Date.UTC(2030, 0, 1)), end: new Date(Date.UTC(2030, 0, 2)) }).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(UnavailableError);
+    expect(apiRequestsSince(mark).map((r) => r.status)).toEqual([503, 503, 503]);
+  });
+
+  it("hands a long Retry-After to the caller instead of sleeping through it", async () => {
+    const { backend } = fresh({ retry: { maxRetryAfterMs: 5_000 } });
+    standin.injectFaults(429, 1, { retryAfter: "120" });
+    const mark = standin.requests.length;
+    const e = await backend.sync(null).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(UnavailableError);
+    expect((e as UnavailableError).retryAfter).toBe(120);
+    expect(apiRequestsSince(mark)).toHaveLength(1);
+  });
+
+  it("treats an unreachable server as transient: retried, then UnavailableError", async () => {
+    const { createServer } = await import("node:net");
+    // A port that was free a moment ago: connections are refused.
+    const port = await new Promise<number>((resolve) => {
+      const s = createServer().listen(0, "127.0.0.1", () => {
+        const p = (s.address() as { port: number }).port;
+        s.close(() => resolve(p));
+      });
+    });
+    const attempts: string[] = [];
+    const { backend } = fresh({
+      apiRoot: `http://127.0.0.1:${port}/`,
+      retry: { attempts: 3, baseDelayMs: 5, maxDelayMs: 10 },
+      fetch: async (input, init) => {
+        attempts.push(String(input));
+        return fetch(input, init);
+      },
+    });
+    const e = await backend.sync(null).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(UnavailableError);
+    expect(attempts.filter((u) => u.includes(`:${port}/calendar/`))).toHaveLength(3);
+  });
+
+  it("stops when the caller aborts", async () => {
+    const { backend } = fresh({ retry: { attempts: 5 } });
+    standin.injectFaults(503, 5, { retryAfter: "2" });
+    const ac = new AbortController();
+    setTimeout(() => ac.abort(new Error("shutting down")), 200);
+    const t = Date.now();
+    const e = await backend.sync(null, { signal: ac.signal }).catch((x: unknown) => x);
+    expect(String((e as Error).message)).toContain("shutting down");
+    expect(Date.now() - t).toBeLessThan(1500);
+    standin.clearFaults(); // the unserved ones must not hit other tests
+  });
+
+  it("does not retry non-transient failures (404, 412)", async () => {
+    const { backend } = fresh();
+    const c = await backend.create("noretry@labhog.test", ics(["BEGIN:VEVENT", "UID:noretry@labhog.test", "DTSTAMP:20260101T000000Z", "DTSTART:20300101T090000Z", "DTEND:20300101T100000Z", "SUMMARY:v1", "END:VEVENT"]));
+    const mark = standin.requests.length;
+    await expect(backend.get("doesnotexist0")).rejects.toBeInstanceOf(NotFoundError);
+    await expect(backend.update(c.id, ics(["BEGIN:VEVENT", "UID:noretry@labhog.test", "DTSTAMP:20260101T000000Z", "DTSTART:20300101T090000Z", "DTEND:20300101T100000Z", "SUMMARY:v2", "END:VEVENT"]), '"stale"')).rejects.toBeInstanceOf(PreconditionFailedError);
+    expect(apiRequestsSince(mark).map((r) => r.status)).toEqual([404, 412]);
+  });
+});
+
+describe("google backend: service-account auth", () => {
+  it("exchanges one JWT for a token and reuses it for many requests (also when they start together)", async () => {
+    const { backend } = fresh();
+    const before = standin.auth.tokenRequests;
+    await Promise.all(Array.from({ length: 8 }, () => backend.sync(null)));
+    for (let i = 0; i < 20; i++) await backend.list({ start: new Date(Date.UTC(2030, 0, 1)), end: new Date(Date.UTC(2030, 0, 2)) });
+    expect(standin.auth.tokenRequests - before).toBe(1);
+  });
+
+  it("fetches a new token shortly before the old one expires", async () => {
+    const { backend } = fresh();
+    standin.auth.tokenLifetimeSeconds = 2; // refresh margin is then 1 s
+    try {
+      const before = standin.auth.tokenRequests;
+      await backend.sync(null);
+      await backend.sync(null);
+      expect(standin.auth.tokenRequests - before).toBe(1);
+      await new Promise((r) => setTimeout(r, 1100));
+      await backend.sync(null);
+      expect(standin.auth.tokenRequests - before).toBe(2);
+    } finally {
+      standin.auth.tokenLifetimeSeconds = 3599;
+    }
+  });
+
+  it("recovers when the server revokes its tokens early (one new exchange)", async () => {
+    const { backend } = fresh();
+    await backend.sync(null);
+    standin.auth.revokeAllTokens();
+    const before = standin.auth.tokenRequests;
+    const mark = standin.requests.length;
+    await backend.sync(null);
+    expect(standin.auth.tokenRequests - before).toBe(1);
+    expect(apiRequestsSince(mark).map((r) => r.status)).toEqual([401, 200]);
+  });
+
+  it("a refused bearer is UnauthorizedError (after one fresh token), not retried forever", async () => {
+    const { backend } = fresh();
+    standin.auth.rejectAllBearers = true;
+    try {
+      const mark = standin.requests.length;
+      const e = await backend.sync(null).catch((x: unknown) => x);
+      expect(e).toBeInstanceOf(UnauthorizedError);
+      expect(apiRequestsSince(mark).map((r) => r.status)).toEqual([401, 401]);
+    } finally {
+      standin.auth.rejectAllBearers = false;
+    }
+  });
+
+  it("a JWT signed with the wrong key is refused by the token endpoint: UnauthorizedError", async () => {
+    const other = await standin.createServiceAccount();
+    const cal = standin.createCalendar();
+    // client_email of one account, private key of another: the signature cannot verify.
+    const backend = createGoogleBackend({
+      calendarId: cal.id,
+      credentials: { ...credentials, private_key: other.private_key! } as never,
+      apiRoot: standin.apiRoot,
+      tokenUrl: standin.tokenUrl,
+    });
+    const e = await backend.sync(null).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(UnauthorizedError);
+    expect(String((e as Error).message)).toContain("Invalid JWT Signature");
+  });
+
+  it("refuses credentials that are not a service-account key", () => {
+    expect(() => createGoogleBackend({ calendarId: "x", credentials: "{not json" })).toThrow(ValidationError);
+    expect(() => createGoogleBackend({ calendarId: "x", credentials: JSON.stringify({ type: "authorized_user", client_email: "a", private_key: "b" }) })).toThrow(ValidationError);
+  });
+});
+
+describe("google backend: iCalendar ⇄ Google events", () => {
+  const series = [
+    "BEGIN:VEVENT",
+    "UID:series-1@labhog.test",
+    "DTSTAMP:20260101T000000Z",
+    "DTSTART;TZID=Europe/Berlin:20300325T100000",
+    "DTEND;TZID=Europe/Berlin:20300325T110000",
+    "RRULE:FREQ=DAILY;COUNT=10",
+    "EXDATE;TZID=Europe/Berlin:20300329T100000",
+    "SUMMARY:board lab: nightly",
+    "TRANSP:TRANSPARENT",
+    "X-LABHOG-HOLDER:alice",
+    "END:VEVENT",
+    // moved occurrence (crosses the DST change of 2030-03-31)
+    "BEGIN:VEVENT",
+    "UID:series-1@labhog.test",
+    "DTSTAMP:20260101T000000Z",
+    "RECURRENCE-ID;TZID=Europe/Berlin:20300401T100000",
+    "DTSTART;TZID=Europe/Berlin:20300401T140000",
+    "DTEND;TZID=Europe/Berlin:20300401T153000",
+    "SUMMARY:board lab: moved",
+    "END:VEVENT",
+    // cancelled occurrence
+    "BEGIN:VEVENT",
+    "UID:series-1@labhog.test",
+    "DTSTAMP:20260101T000000Z",
+    "RECURRENCE-ID;TZID=Europe/Berlin:20300402T100000",
+    "DTSTART;TZID=Europe/Berlin:20300402T100000",
+    "DTEND;TZID=Europe/Berlin:20300402T110000",
+    "STATUS:CANCELLED",
+    "END:VEVENT",
+  ];
+
+  it("round-trips a series with a moved and a cancelled occurrence: one object per Google event", async () => {
+    const { cal, backend } = fresh();
+    const master = await backend.create("series-1@labhog.test", ics(series));
+    const full = await backend.sync(null);
+    expect(full.changed).toHaveLength(3);
+    const byId = new Map(full.changed.map((o) => [o.id, o]));
+    // Google's instance ids: <series id>_<original start in UTC>.
+    const movedId = `${master.id}_20300401T080000Z`;
+    const cancelledId = `${master.id}_20300402T080000Z`;
+    expect([...byId.keys()].sort()).toEqual([master.id, movedId, cancelledId].sort());
+
+    const m = only(byId.get(master.id)!.ics);
+    expect(m.getFirstPropertyValue("uid")).toBe("series-1@labhog.test");
+    expect(m.getFirstProperty("dtstart")!.toICALString()).toBe("DTSTART;TZID=Europe/Berlin:20300325T100000");
+    expect(m.getFirstProperty("dtend")!.toICALString()).toBe("DTEND;TZID=Europe/Berlin:20300325T110000");
+    expect(m.getFirstProperty("rrule")!.toICALString()).toBe("RRULE:FREQ=DAILY;COUNT=10");
+    expect(m.getFirstProperty("exdate")!.toICALString()).toBe("EXDATE;TZID=Europe/Berlin:20300329T100000");
+    expect(m.getFirstPropertyValue("transp")).toBe("TRANSPARENT");
+    expect(m.getFirstPropertyValue("x-labhog-holder")).toBe("alice");
+    expect(m.getFirstProperty("recurrence-id")).toBeNull();
+
+    const mv = only(byId.get(movedId)!.ics);
+    expect(mv.getFirstPropertyValue("uid")).toBe("series-1@labhog.test");
+    expect(mv.getFirstProperty("recurrence-id")!.toICALString()).toBe("RECURRENCE-ID;TZID=Europe/Berlin:20300401T100000");
+    expect(mv.getFirstProperty("dtstart")!.toICALString()).toBe("DTSTART;TZID=Europe/Berlin:20300401T140000");
+    expect(mv.getFirstProperty("dtend")!.toICALString()).toBe("DTEND;TZID=Europe/Berlin:20300401T153000");
+    expect(mv.getFirstPropertyValue("summary")).toBe("board lab: moved");
+    expect(mv.getFirstProperty("rrule")).toBeNull();
+
+    const cx = only(byId.get(cancelledId)!.ics);
+    expect(cx.getFirstPropertyValue("uid")).toBe("series-1@labhog.test");
+    expect(cx.getFirstPropertyValue("status")).toBe("CANCELLED");
+    expect(cx.getFirstProperty("recurrence-id")!.toICALString()).toBe("RECURRENCE-ID;TZID=Europe/Berlin:20300402T100000");
+
+    // What Google stores: the exceptions as their own events tied to the series.
+    const stored = cal.get(movedId);
+    expect(stored.recurringEventId).toBe(master.id);
+    expect(stored.originalStartTime).toEqual({ dateTime: "2030-04-01T08:00:00Z", timeZone: "Europe/Berlin" });
+
+    // The window listing brings the series whole plus its exceptions.
+    const listed = await backend.list({ start: new Date(Date.UTC(2030, 3, 1)), end: new Date(Date.UTC(2030, 3, 3)) });
+    expect(listed.map((o) => o.id).sort()).toEqual([master.id, movedId, cancelledId].sort());
+
+    // The override object is updated with its own etag; a stale one is refused.
+    const ov = byId.get(movedId)!;
+    const moved2 = ics(["BEGIN:VEVENT", "UID:series-1@labhog.test", "DTSTAMP:20260101T000000Z", "RECURRENCE-ID;TZID=Europe/Berlin:20300401T100000", "DTSTART;TZID=Europe/Berlin:20300401T160000", "DTEND;TZID=Europe/Berlin:20300401T170000", "SUMMARY:board lab: moved again", "END:VEVENT"]);
+    const ov2 = await backend.update(ov.id, moved2, ov.etag);
+    expect(only(ov2.ics).getFirstPropertyValue("summary")).toBe("board lab: moved again");
+    await expect(backend.update(ov.id, moved2, ov.etag)).rejects.toBeInstanceOf(PreconditionFailedError);
+
+    // Deleting the series takes its exceptions along: both are deletions in the next sync.
+    const beforeDelete = (await backend.sync(full.token)).token;
+    await backend.delete(master.id, master.etag);
+    const gone = await backend.sync(beforeDelete);
+    expect(gone.changed).toEqual([]);
+    expect(gone.deleted.sort()).toEqual([master.id, movedId].sort());
+    expect(await backend.list({ start: new Date(Date.UTC(2030, 3, 1)), end: new Date(Date.UTC(2030, 3, 3)) })).toEqual([]);
+  });
+
+  it("an occurrence deleted in Google comes through incremental sync as a cancelled override, not a deletion", async () => {
+    const { cal, backend } = fresh();
+    // As a person would make it in Google Calendar: organizer, guests, a recurring meeting.
+    const seeded = cal.seed({
+      summary: "rk3588 bring-up",
+      description: "serial console on ttyUSB0",
+      start: { dateTime: "2030-05-06T09:00:00+02:00", timeZone: "Europe/Berlin" },
+      end: { dateTime: "2030-05-06T12:00:00+02:00", timeZone: "Europe/Berlin" },
+      recurrence: ["RRULE:FREQ=WEEKLY;BYDAY=MO;COUNT=4"],
+      organizer: { email: "bob@example.com", displayName: "Bob" },
+      attendees: [
+        { email: "bob@example.com", responseStatus: "accepted", organizer: true },
+        { email: "carol@example.com", displayName: "Carol", responseStatus: "tentative", optional: true },
+      ],
+      iCalUID: "abc123@google.com",
+    });
+    const t0 = (await backend.sync(null)).token;
+    cal.delete(`${seeded.id}_20300513T070000Z`, undefined); // the user deletes one Monday
+    const r = await backend.sync(t0);
+    expect(r.full).toBe(false);
+    expect(r.deleted).toEqual([]);
+    expect(r.changed).toHaveLength(1);
+    const v = only(r.changed[0]!.ics);
+    // Google lists a cancelled instance without its iCalUID: the backend fills in the series UID.
+    expect(v.getFirstPropertyValue("uid")).toBe("abc123@google.com");
+    expect(v.getFirstPropertyValue("status")).toBe("CANCELLED");
+    expect(v.getFirstProperty("recurrence-id")!.toICALString()).toBe("RECURRENCE-ID;TZID=Europe/Berlin:20300513T090000");
+
+    const m = only((await backend.get(seeded.id!)).ics);
+    expect(m.getFirstPropertyValue("organizer")).toBe("mailto:bob@example.com");
+    expect(m.getFirstProperty("organizer")!.getParameter("cn")).toBe("Bob");
+    const att = m.getAllProperties("attendee");
+    expect(att.map((a) => a.getFirstValue())).toEqual(["mailto:bob@example.com", "mailto:carol@example.com"]);
+    expect(att[1]!.getParameter("partstat")).toBe("TENTATIVE");
+    expect(att[1]!.getParameter("role")).toBe("OPT-PARTICIPANT");
+    expect(m.getFirstPropertyValue("description")).toBe("serial console on ttyUSB0");
+    expect(m.getFirstPropertyValue("transp")).toBe("OPAQUE");
+    expect(m.getFirstProperty("dtstart")!.toICALString()).toBe("DTSTART;TZID=Europe/Berlin:20300506T090000");
+    expect(m.getFirstProperty("rrule")!.toICALString()).toBe("RRULE:FREQ=WEEKLY;BYDAY=MO;COUNT=4");
+    expect(m.getFirstProperty("created")).not.toBeNull();
+    expect(m.getFirstProperty("dtstamp")!.toICALString()).toMatch(/^DTSTAMP:\d{8}T\d{6}Z$/);
+
+    // Deleting the whole series is a deletion of the series object.
+    const t1 = r.token;
+    cal.delete(seeded.id!, undefined);
+    const r2 = await backend.sync(t1);
+    expect(r2.deleted).toEqual([seeded.id]);
+  });
+
+  it("carries X-LABHOG-* in extendedProperties.private, both ways, byte for byte", async () => {
+    const { cal, backend } = fresh();
+    const lines = [
+      "X-LABHOG-HOLDER:alice",
+      "X-LABHOG-EXCLUSIVE:TRUE",
+      "X-LABHOG-IMAGE:https://images.example/rk3588/2030-01.img.zst",
+      "X-LABHOG-MODE:dfu",
+      "X-LABHOG-STATE:conflict",
+      'X-LABHOG-USAGE:{"sessions":2\\,"load":0.5}',
+    ];
+    const c = await backend.create("xprops@labhog.test", ics(["BEGIN:VEVENT", "UID:xprops@labhog.test", "DTSTAMP:20260101T000000Z", "DTSTART:20300101T090000Z", "DTEND:20300101T100000Z", "SUMMARY:[conflict] alice: flashing", ...lines, "END:VEVENT"]));
+    expect(cal.get(c.id).extendedProperties?.private).toEqual({
+      "X-LABHOG-HOLDER": "alice",
+      "X-LABHOG-EXCLUSIVE": "TRUE",
+      "X-LABHOG-IMAGE": "https://images.example/rk3588/2030-01.img.zst",
+      "X-LABHOG-MODE": "dfu",
+      "X-LABHOG-STATE": "conflict",
+      "X-LABHOG-USAGE": '{"sessions":2\\,"load":0.5}',
+    });
+    const back = (await backend.get(c.id)).ics.split("\r\n");
+    for (const l of lines) expect(back).toContain(l);
+    // Set by another API client in Google: labhog's keys come out, foreign keys stay in Google.
+    const other = cal.seed({
+      summary: "made elsewhere",
+      start: { dateTime: "2030-01-02T09:00:00Z" },
+      end: { dateTime: "2030-01-02T10:00:00Z" },
+      extendedProperties: { private: { "X-LABHOG-HOLDER": "bob", "crm-id": "42" }, shared: { "X-LABHOG-MODE": "not ours" } },
+    });
+    const v = only((await backend.get(other.id!)).ics);
+    expect(v.getFirstPropertyValue("x-labhog-holder")).toBe("bob");
+    expect(v.getFirstProperty("x-labhog-mode")).toBeNull();
+    expect(v.getAllProperties().map((p) => p.name)).not.toContain("crm-id");
+  });
+
+  it("all-day events travel as VALUE=DATE", async () => {
+    const { cal, backend } = fresh();
+    const c = await backend.create("allday@labhog.test", ics(["BEGIN:VEVENT", "UID:allday@labhog.test", "DTSTAMP:20260101T000000Z", "DTSTART;VALUE=DATE:20300110", "DTEND;VALUE=DATE:20300112", "SUMMARY:offsite", "END:VEVENT"]));
+    expect(cal.get(c.id).start).toEqual({ date: "2030-01-10" });
+    expect(cal.get(c.id).end).toEqual({ date: "2030-01-12" });
+    const v = only(c.ics);
+    expect(v.getFirstProperty("dtstart")!.toICALString()).toBe("DTSTART;VALUE=DATE:20300110");
+    expect(v.getFirstProperty("dtend")!.toICALString()).toBe("DTEND;VALUE=DATE:20300112");
+  });
+
+  it("refuses what Google cannot hold, before sending anything", async () => {
+    const { backend } = fresh();
+    const mark = standin.requests.length;
+    await expect(backend.create("r@labhog.test", "not ical")).rejects.toBeInstanceOf(ValidationError);
+    await expect(
+      backend.create("r@labhog.test", ics(["BEGIN:VEVENT", "UID:r@labhog.test", "DTSTART;TZID=Nowhere/Atlantis:20300101T090000", "DTEND;TZID=Nowhere/Atlantis:20300101T100000", "END:VEVENT"])),
+    ).rejects.toBeInstanceOf(ValidationError);
+    await expect(
+      backend.create("r@labhog.test", ics(["BEGIN:VEVENT", "UID:r@labhog.test", "RECURRENCE-ID;RANGE=THISANDFUTURE:20300101T090000Z", "DTSTART:20300101T100000Z", "DTEND:20300101T110000Z", "END:VEVENT"])),
+    ).rejects.toBeInstanceOf(ValidationError);
+    await expect(backend.create("other@labhog.test", ics(["BEGIN:VEVENT", "UID:r@labhog.test", "DTSTART:20300101T100000Z", "DTEND:20300101T110000Z", "END:VEVENT"]))).rejects.toBeInstanceOf(ValidationError);
+    expect(apiRequestsSince(mark)).toEqual([]);
+  });
+});
+
+describe("google backend inside workerd", () => {
+  it("runs unchanged in the Workers runtime (wrangler bundle, nodejs_compat) against the stand-in", async () => {
+    const { unstable_dev } = await import("wrangler");
+    const { mkdtemp, writeFile, rm } = await import("node:fs/promises");
+    const { tmpdir } = await import("node:os");
+    const { join, resolve } = await import("node:path");
+    const dir = await mkdtemp(join(tmpdir(), "labhog-google-workerd-"));
+    // A scratch config: the repo's wrangler.toml is the Worker's, not this check's.
+    const config = join(dir, "wrangler.toml");
+    await writeFile(config, ['name = "labhog-google-workerd-check"', 'compatibility_date = "2026-05-01"', 'compatibility_flags = ["nodejs_compat"]', ""].join("\n"));
+    const worker = await unstable_dev(resolve("test/google-standin/workerd-entry.ts"), {
+      config,
+      ip: "127.0.0.1",
+      port: 0,
+      logLevel: "error",
+      experimental: { disableExperimentalWarning: true, disableDevRegistry: true },
+    });
+    try {
+      const cal = standin.createCalendar();
+      const res = await worker.fetch("http://worker/", {
+        method: "POST",
+        body: JSON.stringify({ apiRoot: standin.apiRoot, tokenUrl: standin.tokenUrl, calendarId: cal.id, credentials: JSON.stringify(credentials) }),
+      });
+      const out = (await res.json()) as { ok: boolean; error?: string; steps: Record<string, unknown> };
+      expect(out.error).toBeUndefined();
+      expect(out.ok).toBe(true);
+      expect(String(out.steps.runtime)).toContain("Cloudflare-Workers");
+      expect(out.steps.getIcs).toContain("DTSTART;TZID=Europe/Berlin:20300325T100000");
+      expect(out.steps.getIcs).toContain("X-LABHOG-HOLDER:alice");
+      expect(out.steps.fullCount).toBe(1);
+      expect(out.steps.incremental).toEqual({ full: false, changed: [out.steps.created], summaryChanged: true });
+      expect(out.steps.stale).toBe("PreconditionFailedError");
+      expect(out.steps.listed).toEqual([out.steps.created]);
+      expect(out.steps.afterDelete).toBe("NotFoundError");
+      expect(cal.get(String(out.steps.created)).status).toBe("cancelled"); // the stand-in saw it all
+    } finally {
+      await worker.stop();
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
+});
