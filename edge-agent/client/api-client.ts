@@ -45,10 +45,12 @@ export interface Problem {
 /** A problem answer from the API as a typed error whose message is one readable line. */
 export class ApiProblemError extends LabhogError {
   constructor(readonly problem: Problem, code: string) {
-    const parts = [problem.detail ?? problem.title];
-    if (problem.errors?.length) parts.push(problem.errors.map((e) => `${e.path}: ${e.message}`).join("; "));
-    if (problem.conflicts?.length) parts.push(`held by ${problem.conflicts.map((c) => `${c.holder ?? "unknown"} ${c.start}–${c.end}`).join(", ")}`);
-    if (problem.nextFree) parts.push(`next free ${problem.nextFree.start}`);
+    // The Worker's detail already names the conflicting reservations; add only what it leaves out.
+    const head = problem.detail ?? problem.title;
+    const parts = [head];
+    const fieldErrors = (problem.errors ?? []).map((e) => `${e.path}: ${e.message}`).filter((e) => !head.includes(e));
+    if (fieldErrors.length) parts.push(fieldErrors.join("; "));
+    if (problem.nextFree && !/next free/i.test(head)) parts.push(`next free ${problem.nextFree.start}`);
     super(code, problem.status, parts.join(" — "), { problem });
   }
 }
@@ -132,7 +134,7 @@ export class ApiClient {
   keepalive(id: string): Promise<{ id: string; ttl: number; expiresAt: string }> {
     return this.request("POST", `/api/v1/reservations/${encodeURIComponent(id)}/keepalive`);
   }
-  me(): Promise<{ id: string; email?: string; admin?: boolean }> {
+  me(): Promise<{ kind: "user" | "agent"; id: string; email: string | null; book: string[]; admin: string[] }> {
     return this.request("GET", "/api/v1/me");
   }
 }

@@ -2,6 +2,7 @@ import type { TestProject } from "vitest/node";
 import { startRadicale } from "../services/radicale.ts";
 import { startXandikos } from "../services/xandikos.ts";
 import { startMosquitto } from "../services/mosquitto.ts";
+import { startAuthMosquitto, startMqttTap, startOidcStandIn } from "./stand-ins.ts";
 
 /**
  * Real services for the tests that run inside workerd. Started once in Node
@@ -18,11 +19,29 @@ declare module "vitest" {
     xandikosCalendarUrl: string;
     mqttWsUrl: string;
     mqttUrl: string;
+    /** A Mosquitto that requires a username and password (labhog-worker / mqttAuthPassword). */
+    mqttAuthWsUrl: string;
+    mqttAuthPassword: string;
+    /** A broker of its own for fault tests (the tap restarts it with ?broker=fault), so other files' brokers stay up. */
+    mqttFaultWsUrl: string;
+    /** HTTP front of a real MQTT client in Node (see stand-ins.ts). */
+    mqttTapUrl: string;
+    /** OIDC issuer stand-in (discovery, JWKS, token endpoint). */
+    oidcIssuer: string;
   }
 }
 
 export default async function setup(project: TestProject) {
-  const [radicale, xandikos, mosquitto] = await Promise.all([startRadicale(), startXandikos(), startMosquitto()]);
+  const mqttAuthPassword = "worker-secret-" + Math.random().toString(16).slice(2, 10);
+  const [radicale, xandikos, mosquitto, mosquittoFault, mosquittoAuth, oidc] = await Promise.all([
+    startRadicale(),
+    startXandikos(),
+    startMosquitto(),
+    startMosquitto(),
+    startAuthMosquitto("labhog-worker", mqttAuthPassword),
+    startOidcStandIn(),
+  ]);
+  const tap = await startMqttTap({ main: { url: mosquitto.url }, fault: { url: mosquittoFault.url, restart: () => mosquittoFault.restart() } });
   project.provide("radicaleUrl", radicale.url);
   project.provide("radicaleUser", radicale.username);
   project.provide("radicalePassword", radicale.password);
@@ -30,7 +49,13 @@ export default async function setup(project: TestProject) {
   project.provide("xandikosCalendarUrl", xandikos.calendarUrl);
   project.provide("mqttWsUrl", mosquitto.wsUrl);
   project.provide("mqttUrl", mosquitto.url);
+  project.provide("mqttAuthWsUrl", mosquittoAuth.wsUrl);
+  project.provide("mqttFaultWsUrl", mosquittoFault.wsUrl);
+  project.provide("mqttAuthPassword", mqttAuthPassword);
+  project.provide("mqttTapUrl", tap.url);
+  project.provide("oidcIssuer", oidc.issuer);
   return async () => {
-    await Promise.all([radicale.stop(), xandikos.stop(), mosquitto.stop()]);
+    await Promise.allSettled([tap.stop(), oidc.stop()]);
+    await Promise.all([radicale.stop(), xandikos.stop(), mosquitto.stop(), mosquittoFault.stop(), mosquittoAuth.stop()]);
   };
 }

@@ -276,6 +276,51 @@ export class GoogleCalendarBackend implements CalendarBackend {
       this.api.events.delete({ calendarId: this.d.calendarId, eventId: id }, etag ? { headers: { "If-Match": etag } } : {}),
     );
   }
+
+  /**
+   * Push notifications (events.watch): Google POSTs to `address` whenever an
+   * event of this calendar changes, echoing `token` in X-Goog-Channel-Token.
+   * Channels cannot be renewed, only replaced: create a new one before
+   * `expiration` and stop the old one.
+   */
+  async watch(o: WatchRequest): Promise<WatchChannel> {
+    const ch = await this.call({ op: "watch" }, () =>
+      this.api.events.watch({
+        calendarId: this.d.calendarId,
+        requestBody: { id: o.id, type: "web_hook", address: o.address, token: o.token, ...(o.ttlSeconds ? { params: { ttl: String(o.ttlSeconds) } } : {}) },
+      }),
+    );
+    if (!ch.id || !ch.resourceId) throw new LabhogError("google-error", 502, "google answered events.watch without channel id or resourceId");
+    const expiration = Number(ch.expiration);
+    return { id: ch.id, resourceId: ch.resourceId, expiration: Number.isFinite(expiration) && expiration > 0 ? expiration : Date.now() + 7 * 86_400_000 };
+  }
+
+  /** Stops a channel (channels.stop); an unknown channel is not an error. */
+  async stopWatch(id: string, resourceId: string): Promise<void> {
+    try {
+      await this.call({ op: "stop-watch", id }, () => this.api.channels.stop({ requestBody: { id, resourceId } }));
+    } catch (e) {
+      if (!(e instanceof NotFoundError)) throw e;
+    }
+  }
+}
+
+export interface WatchRequest {
+  /** Channel id: unique per channel (a UUID). */
+  id: string;
+  /** HTTPS URL Google notifies. */
+  address: string;
+  /** Echoed back in X-Goog-Channel-Token (at most 256 characters). */
+  token: string;
+  /** Requested lifetime; Google may grant less. */
+  ttlSeconds?: number;
+}
+
+export interface WatchChannel {
+  id: string;
+  resourceId: string;
+  /** Epoch ms when Google stops sending. */
+  expiration: number;
 }
 
 export { defaultRetryPolicy };

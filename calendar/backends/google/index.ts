@@ -25,7 +25,7 @@
  *   the organizer; labhog's holder travels in X-LABHOG-HOLDER).
  */
 import type { CalendarBackend } from "../backend.ts";
-import { GoogleCalendarBackend, type GoogleLog } from "./google-backend.ts";
+import { GoogleCalendarBackend, type GoogleLog, type WatchChannel, type WatchRequest } from "./google-backend.ts";
 import { defaultRetryPolicy, type RetryPolicy } from "./retry.ts";
 import { parseServiceAccountKey, ServiceAccountTokenSource, type ServiceAccountKey } from "./service-account.ts";
 
@@ -50,6 +50,8 @@ export interface GoogleBackendOptions {
 
 export interface GoogleBackend extends CalendarBackend {
   readonly kind: "google";
+  watch(o: WatchRequest): Promise<WatchChannel>;
+  stopWatch(id: string, resourceId: string): Promise<void>;
 }
 
 export function createGoogleBackend(opts: GoogleBackendOptions): GoogleBackend {
@@ -77,4 +79,4 @@ export { ServiceAccountTokenSource, parseServiceAccountKey, type ServiceAccountK
 export { eventToIcs } from "./event-to-ics.ts";
 export { icsToEvents } from "./ics-to-event.ts";
 export type { RetryPolicy } from "./retry.ts";
-export type { GoogleLog } from "./google-backend.ts";
+export type { GoogleLog, WatchChannel, WatchRequest } from "./google-backend.ts";

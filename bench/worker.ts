@@ -1,0 +1,214 @@
+/**
+ * The Worker's booking path against a real Radicale and a real Mosquitto this
+ * bench starts, with the Worker running under `wrangler dev` (workerd), as
+ * `npm start` runs it. (`unstable_startWorker` would be neater, but its build
+ * does not apply nodejs_compat to this project's bundle in wrangler 4.86.)
+ *
+ * - booking latency: sequential POST /api/v1/reservations (each a new,
+ *   non-overlapping slot on one resource), p50/p99; the ledger Durable Object
+ *   checks the slot, PUTs the event to Radicale (If-None-Match), answers, and
+ *   publishes the signed schedule in the background.
+ * - floor: a bare CalDAV PUT of an equivalent event to the same Radicale
+ *   (p50/p99), measured in the same run; ratios are booking ÷ floor.
+ * - CPU per booking: utime+stime of the workerd process(es) under this
+ *   process (from /proc/<pid>/stat) across the N bookings, divided by N.
+ *   That is the Worker and its Durable Objects together (plus the runtime's
+ *   own overhead), i.e. an upper bound of what Cloudflare bills as CPU time.
+ *
+ * Run alone: npx tsx bench/worker.ts   (LABHOG_BENCH_WORKER_N=200 to change N)
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtemp, readFile, readdir, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { parse as parseYaml } from "yaml";
+import type { BenchRow } from "./types.ts";
+import { generateSigningKey } from "../calendar/schedule/schedule.ts";
+import { startRadicale } from "../test/services/radicale.ts";
+import { startMosquitto } from "../test/services/mosquitto.ts";
+import { freePort } from "../test/services/process.ts";
+
+const N = Number(process.env.LABHOG_BENCH_WORKER_N ?? 150);
+const LOG_LEVEL = process.env.LABHOG_BENCH_LOG ?? "error";
+const WARMUP = 10;
+const say = (m: string) => process.stderr.write(`[worker] ${m}\n`);
+
+const pct = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
+};
+
+const CLK_TCK = 100; // Linux USER_HZ
+
+async function descendants(root: number): Promise<number[]> {
+  const parent = new Map<number, number>();
+  const comm = new Map<number, string>();
+  for (const d of await readdir("/proc")) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = await readFile(`/proc/${d}/stat`, "utf8");
+      const close = stat.lastIndexOf(")");
+      comm.set(Number(d), stat.slice(stat.indexOf("(") + 1, close));
+      parent.set(Number(d), Number(stat.slice(close + 2).split(" ")[1]));
+    } catch {
+      /* gone */
+    }
+  }
+  const out: number[] = [];
+  for (const [pid] of parent) {
+    let p: number | undefined = pid;
+    for (let hops = 0; p && p !== 1 && hops < 20; hops++) {
+      p = parent.get(p);
+      if (p === root) {
+        if (comm.get(pid)?.includes("workerd")) out.push(pid);
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+async function cpuMs(pids: number[]): Promise<number> {
+  let ticks = 0;
+  for (const pid of pids) {
+    const stat = await readFile(`/proc/${pid}/stat`, "utf8");
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    ticks += Number(f[11]) + Number(f[12]); // utime, stime (fields 14, 15)
+  }
+  return (ticks * 1000) / CLK_TCK;
+}
+
+const stamp = (ms: number) => new Date(ms).toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
+
+export default async function run(): Promise<BenchRow[]> {
+  const radicale = await startRadicale();
+  const mosquitto = await startMosquitto();
+  let dev: ChildProcess | undefined;
+  const persistDir = await mkdtemp(join(tmpdir(), "labhog-bench-worker-"));
+  try {
+    const auth = "Basic " + Buffer.from(`${radicale.username}:${radicale.password}`).toString("base64");
+    const mkcol = async (name: string) => {
+      const url = `${radicale.url}${radicale.username}/${name}/`;
+      const r = await fetch(url, { method: "MKCALENDAR", headers: { authorization: auth } });
+      if (r.status !== 201) throw new Error(`MKCALENDAR ${name}: ${r.status}`);
+      return url;
+    };
+    const floorCal = await mkcol("floor");
+    const benchCal = await mkcol("bench1");
+    const key = await generateSigningKey("bench");
+    const lab = `site: bench
+calendars:
+  bench1: { backend: caldav, url: "${radicale.url}", calendar: "${benchCal}", username: ${radicale.username}, passwordSecret: RADICALE_PASSWORD }
+resources:
+  bench1: { kind: host, agent: h1 }
+users:
+  alice: { email: alice@example.com, unix: alice, groups: [g] }
+groups:
+  g: { admin: ["*"] }
+${process.env.LABHOG_BENCH_WORKER_MQTT === "0" ? "" : `mqtt: { url: "${mosquitto.wsUrl}", prefix: labhog/bench }`}
+policy: { syncInterval: 15s }
+`;
+    say("starting the Worker (wrangler dev → workerd)");
+    const port = await freePort();
+    const vars: Record<string, string> = {
+      LAB_CONFIG: JSON.stringify(parseYaml(lab)),
+      AUTH: "off",
+      LOG_LEVEL,
+      RADICALE_PASSWORD: radicale.password,
+      SCHEDULE_SIGNING_KEY: JSON.stringify(key.privateJwk),
+    };
+    const args = ["wrangler", "dev", "--port", String(port), "--ip", "127.0.0.1", "--persist-to", persistDir, "--log-level", LOG_LEVEL === "error" ? "error" : "log"];
+    for (const [k, v] of Object.entries(vars)) args.push("--var", `${k}:${v}`);
+    // Its own process group, so stopping it stops wrangler's workerd too.
+    dev = spawn(process.execPath, [join("node_modules", "wrangler", "bin", "wrangler.js"), ...args.slice(1)], { stdio: ["ignore", "pipe", "pipe"], detached: true, env: { ...process.env, WRANGLER_SEND_METRICS: "false" } });
+    let devOut = "";
+    dev.stdout!.on("data", (d) => (devOut += d));
+    dev.stderr!.on("data", (d) => (devOut += d));
+    const base = `http://127.0.0.1:${port}`;
+    for (let i = 0; ; i++) {
+      try {
+        if ((await fetch(`${base}/openapi.json`)).ok) break;
+      } catch {
+        /* not up yet */
+      }
+      if (i > 120 || dev.exitCode !== null) throw new Error(`wrangler dev did not start: ${devOut.slice(-2000)}`);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    const pids = await descendants(process.pid);
+    if (!pids.length) throw new Error("no workerd process found under this process");
+
+    // Floor: bare CalDAV PUTs of an event like the ones labhog writes.
+    const floor: number[] = [];
+    const t0 = Date.parse("2031-01-01T00:00:00Z");
+    for (let i = 0; i < N + WARMUP; i++) {
+      const uid = `floor-${i}`;
+      const s = t0 + i * 3_600_000;
+      const ics = `BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//labhog//bench//EN\r\nBEGIN:VEVENT\r\nUID:${uid}\r\nDTSTAMP:${stamp(Date.now())}\r\nCREATED:${stamp(Date.now())}\r\nDTSTART:${stamp(s)}\r\nDTEND:${stamp(s + 1_800_000)}\r\nSUMMARY:alice: bench\r\nORGANIZER:mailto:alice@example.com\r\nX-LABHOG-HOLDER:alice\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n`;
+      const a = performance.now();
+      const r = await fetch(`${floorCal}${uid}.ics`, { method: "PUT", headers: { authorization: auth, "content-type": "text/calendar", "if-none-match": "*" }, body: ics });
+      await r.arrayBuffer();
+      if (r.status !== 201) throw new Error(`floor PUT ${r.status}`);
+      if (i >= WARMUP) floor.push(performance.now() - a);
+    }
+
+    // Bookings through the Worker.
+    const book = async (i: number) => {
+      const s = Date.now() + 86_400_000 + i * 3_600_000;
+      const a = performance.now();
+      const r = await fetch(`${base}/api/v1/reservations`, {
+        signal: AbortSignal.timeout(30_000),
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ resource: "bench1", start: new Date(s).toISOString(), duration: "30m", purpose: `bench ${i}` }),
+      });
+      await r.arrayBuffer();
+      if (r.status !== 201) throw new Error(`booking ${i}: ${r.status}`);
+      return performance.now() - a;
+    };
+    for (let i = 0; i < WARMUP; i++) await book(i);
+    const lat: number[] = [];
+    const cpu0 = await cpuMs(pids);
+    const w0 = performance.now();
+    for (let i = WARMUP; i < N + WARMUP; i++) lat.push(await book(i));
+    const wall = performance.now() - w0;
+    await new Promise((r) => setTimeout(r, 500)); // background publishes of the last bookings
+    const cpu1 = await cpuMs(pids);
+    const cpuPer = (cpu1 - cpu0) / N;
+    // Baseline: a read through the same path (Worker → ledger DO RPC → answer), no calendar write.
+    const cpuR0 = await cpuMs(pids);
+    for (let i = 0; i < N; i++) {
+      const r = await fetch(`${base}/api/v1/resources/bench1`);
+      await r.arrayBuffer();
+      if (r.status !== 200) throw new Error(`read ${r.status}`);
+    }
+    const cpuRead = ((await cpuMs(pids)) - cpuR0) / N;
+    const f50 = pct(floor, 50);
+    const f99 = pct(floor, 99);
+    const b50 = pct(lat, 50);
+    const b99 = pct(lat, 99);
+    say(`floor p50 ${f50.toFixed(1)} ms, booking p50 ${b50.toFixed(1)} ms, CPU ${cpuPer.toFixed(2)} ms/booking over ${N}`);
+    return [
+      { name: "bare CalDAV PUT p50 (floor)", value: f50, unit: "ms", note: `Radicale, ${N} sequential` },
+      { name: "bare CalDAV PUT p99", value: f99, unit: "ms" },
+      { name: "booking via Worker p50", value: b50, unit: "ms", ratio: b50 / f50, note: "POST /api/v1/reservations → ledger DO → Radicale" },
+      { name: "booking via Worker p99", value: b99, unit: "ms", ratio: b99 / f99 },
+      { name: "Worker CPU per booking", value: cpuPer, unit: "ms", note: `workerd utime+stime / ${N} (Worker + DOs + schedule signing/publish); wall ${(wall / N).toFixed(1)} ms` },
+      { name: "Worker CPU per read (baseline)", value: cpuRead, unit: "ms", note: "GET /api/v1/resources/bench1: request + DO RPC, same workerd (wrangler dev's proxy worker included)" },
+    ];
+  } finally {
+    if (dev && dev.exitCode === null) {
+      const exited = new Promise((r) => dev!.once("exit", r));
+      process.kill(-dev.pid!, "SIGTERM");
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
+      if (dev.exitCode === null) process.kill(-dev.pid!, "SIGKILL");
+    }
+    await rm(persistDir, { recursive: true, force: true });
+    await Promise.allSettled([radicale.stop(), mosquitto.stop()]);
+  }
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
+  const rows = await run();
+  for (const r of rows) console.log(`${r.name.padEnd(32)} ${r.value.toFixed(2).padStart(9)} ${r.unit}${r.ratio ? `  ${r.ratio.toFixed(2)}×` : ""}  ${r.note ?? ""}`);
+}

@@ -1,0 +1,81 @@
+import { SELF, env } from "cloudflare:test";
+import { generateSigningKey } from "../../calendar/schedule/schedule.ts";
+import { setEnvOverrides } from "../../worker/env.ts";
+import { sha256Hex } from "../../worker/auth/tokens.ts";
+
+export const testEnv = env as unknown as Record<string, string>;
+
+export const TOKENS = { alice: "tok-alice-0123456789", bob: "tok-bob-0123456789", carol: "tok-carol-0123456789", agent: "tok-agent-host1" };
+
+/** A lab for tests: memory calendars unless `calendars` says otherwise. */
+export function labYaml(opts: { site?: string; calendars?: string; resources?: string; syncInterval?: string; mqtt?: boolean } = {}): string {
+  const mqtt = opts.mqtt === false ? "" : `mqtt:\n  url: ${testEnv.TEST_MQTT_WS_URL}\n  username: labhog-worker\n  passwordSecret: MQTT_PASSWORD\n  prefix: test/${opts.site ?? "t"}\n`;
+  return `site: ${opts.site ?? "t"}
+calendars:
+${opts.calendars ?? "  default: { backend: memory }"}
+pools:
+  boards: {}
+resources:
+${
+  opts.resources ??
+  `  host1: { kind: host, agent: host1 }
+  host2: { kind: host, agent: host2 }
+  b1: { kind: board, pool: boards, agent: host1, tags: { soc: rk3588 } }
+  b2: { kind: board, pool: boards, agent: host2, tags: { soc: rk3588 } }
+  usb1: { kind: usb, agent: host2 }
+  lone: { kind: host }
+  secret: { kind: host }`
+}
+users:
+  alice: { email: alice@example.com, unix: alice, groups: [lab, admins], sshKeys: ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl alice@laptop"] }
+  bob: { email: bob@example.com, unix: bob, groups: [lab] }
+  carol: { email: carol@example.com, unix: carol, groups: [] }
+groups:
+  lab: { book: ["host1", "host2", "pool:boards", "usb1", "lone"] }
+  admins: { admin: ["*"] }
+agents:
+  host1: { tokenSecret: AGENT_HOST1_HASH }
+  host2: {}
+${mqtt}policy:
+  syncInterval: ${opts.syncInterval ?? "15s"}
+`;
+}
+
+export async function configure(extra: Record<string, unknown> = {}, lab: Parameters<typeof labYaml>[0] = {}) {
+  const key = await generateSigningKey("test-key-1");
+  const tokens: Record<string, string> = {};
+  for (const who of ["alice", "bob", "carol"] as const) tokens[await sha256Hex(TOKENS[who])] = `user:${who}`;
+  setEnvOverrides({
+    LAB_CONFIG: labYaml(lab),
+    API_TOKENS: JSON.stringify(tokens),
+    AGENT_HOST1_HASH: await sha256Hex(TOKENS.agent),
+    SCHEDULE_SIGNING_KEY: JSON.stringify(key.privateJwk),
+    MQTT_PASSWORD: "unused-anonymous-broker",
+    ...extra,
+  });
+  return { publicJwk: key.publicJwk };
+}
+
+export type Who = keyof typeof TOKENS | null;
+
+export async function api(method: string, path: string, body?: unknown, who: Who = "alice", headers: Record<string, string> = {}): Promise<{ status: number; body: any; headers: Headers }> {
+  const h: Record<string, string> = { ...headers };
+  if (who) h.authorization = `Bearer ${TOKENS[who]}`;
+  let payload: string | undefined;
+  if (body !== undefined) {
+    h["content-type"] ??= "application/json";
+    payload = typeof body === "string" ? body : JSON.stringify(body);
+  }
+  const res = await SELF.fetch(`http://labhog.test${path}`, { method, headers: h, ...(payload !== undefined ? { body: payload } : {}) });
+  const text = await res.text();
+  let parsed: unknown = text;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    /* not JSON */
+  }
+  return { status: res.status, body: parsed, headers: res.headers };
+}
+
+export const inMinutes = (m: number) => new Date(Date.now() + m * 60_000).toISOString();
+export const enc = encodeURIComponent;

@@ -1,0 +1,169 @@
+import type { LabConfig } from "../../calendar/config/lab-config.ts";
+import { durationSeconds } from "../../calendar/config/lab-config.ts";
+import { ConflictError, ForbiddenError, LabhogError, NotFoundError, ValidationError } from "../../calendar/errors.ts";
+import type { Reservation } from "../../calendar/model.ts";
+import type { Principal } from "../auth/principal.ts";
+import { assertMayBookFor, canBook, isAdmin } from "../auth/rights.ts";
+import type { AgentState } from "../broker/agent-state.ts";
+import type { Env } from "../env.ts";
+import { brokerOf, forApi, ledgerOf, unwrap } from "../ledger/client.ts";
+import type { BookRequest, ConflictInfo } from "../ledger/protocol.ts";
+import { log } from "../log.ts";
+import { durationMs } from "./schemas.ts";
+
+export interface CreateInput {
+  resource?: string;
+  resources?: string[];
+  pool?: string;
+  tags?: Record<string, string>;
+  start?: string;
+  end?: string;
+  duration?: number | string;
+  exclusive: boolean;
+  purpose: string;
+  image?: string;
+  mode?: string;
+  holder?: string;
+  lease?: { ttl: number };
+  wait: number;
+}
+
+export interface Created {
+  reservations: Reservation[];
+  grantedAt: string;
+  waited: number;
+}
+
+type Target = { kind: "one" | "any"; resources: string[] } | { kind: "all"; resources: string[] };
+
+async function agentStates(env: Env): Promise<Record<string, AgentState>> {
+  try {
+    return await brokerOf(env).agents();
+  } catch (e) {
+    log.warn("agent states unavailable", { error: e });
+    return {};
+  }
+}
+
+/** Which resources a create may use; "any free one" skips resources whose agent is offline. */
+async function targetsOf(env: Env, lab: LabConfig, p: Principal, input: CreateInput, holder: string): Promise<Target> {
+  const known = (r: string) => {
+    if (!(r in lab.resources)) throw new NotFoundError(`no resource ${r}`, { resource: r });
+    return r;
+  };
+  if (input.resource) {
+    assertMayBookFor(p, lab, known(input.resource), holder);
+    return { kind: "one", resources: [input.resource] };
+  }
+  if (input.resources) {
+    const rs = [...new Set(input.resources.map(known))];
+    for (const r of rs) assertMayBookFor(p, lab, r, holder);
+    return { kind: "all", resources: rs };
+  }
+  let rs = Object.entries(lab.resources)
+    .filter(([, r]) => (input.pool ? r.pool === input.pool : Object.entries(input.tags ?? {}).every(([k, v]) => r.tags[k] === v)))
+    .map(([id]) => id);
+  if (input.pool && !(input.pool in lab.pools)) throw new NotFoundError(`no pool ${input.pool}`, { pool: input.pool });
+  if (!rs.length) throw new NotFoundError(input.pool ? `pool ${input.pool} has no resources` : "no resource has all those tags");
+  rs = rs.filter((r) => (holder === (p.kind === "user" ? p.id : "") ? canBook(p, lab, r) : isAdmin(p, lab, r)));
+  if (!rs.length) throw new ForbiddenError(`${p.id} may not book any of those resources`);
+  const agents = await agentStates(env);
+  const online = rs.filter((r) => {
+    const a = lab.resources[r]?.agent;
+    return !a || agents[a]?.status !== "offline";
+  });
+  if (!online.length) throw new LabhogError("agents-offline", 503, "every matching resource's agent is offline", { resources: rs, retryAfter: 30 });
+  return { kind: "any", resources: online };
+}
+
+function conflictDetail(e: unknown): { conflicts: ConflictInfo[]; nextFree: { start: string; end: string } | null } | undefined {
+  if (!(e instanceof LabhogError) || e.status !== 409) return undefined;
+  const d = (e.detail ?? {}) as { conflicts?: ConflictInfo[]; nextFree?: { start: string; end: string } | null; resource?: string };
+  const resource = d.resource;
+  const conflicts = (d.conflicts ?? []).map((c) => ({ ...c, id: resource && !c.id.startsWith("hold:") ? `${resource}:${c.id}` : c.id }));
+  return { conflicts, nextFree: d.nextFree ?? null };
+}
+
+/** One attempt over the targets: the first free one, or all of them (two-phase) for "all". */
+async function attempt(env: Env, target: Target, req: BookRequest): Promise<Reservation[]> {
+  if (target.kind !== "all") {
+    const errors: unknown[] = [];
+    for (const r of target.resources) {
+      try {
+        return [await unwrap<Reservation>(ledgerOf(env, r).book(r, req))];
+      } catch (e) {
+        if (!(e instanceof LabhogError) || e.status !== 409 || target.kind === "one") throw e;
+        errors.push(e);
+      }
+    }
+    const details = errors.map(conflictDetail).filter((d) => d !== undefined);
+    const nextFree = details.map((d) => d.nextFree).filter((s) => s !== null).sort((a, b) => Date.parse(a.start) - Date.parse(b.start))[0] ?? null;
+    throw new ConflictError(`all ${target.resources.length} candidates are booked at that time`, { conflicts: details.flatMap((d) => d.conflicts), nextFree });
+  }
+  // Atomic: hold every slot first (others see them taken), then commit; any failure undoes the lot.
+  const held: Array<{ resource: string; hold: string }> = [];
+  try {
+    for (const r of target.resources) held.push({ resource: r, hold: await unwrap<string>(ledgerOf(env, r).hold(r, req)) });
+  } catch (e) {
+    await Promise.allSettled(held.map((h) => ledgerOf(env, h.resource).releaseHold(h.resource, h.hold)));
+    throw e;
+  }
+  const done: Reservation[] = [];
+  try {
+    for (const h of held) done.push(await unwrap<Reservation>(ledgerOf(env, h.resource).commitHold(h.resource, h.hold)));
+    return done;
+  } catch (e) {
+    const committed = new Set(done.map((d) => d.resource));
+    await Promise.allSettled([
+      ...done.map((d) => ledgerOf(env, d.resource).retract(d.resource, d.id)),
+      ...held.filter((h) => !committed.has(h.resource)).map((h) => ledgerOf(env, h.resource).releaseHold(h.resource, h.hold)),
+    ]);
+    throw e;
+  }
+}
+
+/** Creates reservations (one, any free one, or all at once), waiting up to `wait` seconds for the slot. */
+export async function createReservations(env: Env, lab: LabConfig, p: Principal, input: CreateInput): Promise<Created> {
+  if (p.kind !== "user") throw new ForbiddenError(`${p.kind} ${p.id} may not book`);
+  const holder = input.holder ?? p.id;
+  if (!(holder in lab.users)) throw new ValidationError(`unknown user ${holder}`, { path: "holder" });
+  const target = await targetsOf(env, lab, p, input, holder);
+  const began = Date.now();
+  const deadline = began + input.wait * 1000;
+  const startGiven = input.start !== undefined;
+  let lengthMs: number;
+  if (input.end) lengthMs = Date.parse(input.end) - Date.parse(input.start ?? new Date(began).toISOString());
+  else lengthMs = durationMs(input.duration ?? durationSeconds(lab.policy.defaultDuration));
+  if (!(lengthMs > 0)) throw new ValidationError("end must be after start", { path: input.end ? "end" : "duration" });
+  for (;;) {
+    const now = Date.now();
+    const start = startGiven ? input.start! : new Date(Math.floor(now / 1000) * 1000).toISOString();
+    const end = input.end && startGiven ? input.end : new Date(Date.parse(start) + lengthMs).toISOString();
+    const req: BookRequest = {
+      holder,
+      start,
+      end,
+      exclusive: input.exclusive,
+      purpose: input.purpose,
+      source: "api",
+      ...(input.image ? { image: input.image } : {}),
+      ...(input.mode ? { mode: input.mode } : {}),
+      ...(input.lease ? { leaseTtl: input.lease.ttl } : {}),
+    };
+    try {
+      const rs = await attempt(env, target, req);
+      return { reservations: rs.map(forApi), grantedAt: new Date().toISOString(), waited: Math.round((Date.now() - began) / 100) / 10 };
+    } catch (e) {
+      const d = conflictDetail(e);
+      const remaining = deadline - Date.now();
+      if (!d || remaining <= 0) {
+        if (d && e instanceof LabhogError) throw new ConflictError(e.message, { ...(e.detail ?? {}), conflicts: d.conflicts, nextFree: d.nextFree });
+        throw e;
+      }
+      // Sleep until something changes on a candidate or the earliest conflict ends, whichever is first.
+      const ends = d.conflicts.map((c) => Date.parse(c.end) - Date.now()).filter((ms) => ms > 0);
+      const sleep = Math.max(50, Math.min(remaining, ...ends, 60_000));
+      await Promise.race(target.resources.map((r) => ledgerOf(env, r).waitForChange(r, sleep)));
+    }
+  }
+}

@@ -1,0 +1,167 @@
+import { z } from "@hono/zod-openapi";
+
+const id = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, "letters, digits, '.', '_' or '-' (at most 128)");
+const dateTime = z.iso.datetime({ offset: true, message: "an ISO 8601 date-time with offset, like 2026-05-01T09:00:00Z" });
+/** 90, "90s", "30m", "2h", "1d" or ISO 8601 like PT2H30M. */
+export const durationInput = z.union([
+  z.number().int().positive().max(366 * 86_400),
+  z.string().max(32).regex(/^(\d+\s*[smhd]|P(?:\d+D)?(?:T(?:\d+H)?(?:\d+M)?(?:\d+S)?)?)$/, "a duration like 90s, 30m, 2h, 1d or PT2H"),
+]);
+
+export function durationMs(d: number | string): number {
+  if (typeof d === "number") return d * 1000;
+  const simple = /^(\d+)\s*([smhd])$/.exec(d);
+  if (simple) return Number(simple[1]) * { s: 1, m: 60, h: 3600, d: 86400 }[simple[2] as "s" | "m" | "h" | "d"] * 1000;
+  const iso = /^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$/.exec(d);
+  if (!iso) return NaN;
+  const [, D, H, M, S] = iso.map((x) => Number(x ?? 0));
+  return (((D ?? 0) * 24 + (H ?? 0)) * 3600 + (M ?? 0) * 60 + (S ?? 0)) * 1000;
+}
+
+const image = z.string().max(4096).regex(/^[A-Za-z0-9._~:/+@%=-]+$/, "image reference has characters that are not allowed");
+const mode = z.string().regex(/^[a-z][a-z0-9_-]{0,63}$/, "a mode is lower-case letters, digits, '_' or '-'");
+const tagFilter = z.record(z.string().max(64).regex(/^[A-Za-z0-9._-]+$/, "tag names are letters, digits, '.', '_' or '-'"), z.string().max(256));
+
+export const HolderSchema = z
+  .object({ id: z.string().nullable(), raw: z.string(), problem: z.string().optional() })
+  .openapi("Holder");
+
+export const ReservationSchema = z
+  .object({
+    id: z.string().openapi({ description: "`<resource>:<event id>`; use it in the reservation URLs (URL-encoded)" }),
+    uid: z.string(),
+    recurrenceId: z.string().optional(),
+    resource: z.string(),
+    holder: HolderSchema,
+    start: z.string(),
+    end: z.string(),
+    exclusive: z.boolean(),
+    purpose: z.string(),
+    image: z.string().optional(),
+    mode: z.string().optional(),
+    source: z.enum(["api", "calendar"]),
+    state: z.enum(["upcoming", "active", "ended", "conflict"]),
+    conflictWith: z.array(z.string()).optional(),
+    created: z.string().optional(),
+    leaseTtl: z.number().optional(),
+    usage: z.unknown().optional(),
+    allDay: z.boolean().optional(),
+  })
+  .openapi("Reservation");
+
+export const AgentStateSchema = z
+  .object({ id: z.string(), status: z.enum(["online", "offline", "unknown"]), lastSeen: z.string().nullable() })
+  .openapi("AgentState");
+
+export const ResourceSchema = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    kind: z.string(),
+    pool: z.string().nullable(),
+    tags: z.record(z.string(), z.string()),
+    agent: AgentStateSchema.nullable(),
+    usage: z.unknown().openapi({ description: "latest usage snapshot the agent reported" }),
+    usageAt: z.string().nullable(),
+    current: z.array(ReservationSchema),
+    next: ReservationSchema.nullable(),
+    conflicts: z.number().int(),
+    lastSync: z.string().nullable(),
+  })
+  .openapi("Resource");
+
+export const ResourceListSchema = z.object({ resources: z.array(ResourceSchema) }).openapi("ResourceList");
+
+export const ResourceQuerySchema = z.strictObject({
+  pool: id.optional(),
+  tag: z.union([z.string().max(300), z.array(z.string().max(300)).max(16)]).optional().openapi({ description: "k=v, repeatable" }),
+});
+
+export const ReservationQuerySchema = z.strictObject({
+  resource: id.optional(),
+  pool: id.optional(),
+  holder: id.optional(),
+  from: dateTime.optional().openapi({ description: "default: now" }),
+  to: dateTime.optional().openapi({ description: "default: from + 7 days" }),
+});
+
+export const ReservationListSchema = z.object({ reservations: z.array(ReservationSchema) }).openapi("ReservationList");
+
+export const CreateReservationSchema = z
+  .strictObject({
+    resource: id.optional().openapi({ description: "book this resource" }),
+    resources: z.array(id).min(1).max(32).optional().openapi({ description: "book all of these, atomically (all or none)" }),
+    pool: id.optional().openapi({ description: "book any free member of this pool" }),
+    tags: tagFilter.optional().openapi({ description: "book any free resource with all these tags" }),
+    start: dateTime.optional().openapi({ description: "default: now" }),
+    end: dateTime.optional(),
+    duration: durationInput.optional().openapi({ description: "instead of end; default: the lab's defaultDuration" }),
+    exclusive: z.boolean().default(true),
+    purpose: z.string().max(500).default(""),
+    image: image.optional(),
+    mode: mode.optional(),
+    holder: id.optional().openapi({ description: "book for someone else (admins only)" }),
+    lease: z.strictObject({ ttl: z.number().int().min(10).max(86_400) }).optional().openapi({ description: "ends by itself ttl seconds after the last keep-alive" }),
+    wait: z.number().int().min(0).max(600).default(0).openapi({ description: "seconds to wait for the slot to free up" }),
+  })
+  .superRefine((v, ctx) => {
+    const targets = [v.resource, v.resources, v.pool, v.tags].filter((x) => x !== undefined).length;
+    if (targets !== 1) ctx.addIssue({ code: "custom", path: ["resource"], message: "give exactly one of resource, resources, pool or tags" });
+    if (v.end !== undefined && v.duration !== undefined) ctx.addIssue({ code: "custom", path: ["duration"], message: "give end or duration, not both" });
+    if (v.tags && Object.keys(v.tags).length === 0) ctx.addIssue({ code: "custom", path: ["tags"], message: "give at least one tag" });
+  })
+  .openapi("CreateReservation");
+
+export const CreatedSchema = z
+  .object({
+    reservation: ReservationSchema,
+    reservations: z.array(ReservationSchema),
+    grantedAt: z.string(),
+    waited: z.number().openapi({ description: "seconds spent waiting for the slot" }),
+  })
+  .openapi("Created");
+
+export const ChangeReservationSchema = z
+  .strictObject({
+    start: dateTime.optional().openapi({ description: "move (upcoming only)" }),
+    end: dateTime.optional().openapi({ description: "extend or shorten" }),
+    duration: durationInput.optional().openapi({ description: "new length from the (new) start" }),
+    extendBy: durationInput.optional(),
+    purpose: z.string().max(500).optional(),
+  })
+  .superRefine((v, ctx) => {
+    if (Object.keys(v).length === 0) ctx.addIssue({ code: "custom", path: [], message: "nothing to change" });
+    const ends = [v.end, v.duration, v.extendBy].filter((x) => x !== undefined).length;
+    if (ends > 1) ctx.addIssue({ code: "custom", path: ["end"], message: "give at most one of end, duration or extendBy" });
+  })
+  .openapi("ChangeReservation");
+
+export const IdParamSchema = z.strictObject({
+  id: z.string().min(3).max(2048).openapi({ param: { name: "id", in: "path" }, example: "rock5b-1:labhog-1234" }),
+});
+export const ResourceIdParamSchema = z.strictObject({ id: id.openapi({ param: { name: "id", in: "path" }, example: "rock5b-1" }) });
+
+export const LeaseSchema = z.object({ id: z.string(), ttl: z.number(), expiresAt: z.string() }).openapi("Lease");
+
+export const ProblemSchema = z
+  .object({
+    type: z.string(),
+    title: z.string(),
+    status: z.number(),
+    detail: z.string().optional(),
+    errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+    conflicts: z.array(z.object({ id: z.string(), holder: z.string().nullable(), start: z.string(), end: z.string() })).optional(),
+    nextFree: z.object({ start: z.string(), end: z.string() }).nullable().optional(),
+  })
+  .openapi("Problem");
+
+export const MeSchema = z
+  .object({
+    kind: z.enum(["user", "agent"]),
+    id: z.string(),
+    via: z.string(),
+    email: z.string().nullable(),
+    book: z.array(z.string()).openapi({ description: "resources the caller may book" }),
+    admin: z.array(z.string()).openapi({ description: "resources the caller administers" }),
+  })
+  .openapi("Me");

@@ -1,0 +1,88 @@
+import type { LabConfig } from "../../calendar/config/lab-config.ts";
+import { NotFoundError, ValidationError } from "../../calendar/errors.ts";
+import type { Reservation } from "../../calendar/model.ts";
+import type { AgentState } from "../broker/agent-state.ts";
+import type { Env } from "../env.ts";
+import { brokerOf, forApi, ledgerOf, unwrap } from "../ledger/client.ts";
+import type { ResourceSnapshot } from "../ledger/protocol.ts";
+import { log } from "../log.ts";
+
+/** Resources and reservations as the API (and the status page) show them. */
+export interface ResourceView {
+  id: string;
+  name: string;
+  kind: string;
+  pool: string | null;
+  tags: Record<string, string>;
+  agent: { id: string; status: AgentState["status"]; lastSeen: string | null } | null;
+  usage: unknown;
+  usageAt: string | null;
+  current: Reservation[];
+  next: Reservation | null;
+  conflicts: number;
+  lastSync: string | null;
+}
+
+async function agents(env: Env): Promise<Record<string, AgentState>> {
+  try {
+    return await brokerOf(env).agents();
+  } catch (e) {
+    log.warn("agent states unavailable", { error: e });
+    return {};
+  }
+}
+
+function view(lab: LabConfig, id: string, snap: ResourceSnapshot, states: Record<string, AgentState>): ResourceView {
+  const r = lab.resources[id]!;
+  const a = r.agent ? states[r.agent] : undefined;
+  return {
+    id,
+    name: r.name ?? id,
+    kind: r.kind,
+    pool: r.pool ?? null,
+    tags: r.tags,
+    agent: r.agent ? { id: r.agent, status: a?.status ?? "unknown", lastSeen: a?.lastSeen ?? null } : null,
+    usage: a?.usage ?? null,
+    usageAt: a?.usageAt ?? null,
+    current: snap.current.map(forApi),
+    next: snap.next ? forApi(snap.next) : null,
+    conflicts: snap.conflicts,
+    lastSync: snap.lastSync,
+  };
+}
+
+export async function resourceView(env: Env, lab: LabConfig, id: string): Promise<ResourceView> {
+  if (!(id in lab.resources)) throw new NotFoundError(`no resource ${id}`, { resource: id });
+  const [snap, states] = await Promise.all([unwrap<ResourceSnapshot>(ledgerOf(env, id).snapshot(id)), agents(env)]);
+  return view(lab, id, snap, states);
+}
+
+export async function listResources(env: Env, lab: LabConfig, filter: { pool?: string; tags?: Record<string, string> }): Promise<ResourceView[]> {
+  if (filter.pool && !(filter.pool in lab.pools)) throw new NotFoundError(`no pool ${filter.pool}`, { pool: filter.pool });
+  const ids = Object.entries(lab.resources)
+    .filter(([, r]) => (!filter.pool || r.pool === filter.pool) && Object.entries(filter.tags ?? {}).every(([k, v]) => r.tags[k] === v))
+    .map(([id]) => id);
+  const [snaps, states] = await Promise.all([Promise.all(ids.map((id) => unwrap<ResourceSnapshot>(ledgerOf(env, id).snapshot(id)))), agents(env)]);
+  return ids.map((id, i) => view(lab, id, snaps[i]!, states));
+}
+
+const WEEK = 7 * 86_400_000;
+const MAX_WINDOW = 400 * 86_400_000;
+
+export async function listReservations(env: Env, lab: LabConfig, q: { resource?: string; pool?: string; holder?: string; from?: string; to?: string }): Promise<Reservation[]> {
+  const from = q.from ?? new Date().toISOString();
+  const to = q.to ?? new Date(Date.parse(from) + WEEK).toISOString();
+  if (Date.parse(to) <= Date.parse(from)) throw new ValidationError("`to` must be after `from`", { path: "query.to" });
+  if (Date.parse(to) - Date.parse(from) > MAX_WINDOW) throw new ValidationError("the window may span at most 400 days", { path: "query.to" });
+  if (q.resource && !(q.resource in lab.resources)) throw new NotFoundError(`no resource ${q.resource}`, { resource: q.resource });
+  if (q.pool && !(q.pool in lab.pools)) throw new NotFoundError(`no pool ${q.pool}`, { pool: q.pool });
+  const ids = Object.entries(lab.resources)
+    .filter(([id, r]) => (!q.resource || id === q.resource) && (!q.pool || r.pool === q.pool))
+    .map(([id]) => id);
+  const lists = await Promise.all(ids.map((id) => unwrap<Reservation[]>(ledgerOf(env, id).list(id, from, to))));
+  return lists
+    .flat()
+    .filter((r) => !q.holder || r.holder.id === q.holder)
+    .sort((a, b) => Date.parse(a.start) - Date.parse(b.start))
+    .map(forApi);
+}

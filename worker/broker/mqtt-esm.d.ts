@@ -1,0 +1,4 @@
+declare module "mqtt/dist/mqtt.esm" {
+  const mqtt: unknown;
+  export default mqtt;
+}

@@ -1,0 +1,35 @@
+import type { Reservation } from "../../calendar/model.ts";
+import { fromWire } from "../api/problem.ts";
+import type { Env } from "../env.ts";
+import type { Result } from "./protocol.ts";
+
+/** The ledger Durable Object of a resource (one per resource, addressed by its id). */
+export function ledgerOf(env: Env, resource: string) {
+  return env.LEDGER.get(env.LEDGER.idFromName(resource));
+}
+
+export function brokerOf(env: Env) {
+  return env.BROKER.get(env.BROKER.idFromName("broker"));
+}
+
+/** Unwraps a ledger answer, rethrowing its error as a LabhogError. */
+export async function unwrap<T>(p: Promise<unknown>): Promise<T> {
+  const r = (await p) as Result<T>;
+  if (!r.ok) throw fromWire(r.error);
+  return r.value;
+}
+
+/** API ids name the resource too: `<resource>:<event id>`. */
+export function apiId(r: Pick<Reservation, "resource" | "id">): string {
+  return `${r.resource}:${r.id}`;
+}
+
+export function splitApiId(id: string): { resource: string; id: string } | undefined {
+  const i = id.indexOf(":");
+  if (i <= 0 || i === id.length - 1) return undefined;
+  return { resource: id.slice(0, i), id: id.slice(i + 1) };
+}
+
+export function forApi(r: Reservation): Reservation {
+  return { ...r, id: apiId(r) };
+}

@@ -1,0 +1,48 @@
+import type { Reservation } from "../../calendar/model.ts";
+import type { WireError } from "../api/problem.ts";
+
+/** What crosses Durable Object RPC: plain data only (errors lose their class over RPC). */
+export type Result<T> = { ok: true; value: T } | { ok: false; error: WireError };
+
+export interface BookRequest {
+  holder: string;
+  start: string;
+  end: string;
+  exclusive: boolean;
+  purpose: string;
+  image?: string;
+  mode?: string;
+  /** CI lease: the reservation ends by itself this many seconds after the last keep-alive. */
+  leaseTtl?: number;
+  source?: "api";
+}
+
+export interface ReservationChange {
+  start?: string;
+  end?: string;
+  purpose?: string;
+}
+
+export interface ConflictInfo {
+  id: string;
+  holder: string | null;
+  start: string;
+  end: string;
+  exclusive: boolean;
+  state: Reservation["state"];
+}
+
+export interface ResourceSnapshot {
+  current: Reservation[];
+  next: Reservation | null;
+  conflicts: number;
+  lastSync: string | null;
+  seq: number;
+  publishPending: boolean;
+}
+
+export interface LeaseInfo {
+  id: string;
+  ttl: number;
+  expiresAt: string;
+}

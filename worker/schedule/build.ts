@@ -1,0 +1,30 @@
+import type { LabConfig } from "../../calendar/config/lab-config.ts";
+import type { Reservation } from "../../calendar/model.ts";
+import { scheduleEntrySchema, type Schedule, type ScheduleEntry } from "../../calendar/schedule/schedule.ts";
+import type { Logger } from "../log.ts";
+
+/**
+ * The schedule an agent enforces: active and upcoming reservations in the
+ * window, conflict losers and holders nobody knows left out. Fields a
+ * calendar user could fill with anything (image, mode) are dropped when they
+ * fail the schedule's own validation rather than failing the whole schedule.
+ */
+export function buildSchedule(lab: LabConfig, resource: string, seq: number, now: Date, windowMs: number, reservations: Reservation[], log: Logger): Schedule {
+  const entries: ScheduleEntry[] = [];
+  for (const r of reservations) {
+    if (r.state === "conflict" || r.state === "ended" || !r.holder.id) continue;
+    const user = lab.users[r.holder.id];
+    if (!user) continue;
+    const unix = typeof user.unix === "string" ? [user.unix] : user.unix;
+    const base = { id: r.id, holder: { id: r.holder.id, unix, keys: user.sshKeys }, start: r.start, end: r.end, exclusive: r.exclusive };
+    const full = { ...base, ...(r.mode ? { mode: r.mode } : {}), ...(r.image ? { image: r.image } : {}) };
+    const parsed = scheduleEntrySchema.safeParse(full);
+    if (parsed.success) entries.push(parsed.data);
+    else {
+      const bare = scheduleEntrySchema.safeParse(base);
+      log.warn("schedule entry trimmed", { reservation: r.id, issues: parsed.error.issues.map((i) => i.path.join(".")) });
+      if (bare.success) entries.push(bare.data);
+    }
+  }
+  return { v: 1, resource, seq, issuedAt: now.toISOString(), validUntil: new Date(now.getTime() + windowMs).toISOString(), entries };
+}

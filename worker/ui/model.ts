@@ -1,0 +1,83 @@
+import type { LabConfig } from "../../calendar/config/lab-config.ts";
+import type { Reservation } from "../../calendar/model.ts";
+import type { Principal } from "../auth/principal.ts";
+import { assertMayChange, canBook } from "../auth/rights.ts";
+import type { Env } from "../env.ts";
+import { listReservations, listResources, type ResourceView } from "../api/views.ts";
+import { liveUsageOf, type LiveUsage } from "../usage/live.ts";
+import { startOfDay } from "./time.ts";
+
+/** Everything the status page shows, loaded in one go (one snapshot per ledger, one list per ledger). */
+export interface ResourceRow {
+  view: ResourceView;
+  /** Reservations in the timeline window, conflicts included. */
+  reservations: Reservation[];
+  usage: LiveUsage | null;
+  mayBook: boolean;
+}
+
+export interface PoolGroup {
+  id: string | null;
+  name: string;
+  rows: ResourceRow[];
+}
+
+export interface StatusModel {
+  lab: LabConfig;
+  tz: string;
+  now: number;
+  /** Timeline: local midnight today … +8 days. */
+  from: number;
+  to: number;
+  groups: PoolGroup[];
+  principal: Principal | null;
+  /** Why a presented credential was refused (shown next to the sign-in form). */
+  authProblem?: string;
+  csrf: string;
+  /** Nothing shown until the visitor signs in. */
+  locked?: boolean;
+  mayChange(r: Reservation): boolean;
+}
+
+export async function loadStatus(env: Env, lab: LabConfig, principal: Principal | null, csrf: string, now = Date.now()): Promise<StatusModel> {
+  const tz = lab.timezone;
+  const from = startOfDay(tz, now);
+  const to = startOfDay(tz, now, 8);
+  const [views, reservations] = await Promise.all([
+    listResources(env, lab, {}),
+    listReservations(env, lab, { from: new Date(from).toISOString(), to: new Date(to).toISOString() }),
+  ]);
+  const byResource = new Map<string, Reservation[]>();
+  for (const r of reservations) byResource.set(r.resource, [...(byResource.get(r.resource) ?? []), r]);
+  const rows = views.map(
+    (view): ResourceRow => ({
+      view,
+      reservations: byResource.get(view.id) ?? [],
+      // The agent's retained MQTT snapshot, else what it last POSTed (mirrored on the running reservation).
+      usage: liveUsageOf(view.usage, view.id) ?? liveUsageOf(view.current.find((r) => r.usage)?.usage, view.id),
+      mayBook: !!principal && canBook(principal, lab, view.id),
+    }),
+  );
+  const groups: PoolGroup[] = Object.entries(lab.pools).map(([id, p]) => ({ id, name: p.name ?? id, rows: rows.filter((r) => r.view.pool === id) }));
+  const loose = rows.filter((r) => !r.view.pool);
+  if (loose.length) groups.push({ id: null, name: "Other resources", rows: loose });
+  return {
+    lab,
+    tz,
+    now,
+    from,
+    to,
+    groups: groups.filter((g) => g.rows.length),
+    principal,
+    csrf,
+    mayChange: (r) => {
+      if (!principal) return false;
+      try {
+        assertMayChange(principal, lab, r.resource, r.holder.id);
+        return true;
+      } catch {
+        return false;
+      }
+    },
+  };
+}
