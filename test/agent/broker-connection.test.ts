@@ -74,9 +74,11 @@ describe("broker connection", () => {
     const agent = startAgentProcess(cfg);
     let err = "";
     agent.stderr!.on("data", (b: Buffer) => (err += b.toString()));
-    await new Promise((r) => setTimeout(r, 4000));
+    // A cold start (fresh clone: tsx compiles everything) can take seconds; poll, don't sleep.
+    await expect.poll(() => err, { timeout: 20_000, interval: 200 }).toMatch(/"msg":"broker error".*Not authorized|"msg":"broker error".*Bad username or password/);
+    // …and it is still there, retrying, a while after the refusal.
+    await new Promise((r) => setTimeout(r, 2000));
     expect(agent.exitCode).toBeNull();
-    expect(err).toMatch(/"msg":"broker error".*Not authorized|"msg":"broker error".*Bad username or password/);
     agent.kill("SIGTERM");
     await new Promise((r) => agent.once("exit", r));
     await broker.stop();

@@ -12,14 +12,11 @@
  *   that signs whatever claims the test asks for (RS256). Also serves the
  *   Cloudflare Access certs path.
  */
-import { execFileSync } from "node:child_process";
-import { chmod, writeFile } from "node:fs/promises";
 import { createServer, type IncomingMessage, type Server } from "node:http";
-import { join } from "node:path";
 import type { AddressInfo } from "node:net";
 import mqtt from "mqtt";
 import { SignJWT, exportJWK, generateKeyPair } from "jose";
-import { freePort, startAndWait, tempDir, waitForPort } from "../services/process.ts";
+import { startMosquitto } from "../services/mosquitto.ts";
 
 async function body(req: IncomingMessage): Promise<string> {
   const chunks: Buffer[] = [];
@@ -114,24 +111,7 @@ export async function startOidcStandIn(): Promise<{ issuer: string; stop(): Prom
   return { issuer, stop: () => new Promise((r) => server.close(() => r())) };
 }
 
-/**
- * A Mosquitto that insists on a username and password (WebSocket listener).
- * Mosquitto started as root drops to its own user, which can't read a
- * password file in a private temp dir, so the files are made readable.
- */
+/** A Mosquitto that insists on a username and password (WebSocket listener). */
 export async function startAuthMosquitto(username: string, password: string): Promise<{ wsUrl: string; stop(): Promise<void> }> {
-  const dir = await tempDir("mosquitto-auth");
-  await chmod(dir, 0o755);
-  const port = await freePort();
-  const wsPort = await freePort();
-  const pwFile = join(dir, "passwd");
-  await writeFile(pwFile, "");
-  execFileSync("mosquitto_passwd", ["-b", pwFile, username, password]);
-  await chmod(pwFile, 0o644);
-  const conf = join(dir, "mosquitto.conf");
-  await writeFile(conf, [`listener ${port} 127.0.0.1`, `listener ${wsPort} 127.0.0.1`, "protocol websockets", "allow_anonymous false", `password_file ${pwFile}`, ""].join("\n"));
-  await chmod(conf, 0o644);
-  const svc = await startAndWait("/usr/sbin/mosquitto", ["-c", conf], { dir, port });
-  await waitForPort(wsPort);
-  return { wsUrl: `ws://127.0.0.1:${wsPort}`, stop: () => svc.stop() };
+  return startMosquitto({ passwords: { [username]: password } });
 }
