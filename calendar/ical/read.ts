@@ -165,6 +165,8 @@ function exclusiveOf(c: ICAL.Component, xExclusive: string | undefined): boolean
 function purposeOf(summary: string, holderId: string | undefined): string {
   const s = stripConflictPrefix(summary.trim());
   if (holderId && s.startsWith(`${holderId}: `)) return s.slice(holderId.length + 2);
+  // labhog writes a bare "alice" (older: "alice:") when there is no purpose.
+  if (holderId && (s === holderId || s === `${holderId}:`)) return "";
   return s;
 }
 

@@ -50,7 +50,8 @@ export function reservationToIcs(r: NewReservation, _ctx: MappingContext): strin
   setTimeProperty(ev, "created", utcTime(created));
   setTimeProperty(ev, "dtstart", utcTime(startMs));
   setTimeProperty(ev, "dtend", utcTime(endMs));
-  const summary = `${r.holder.id}: ${oneLine(r.purpose)}`;
+  const purpose = oneLine(r.purpose);
+  const summary = purpose ? `${r.holder.id}: ${purpose}` : r.holder.id;
   ev.addPropertyWithValue("summary", r.state === "conflict" ? CONFLICT_PREFIX + summary : summary);
   ev.addPropertyWithValue("transp", r.exclusive ? "OPAQUE" : "TRANSPARENT");
   ev.addPropertyWithValue("sequence", 0);

@@ -138,7 +138,9 @@ export async function createReservations(env: Env, lab: LabConfig, p: Principal,
   for (;;) {
     const now = Date.now();
     const start = startGiven ? input.start! : new Date(Math.floor(now / 1000) * 1000).toISOString();
-    const end = input.end && startGiven ? input.end : new Date(Date.parse(start) + lengthMs).toISOString();
+    // "until 18:00" means 18:00 whenever the slot is granted; only a duration moves with the start.
+    const end = input.end ?? new Date(Date.parse(start) + lengthMs).toISOString();
+    if (Date.parse(end) <= Date.parse(start)) throw new ValidationError("end is already past", { path: "end" });
     const req: BookRequest = {
       holder,
       start,

@@ -39,6 +39,14 @@ describe("labhog's own events (X-LABHOG-*) both ways", () => {
     });
   });
 
+  it("a reservation without a purpose has the holder as its summary and reads back with an empty purpose", () => {
+    const ics = reservationToIcs({ uid: "lh-3", holder: users[0]!, start: "2026-11-26T10:00:00Z", end: "2026-11-26T11:00:00Z", exclusive: true, purpose: "" }, ctx);
+    expect(ics.replace(/\r\n[ \t]/g, "")).toMatch(new RegExp(`^SUMMARY:${users[0]!.id}\r?$`, "m"));
+    expect(map(ics)[0]!.purpose).toBe("");
+    // events written before this change said "alice:"
+    expect(map(ics.replace(`SUMMARY:${users[0]!.id}`, `SUMMARY:${users[0]!.id}:`))[0]!.purpose).toBe("");
+  });
+
   it("shared reservations are TRANSPARENT; hostile text cannot add properties", () => {
     const ics = reservationToIcs({ uid: "lh-2", holder: users[1]!, start: "2026-11-26T10:00:00Z", end: "2026-11-26T11:00:00Z", exclusive: false, purpose: "x\r\nEND:VEVENT\r\nBEGIN:VEVENT\r\nUID:evil", image: "a,b;c\\d\nX-LABHOG-HOLDER:root" }, ctx);
     expect(ics).toContain("TRANSP:TRANSPARENT");
