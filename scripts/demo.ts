@@ -61,7 +61,7 @@ async function loadOrCreateSecrets(lab: LabConfig): Promise<DemoSecrets> {
 }
 
 /** wrangler's --env-file is dotenv: single quotes keep the JSON's double quotes. */
-async function writeWorkerEnv(lab: LabConfig, secrets: DemoSecrets, labText: string | undefined): Promise<string> {
+async function writeWorkerEnv(lab: LabConfig, secrets: DemoSecrets): Promise<string> {
   const apiTokens: Record<string, string> = {};
   for (const [who, token] of Object.entries(secrets.tokens)) apiTokens[sha256(token)] = who;
   const vars: Record<string, string> = {
@@ -72,7 +72,6 @@ async function writeWorkerEnv(lab: LabConfig, secrets: DemoSecrets, labText: str
   for (const [agent, cfg] of Object.entries(lab.agents)) {
     if (cfg.tokenSecret) vars[cfg.tokenSecret] = sha256(secrets.tokens[`agent:${agent}`]!);
   }
-  if (labText) vars.LAB_CONFIG = labText;
   const file = join(stateDir, "worker.env");
   const quote = (v: string) => (v.includes("'") || v.includes("\n") ? JSON.stringify(v) : `'${v}'`);
   await writeFile(file, Object.entries(vars).map(([k, v]) => `${k}=${quote(v)}`).join("\n") + "\n", { mode: 0o600 });
@@ -136,7 +135,7 @@ async function main(): Promise<void> {
   const labText = opt.lab ? await readFile(opt.lab, "utf8") : undefined;
   const lab = parseLabConfig(labText ?? (await readFile(join(root, "worker", "lab.yaml"), "utf8")));
   const secrets = await loadOrCreateSecrets(lab);
-  const envFile = await writeWorkerEnv(lab, secrets, labText);
+  const envFile = await writeWorkerEnv(lab, secrets);
 
   const children: ChildProcess[] = [];
   let broker: EmbeddedBroker | undefined;
@@ -144,7 +143,8 @@ async function main(): Promise<void> {
   const local = /^wss?:\/\/(127\.0\.0\.1|localhost)(:(\d+))?/.exec(lab.mqtt?.url ?? "ws://127.0.0.1:8884");
   if (local) {
     const wsPort = Number(local[3] ?? 80);
-    broker = await startEmbeddedBroker({ port: wsPort - 7000, wsPort, log });
+    // The demo's usual ports (1884/8884); any free TCP port when the lab moved the WebSocket one.
+    broker = await startEmbeddedBroker({ port: wsPort === 8884 ? 1884 : 0, wsPort, log });
     agentBrokerUrl = broker.url;
   }
 
@@ -174,6 +174,8 @@ async function main(): Promise<void> {
     "--persist-to", join(stateDir, "wrangler"),
     "--env-file", envFile, ...(opt["env-file"] ?? []).flatMap((f) => ["--env-file", resolve(f)]),
     "--show-interactive-dev-session=false", "--log-level", "warn",
+    // A lab file goes in as a var: dotenv's quoting can't carry arbitrary YAML.
+    ...(labText ? ["--var", `LAB_CONFIG:${labText}`] : []),
   ], { WRANGLER_SEND_METRICS: "false", CI: "1" });
   children.push(wrangler);
   try {

@@ -65,6 +65,7 @@ export const ResourceSchema = z
     usageAt: z.string().nullable(),
     current: z.array(ReservationSchema),
     next: ReservationSchema.nullable(),
+    unbookedUse: ReservationSchema.nullable().openapi({ description: "someone using it without a booking (a transparent 'unbooked use by …' event); not a reservation" }),
     conflicts: z.number().int(),
     lastSync: z.string().nullable(),
   })

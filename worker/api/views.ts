@@ -6,6 +6,7 @@ import type { Env } from "../env.ts";
 import { brokerOf, forApi, ledgerOf, unwrap } from "../ledger/client.ts";
 import type { ResourceSnapshot } from "../ledger/protocol.ts";
 import { log } from "../log.ts";
+import { isUnbookedUse } from "../usage/unbooked.ts";
 
 /** Resources and reservations as the API (and the status page) show them. */
 export interface ResourceView {
@@ -19,6 +20,8 @@ export interface ResourceView {
   usageAt: string | null;
   current: Reservation[];
   next: Reservation | null;
+  /** Someone using the resource without a booking (from the agent's usage), or null. Not a reservation. */
+  unbookedUse: Reservation | null;
   conflicts: number;
   lastSync: string | null;
 }
@@ -44,8 +47,9 @@ function view(lab: LabConfig, id: string, snap: ResourceSnapshot, states: Record
     agent: r.agent ? { id: r.agent, status: a?.status ?? "unknown", lastSeen: a?.lastSeen ?? null } : null,
     usage: a?.usage ?? null,
     usageAt: a?.usageAt ?? null,
-    current: snap.current.map(forApi),
-    next: snap.next ? forApi(snap.next) : null,
+    current: snap.current.filter((r) => !isUnbookedUse(r)).map(forApi),
+    next: snap.next && !isUnbookedUse(snap.next) ? forApi(snap.next) : null,
+    unbookedUse: ((u) => (u ? forApi(u) : null))(snap.current.find(isUnbookedUse)),
     conflicts: snap.conflicts,
     lastSync: snap.lastSync,
   };
@@ -69,7 +73,8 @@ export async function listResources(env: Env, lab: LabConfig, filter: { pool?: s
 const WEEK = 7 * 86_400_000;
 const MAX_WINDOW = 400 * 86_400_000;
 
-export async function listReservations(env: Env, lab: LabConfig, q: { resource?: string; pool?: string; holder?: string; from?: string; to?: string }): Promise<Reservation[]> {
+/** Reservations in a window; unbooked-use events (not reservations) only when asked for (status page, feeds). */
+export async function listReservations(env: Env, lab: LabConfig, q: { resource?: string; pool?: string; holder?: string; from?: string; to?: string }, opts: { unbookedUse?: boolean } = {}): Promise<Reservation[]> {
   const from = q.from ?? new Date().toISOString();
   const to = q.to ?? new Date(Date.parse(from) + WEEK).toISOString();
   if (Date.parse(to) <= Date.parse(from)) throw new ValidationError("`to` must be after `from`", { path: "query.to" });
@@ -82,7 +87,7 @@ export async function listReservations(env: Env, lab: LabConfig, q: { resource?:
   const lists = await Promise.all(ids.map((id) => unwrap<Reservation[]>(ledgerOf(env, id).list(id, from, to))));
   return lists
     .flat()
-    .filter((r) => !q.holder || r.holder.id === q.holder)
+    .filter((r) => (!q.holder || r.holder.id === q.holder) && (opts.unbookedUse || !isUnbookedUse(r)))
     .sort((a, b) => Date.parse(a.start) - Date.parse(b.start))
     .map(forApi);
 }

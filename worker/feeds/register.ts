@@ -68,7 +68,7 @@ async function serve(c: Context, events: () => Promise<FeedEvent[]>, name: strin
 async function eventsFor(env: Env, lab: LabConfig, resources: string[], pool?: string): Promise<FeedEvent[]> {
   const now = Date.now();
   const [rs, views] = await Promise.all([
-    listReservations(env, lab, { ...(pool ? { pool } : { resource: resources[0]! }), from: new Date(now - PAST_MS).toISOString(), to: new Date(now + FUTURE_MS).toISOString() }),
+    listReservations(env, lab, { ...(pool ? { pool } : { resource: resources[0]! }), from: new Date(now - PAST_MS).toISOString(), to: new Date(now + FUTURE_MS).toISOString() }, { unbookedUse: true }),
     listResources(env, lab, pool ? { pool } : {}),
   ]);
   const live = new Map(views.filter((v) => resources.includes(v.id)).map((v) => [v.id, liveUsageOf(v.usage, v.id)]));

@@ -84,6 +84,8 @@ export class Ledger extends DurableObject<Env> {
   /** The Google push channel of this resource's calendar (google backend with push configured). */
   #channel: StoredChannel | undefined;
   #channelRetryAt: number | undefined;
+  /** When a usage line held back by the throttle is due (usage/mirror.ts). */
+  #mirrorDueAt: number | undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -92,6 +94,8 @@ export class Ledger extends DurableObject<Env> {
       for (const [, o] of await ctx.storage.list<CalendarObject>({ prefix: "obj:" })) this.#objects.set(o.id, o);
       for (const [, l] of await ctx.storage.list<Lease>({ prefix: "lease:" })) this.#leases.set(l.uid, l);
       this.#channel = await ctx.storage.get<StoredChannel>("google-channel");
+      const mirror = await ctx.storage.get<MirrorState>("mirror");
+      if (mirror?.pending) this.#mirrorDueAt = mirror.writtenAt + this.#mirrorIntervalMs();
       if (this.#meta.resource) this.#log = createLogger({ component: "ledger", resource: this.#meta.resource });
     });
   }
@@ -590,32 +594,54 @@ export class Ledger extends DurableObject<Env> {
    * use, no-shows. Its state persists in this DO's storage.
    */
   async mirrorUsage(resource: string, live: LiveUsage): Promise<Result<MirrorOutcome>> {
-    return this.#run(resource, async () => {
-      const state = (await this.ctx.storage.get<MirrorState>("mirror")) ?? emptyMirrorState();
-      const cal = await this.#calendar();
-      const port: MirrorPort = {
-        lab: this.#lab(),
-        resource: this.#resource,
-        log: this.#log,
-        reservations: (from, to) => this.#reservations(from, to),
-        object: (id) => this.#objects.get(id),
-        update: async (id, ics, etag) => this.#store(await cal.update(id, ics, etag)),
-        create: async (uid, ics) => {
-          const o = await cal.create(uid, ics);
-          await this.#store(o);
-          return { id: o.id };
-        },
-        release: async (id) => {
-          await this.#release(id, "release");
-        },
-      };
-      const env = this.#env();
-      const minIntervalMs = Number(env.USAGE_WRITE_INTERVAL_MS ?? 60_000);
-      const out = await mirrorUsage(port, state, live, { now: Date.now(), minIntervalMs: Number.isFinite(minIntervalMs) ? minIntervalMs : 60_000 });
-      await this.ctx.storage.put("mirror", state);
-      if (out.wrote === "live-line" || out.unbooked || out.noShows.length) this.#changed();
-      return out;
-    });
+    return this.#run(resource, async () => this.#mirror(live));
+  }
+
+  #mirrorIntervalMs(): number {
+    const ms = Number(this.#env().USAGE_WRITE_INTERVAL_MS ?? 60_000);
+    return Number.isFinite(ms) && ms >= 0 ? ms : 60_000;
+  }
+
+  /** Runs the mirror with `live` (a report, or the throttled one the alarm flushes). Call inside #serial. */
+  async #mirror(live: LiveUsage): Promise<MirrorOutcome> {
+    const state = (await this.ctx.storage.get<MirrorState>("mirror")) ?? emptyMirrorState();
+    const cal = await this.#calendar();
+    const port: MirrorPort = {
+      lab: this.#lab(),
+      resource: this.#resource,
+      log: this.#log,
+      reservations: (from, to) => this.#reservations(from, to),
+      object: (id) => this.#objects.get(id),
+      update: async (id, ics, etag) => this.#store(await cal.update(id, ics, etag)),
+      create: async (uid, ics) => {
+        const o = await cal.create(uid, ics);
+        await this.#store(o);
+        return { id: o.id };
+      },
+      release: async (id) => {
+        await this.#release(id, "release");
+      },
+    };
+    const minIntervalMs = this.#mirrorIntervalMs();
+    const out = await mirrorUsage(port, state, live, { now: Date.now(), minIntervalMs });
+    // A line held back by the throttle is written by the alarm once the interval has passed.
+    this.#mirrorDueAt = state.pending ? state.writtenAt + minIntervalMs : undefined;
+    await this.ctx.storage.put("mirror", state);
+    if (out.wrote === "live-line" || out.unbooked || out.noShows.length) this.#changed();
+    else if (this.#mirrorDueAt !== undefined) await this.#arm();
+    return out;
+  }
+
+  async #flushMirror(): Promise<void> {
+    if (this.#mirrorDueAt === undefined || Date.now() < this.#mirrorDueAt) return;
+    const state = await this.ctx.storage.get<MirrorState>("mirror");
+    this.#mirrorDueAt = undefined;
+    if (!state?.pending) return;
+    try {
+      await this.#mirror(state.pending);
+    } catch (e) {
+      this.#log.warn("could not write the held-back usage line", { error: e });
+    }
   }
 
   /** The cached calendar objects as iCalendar text (feeds, diagnosis). The calendar stays the truth. */
@@ -680,6 +706,7 @@ export class Ledger extends DurableObject<Env> {
           this.#meta.lastSyncAt = Date.now();
         }
         await this.#endStaleLeases();
+        await this.#flushMirror();
       });
       await this.#keepGoogleChannel();
       const now = Date.now();
@@ -754,6 +781,7 @@ export class Ledger extends DurableObject<Env> {
     if (this.#meta.publishPending) times.push(now + PUBLISH_RETRY_MS);
     const renew = this.#channelRetryAt ?? renewalDue(this.#channel);
     if (renew !== undefined) times.push(renew);
+    if (this.#mirrorDueAt !== undefined) times.push(this.#mirrorDueAt);
     const at = Math.max(now + 100, Math.min(...times));
     const current = await this.ctx.storage.getAlarm();
     if (current === null || current > at || current < now) await this.ctx.storage.setAlarm(at);

@@ -45,7 +45,7 @@ export async function loadStatus(env: Env, lab: LabConfig, principal: Principal 
   const to = startOfDay(tz, now, 8);
   const [views, reservations] = await Promise.all([
     listResources(env, lab, {}),
-    listReservations(env, lab, { from: new Date(from).toISOString(), to: new Date(to).toISOString() }),
+    listReservations(env, lab, { from: new Date(from).toISOString(), to: new Date(to).toISOString() }, { unbookedUse: true }),
   ]);
   const byResource = new Map<string, Reservation[]>();
   for (const r of reservations) byResource.set(r.resource, [...(byResource.get(r.resource) ?? []), r]);
@@ -54,7 +54,7 @@ export async function loadStatus(env: Env, lab: LabConfig, principal: Principal 
       view,
       reservations: byResource.get(view.id) ?? [],
       // The agent's retained MQTT snapshot, else what it last POSTed (mirrored on the running reservation).
-      usage: liveUsageOf(view.usage, view.id) ?? liveUsageOf(view.current.find((r) => r.usage)?.usage, view.id),
+      usage: liveUsageOf(view.usage, view.id) ?? liveUsageOf((view.current.find((r) => r.usage) ?? view.unbookedUse)?.usage, view.id),
       mayBook: !!principal && canBook(principal, lab, view.id),
     }),
   );

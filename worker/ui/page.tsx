@@ -61,7 +61,7 @@ const AgentBadge: FC<{ row: ResourceRow; now: number }> = ({ row, now }) => {
 };
 
 const Holding: FC<{ row: ResourceRow; m: StatusModel }> = ({ row, m }) => {
-  const cur = row.view.current.filter((r) => !isUnbookedUse(r));
+  const cur = row.view.current;
   const next = row.view.next;
   if (cur.length) {
     return (
@@ -76,9 +76,11 @@ const Holding: FC<{ row: ResourceRow; m: StatusModel }> = ({ row, m }) => {
       </p>
     );
   }
+  const unbooked = row.view.unbookedUse;
   return (
     <p class="holding free">
       <strong>Free</strong>
+      {unbooked ? <span class="unbooked-note"> · in use without a booking ({unbooked.holder.id ?? unbooked.holder.raw})</span> : null}
       {next ? (
         <span class="next">
           {" "}
@@ -231,7 +233,7 @@ export const Row: FC<{ row: ResourceRow; m: StatusModel; axis: Axis; echo?: Form
 export const Board: FC<{ m: StatusModel; echo?: FormEcho }> = ({ m, echo }) => {
   const axis = axisOf(m.tz, m.now, m.from, m.to);
   const total = m.groups.reduce((n, g) => n + g.rows.length, 0);
-  const busy = m.groups.reduce((n, g) => n + g.rows.filter((r) => r.view.current.some((x) => !isUnbookedUse(x))).length, 0);
+  const busy = m.groups.reduce((n, g) => n + g.rows.filter((r) => r.view.current.length > 0).length, 0);
   return (
     <div id="board">
       <p class="summary" id="summary" data-live>

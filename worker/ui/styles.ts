@@ -41,7 +41,7 @@ button.danger{color:var(--bad)}
 .tag{color:var(--mute)}
 .holding{margin:2px 0}.holding.busy strong{color:var(--acc)}.holding.free strong{color:var(--ok)}
 .holding .who{display:block}
-.purpose{color:var(--mute)}
+.purpose{color:var(--mute)}.unbooked-note{color:var(--warn)}
 .usage{margin:2px 0;font-size:12.5px}.usage .k{font-size:10px;text-transform:uppercase;font-weight:700;color:var(--warn);letter-spacing:.05em;margin-right:2px}.usage.stale{opacity:.6}
 .mine{display:flex;flex-direction:column;gap:4px;margin-top:4px}
 .acts{display:flex;flex-wrap:wrap;gap:6px;align-items:center;font-size:12.5px}.acts-what{min-width:8em;color:var(--mute)}

@@ -25,8 +25,11 @@ function offsetAt(tz: string, ms: number): number {
 /** The instant of a wall-clock time in the zone (the earlier one in a DST fold). */
 export function zonedToUtc(tz: string, y: number, mo: number, d: number, h = 0, mi = 0): number {
   const guess = Date.UTC(y, mo - 1, d, h, mi);
-  const first = guess - offsetAt(tz, guess);
-  return guess - offsetAt(tz, first);
+  // The offsets in force half a day either side cover any one transition.
+  const candidates = [...new Set([offsetAt(tz, guess - 43_200_000), offsetAt(tz, guess + 43_200_000)])].map((off) => guess - off);
+  const exact = candidates.filter((t) => offsetAt(tz, t) === guess - t).sort((a, b) => a - b);
+  // In a gap (spring forward) no candidate is exact: the wall time is read with the earlier offset.
+  return exact[0] ?? candidates[0]!;
 }
 
 /** Local midnight (in the zone) of the day holding `ms`, plus `days` days. */

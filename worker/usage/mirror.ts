@@ -28,6 +28,8 @@ export interface MirrorState {
   unbooked: { uid: string; objectId: string; users: string[]; end: number } | null;
   /** Reservation ids whose holder showed up. */
   checkedIn: string[];
+  /** The latest usage whose line the throttle held back (written once the interval has passed). */
+  pending?: LiveUsage | null;
 }
 
 export const emptyMirrorState = (): MirrorState => ({ line: null, lineUid: null, writtenAt: 0, unbooked: null, checkedIn: [] });
@@ -104,11 +106,17 @@ export async function mirrorUsage(port: MirrorPort, state: MirrorState, live: Li
 
   // The live line on the running reservation.
   const current = running()[0];
+  state.pending = null;
   if (current) {
     const line = liveLine(live);
-    if (line === state.line && current.uid === state.lineUid) out.wrote = "unchanged";
-    else if (now - state.writtenAt < o.minIntervalMs && current.uid === state.lineUid) out.wrote = "throttled";
-    else {
+    const quiet = live.sessions.length === 0 && live.usb.length === 0 && Object.keys(live.power).length === 0;
+    // Nothing to say yet on a reservation that has no line: its event stays as its holder wrote it.
+    if (quiet && current.uid !== state.lineUid) out.wrote = "unchanged";
+    else if (line === state.line && current.uid === state.lineUid) out.wrote = "unchanged";
+    else if (now - state.writtenAt < o.minIntervalMs && current.uid === state.lineUid) {
+      out.wrote = "throttled";
+      state.pending = live;
+    } else {
       const obj = port.object(current.objectId);
       if (obj) {
         try {
@@ -120,6 +128,7 @@ export async function mirrorUsage(port: MirrorPort, state: MirrorState, live: Li
           // Edited meanwhile: the next report writes onto the new version.
           if (!(e instanceof PreconditionFailedError)) throw e;
           out.wrote = "throttled";
+          state.pending = live;
         }
       }
     }

@@ -10,7 +10,7 @@ export async function runBook(argv: string[]): Promise<number> {
   const res = await api.create(body, typeof body.wait === "number" ? body.wait : 0);
   print(values.json, res, () =>
     res.reservations
-      .map((r) => `booked ${r.resource} for ${holderName(r)} ${when(r.start)}–${when(r.end)}${res.waited ? ` (after waiting ${Math.round(res.waited)} s)` : ""}  id ${r.id}`)
+      .map((r) => `booked ${r.resource} for ${holderName(r)} ${when(r.start)}–${when(r.end)}${res.waited >= 1 ? ` (after waiting ${Math.round(res.waited)} s)` : ""}  id ${r.id}`)
       .join("\n"),
   );
   return 0;
