@@ -1,6 +1,7 @@
 import { execFile, execFileSync, spawn } from "node:child_process";
 import { readlinkSync } from "node:fs";
 import { chmod, mkdir, writeFile } from "node:fs/promises";
+import { resolve } from "node:path";
 import { promisify } from "node:util";
 
 /**
@@ -45,22 +46,45 @@ export function canUnshare(): boolean {
   }
 }
 
+const REPO = resolve(import.meta.dirname, "..", "..");
+
+/**
+ * A tmpfs over `dir`. When the checkout itself lives below `dir` (a CI clone
+ * under /tmp or /home), it is held aside and moved back on top, so the
+ * scenario can still load its own code.
+ */
+async function tmpfsOver(dir: string, mode: string, name: string): Promise<void> {
+  const keep = REPO === dir || REPO.startsWith(`${dir}/`);
+  const hold = `/run/labhog-keep-${name}`;
+  if (keep) {
+    await mkdir(hold, { recursive: true });
+    await run("mount", ["--bind", REPO, hold]);
+  }
+  await run("mount", ["-t", "tmpfs", "-o", `mode=${mode}`, name, dir]);
+  if (keep) {
+    await mkdir(REPO, { recursive: true });
+    await run("mount", ["--move", hold, REPO]);
+  }
+}
+
 /**
  * Inside the namespace: refuse to run in the host's mount namespace, then give
  * the scenario private copies of what it changes: /etc (users, sshd config),
- * /home, /run, /tmp.
+ * /home, /run, and /tmp unless `tmp: false`. `loopback: false` leaves the
+ * network alone (for namespaces that share the machine's network).
  */
-export async function privatizeFilesystem(work = "/run/labhog-netns"): Promise<void> {
+export async function privatizeFilesystem(work = "/run/labhog-netns", opts: { loopback?: boolean; tmp?: boolean } = {}): Promise<void> {
   const host = process.env.LABHOG_HOST_MNTNS;
   if (!host || readlinkSync("/proc/self/ns/mnt") === host) throw new Error("not in a private mount namespace: refusing to mount anything");
+  if (REPO === "/run" || REPO.startsWith("/run/")) throw new Error(`the checkout ${REPO} is under /run, which the namespace replaces`);
   await run("mount", ["--make-rprivate", "/"]);
-  await run("ip", ["link", "set", "lo", "up"]);
+  if (opts.loopback !== false) await run("ip", ["link", "set", "lo", "up"]);
   await run("mount", ["-t", "tmpfs", "-o", "mode=0755", "labhog-run", "/run"]);
   await mkdir(`${work}/etc`, { recursive: true });
   await run("cp", ["-a", "/etc/.", `${work}/etc/`]);
   await run("mount", ["--bind", `${work}/etc`, "/etc"]);
-  await run("mount", ["-t", "tmpfs", "-o", "mode=0755", "labhog-home", "/home"]);
-  await run("mount", ["-t", "tmpfs", "-o", "mode=1777", "labhog-tmp", "/tmp"]);
+  await tmpfsOver("/home", "0755", "labhog-home");
+  if (opts.tmp !== false) await tmpfsOver("/tmp", "1777", "labhog-tmp");
   await mkdir("/run/sshd", { mode: 0o755 });
   // utmp lets sshd record sessions, so the REAL wall can reach them.
   await writeFile("/run/utmp", "");

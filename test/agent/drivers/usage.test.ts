@@ -126,7 +126,7 @@ describe("emission: only changes, plus a heartbeat", () => {
     let polls = 0;
     const power: UsageSource = { name: "power", collect: async () => { polls++; return { board: mode }; } };
     const hub = createPowerDriver({ actuators: {}, devices: { hub: { modes: { off: {} } } } }, testContext().deps); // a real driver as a second source
-    const col = createUsageCollector({ utmp, devRoot: fakeDev, minUid: 60_000, intervalMs: 50, heartbeatMs: 600 }, { ...testContext().deps, sources: [power, { name: "hubpower", collect: () => hub.collect() }] });
+    const col = createUsageCollector({ utmp, devRoot: fakeDev, minUid: 4_000_000_000 /* no real user: other tests' processes must not count as changes here */, intervalMs: 50, heartbeatMs: 600 }, { ...testContext().deps, sources: [power, { name: "hubpower", collect: () => hub.collect() }] });
     const seen: { at: number; s: UsageSnapshot }[] = [];
     const t0 = Date.now();
     const until = async (cond: () => boolean, ms = 3000) => { for (const end = Date.now() + ms; !cond() && Date.now() < end; ) await new Promise((r) => setTimeout(r, 10)); };

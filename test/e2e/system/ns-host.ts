@@ -10,33 +10,17 @@
  * {id, cmd, …} → {id, ok, result | error}.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { readlinkSync } from "node:fs";
-import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { createInterface } from "node:readline";
 import { resolve } from "node:path";
-import { addUser, authorize, mountsAt, run, sshKey } from "../../netns/namespace.ts";
+import { addUser, authorize, mountsAt, privatizeFilesystem, run, sshKey } from "../../netns/namespace.ts";
 import { startSshd, type Sshd } from "../../netns/sshd.ts";
 
 const repo = resolve(import.meta.dirname, "..", "..", "..");
 const W = "/run/labhog-e2e";
 
-/**
- * Like test/netns/namespace.ts's privatizeFilesystem, minus `ip link set lo up`:
- * this namespace shares the machine's network, which must stay untouched.
- */
-async function privatize(): Promise<void> {
-  const host = process.env.LABHOG_HOST_MNTNS;
-  if (!host || readlinkSync("/proc/self/ns/mnt") === host) throw new Error("not in a private mount namespace: refusing to mount anything");
-  await run("mount", ["--make-rprivate", "/"]);
-  await run("mount", ["-t", "tmpfs", "-o", "mode=0755", "labhog-run", "/run"]);
-  await mkdir(`${W}/etc`, { recursive: true });
-  await run("cp", ["-a", "/etc/.", `${W}/etc/`]);
-  await run("mount", ["--bind", `${W}/etc`, "/etc"]);
-  await run("mount", ["-t", "tmpfs", "-o", "mode=0755", "labhog-home", "/home"]);
-  await mkdir("/run/sshd", { mode: 0o755 });
-  await writeFile("/run/utmp", "");
-  await chmod("/run/utmp", 0o664);
-}
+/** This namespace shares the machine's network, which must stay untouched: no `ip link`, and the real /tmp. */
+const privatize = () => privatizeFilesystem(W, { loopback: false, tmp: false });
 
 const users: Record<string, { key: string; pub: string }> = {};
 let sshd: Sshd;
