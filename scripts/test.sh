@@ -28,6 +28,18 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   npm ci --no-audit --no-fund
 fi
 
+mkdir -p test-artifacts
 npx tsc --noEmit -p tsconfig.json
-npx vitest run --config test/vitest.node.config.mts
-npx vitest run --config test/vitest.workers.config.mts
+npx vitest run --config test/vitest.node.config.mts --reporter=default --reporter=json --outputFile.json=test-artifacts/vitest-node.json
+npx vitest run --config test/vitest.workers.config.mts --reporter=default --reporter=json --outputFile.json=test-artifacts/vitest-workers.json
+# One closing line for both runs (Node and workerd).
+node -e '
+const fs = require("node:fs");
+let p = 0, f = 0, s = 0;
+for (const file of ["test-artifacts/vitest-node.json", "test-artifacts/vitest-workers.json"]) {
+  const r = JSON.parse(fs.readFileSync(file, "utf8"));
+  p += r.numPassedTests; f += r.numFailedTests; s += r.numPendingTests + (r.numTodoTests ?? 0);
+}
+console.log(`labhog: ${p} passed, ${f} failed, ${s} skipped`);
+process.exit(f ? 1 : 0);
+'
