@@ -39,6 +39,7 @@ export const commands: Record<string, Command> = {
   ls: { summary: "ls [resource] [--all] [--pool P]: reservations (mine by default)", run: lazy(() => import("./commands/ls.ts"), (m) => m.runLs) },
   wait: { summary: "wait <resource|--pool P|--tag k=v> [--timeout 1h]: until one is free", run: lazy(() => import("./commands/wait.ts"), (m) => m.runWait) },
   lease: { summary: "lease <what to book> [--ttl 60s] -- <command…>: hold it while the command runs (CI)", run: lazy(() => import("./commands/lease.ts"), (m) => m.runLease) },
+  keygen: { summary: "keygen [--kid K] [--out DIR]: the Ed25519 key pair that signs schedules", run: lazy(() => import("./keygen.ts"), (m) => m.runKeygen) },
   attach: { summary: "attach <resource> --host H: attach its USB devices over usbip (holder's machine)", run: lazy(() => import("./attach.ts"), (m) => m.runAttach) },
 };
 
