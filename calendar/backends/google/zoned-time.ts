@@ -1,93 +1,24 @@
+import { isKnownIanaZone, wallAt, wallToInstant, type Wall } from "../../ical/zones.ts";
+
 /**
- * Wall-clock ⇄ instant conversion for IANA zones with Intl only (no tz data
- * of our own, Web-standard so it runs in workerd). Google speaks instants plus
- * an IANA `timeZone`; iCalendar speaks local times with a TZID.
+ * Google speaks instants plus an IANA `timeZone`; iCalendar speaks local times
+ * with a TZID. The wall-clock ⇄ instant conversion is the mapping's own
+ * (calendar/ical/zones.ts, Intl-backed, DST gaps pushed forward, the earlier
+ * instant in an overlap); this file only adapts it and formats the strings.
  */
 
-export interface WallTime {
-  year: number;
-  month: number; // 1-12
-  day: number;
-  hour: number;
-  minute: number;
-  second: number;
-}
+export type WallTime = Wall;
 
-const formatters = new Map<string, Intl.DateTimeFormat>();
-
-function formatter(zone: string): Intl.DateTimeFormat {
-  let f = formatters.get(zone);
-  if (!f) {
-    f = new Intl.DateTimeFormat("en-US", {
-      timeZone: zone,
-      hourCycle: "h23",
-      year: "numeric",
-      month: "2-digit",
-      day: "2-digit",
-      hour: "2-digit",
-      minute: "2-digit",
-      second: "2-digit",
-    });
-    formatters.set(zone, f);
-  }
-  return f;
-}
-
-export function isKnownZone(zone: string): boolean {
-  try {
-    formatter(zone);
-    return true;
-  } catch {
-    return false;
-  }
-}
+export const isKnownZone = (zone: string): boolean => isKnownIanaZone(zone);
 
 export function isUtcZone(zone: string | undefined | null): boolean {
   return !zone || /^(utc|etc\/utc|gmt|etc\/gmt|z)$/i.test(zone);
 }
 
-export function wallTimeIn(ms: number, zone: string): WallTime {
-  const parts: Record<string, number> = {};
-  for (const p of formatter(zone).formatToParts(new Date(ms))) {
-    if (p.type !== "literal") parts[p.type] = Number(p.value);
-  }
-  return {
-    year: parts.year!,
-    month: parts.month!,
-    day: parts.day!,
-    hour: parts.hour! % 24,
-    minute: parts.minute!,
-    second: parts.second!,
-  };
-}
+export const wallTimeIn = (ms: number, zone: string): WallTime => wallAt(zone, ms);
 
-function wallAsUtc(w: WallTime): number {
-  return Date.UTC(w.year, w.month - 1, w.day, w.hour, w.minute, w.second);
-}
-
-/** Offset of `zone` from UTC at instant `ms`, in ms. */
-function offsetAt(ms: number, zone: string): number {
-  return wallAsUtc(wallTimeIn(ms, zone)) - Math.floor(ms / 1000) * 1000;
-}
-
-/**
- * The instant a wall time in `zone` denotes. In a DST gap the time is pushed
- * forward (like RFC 5545 §3.3.5 asks); in an overlap the earlier instant wins.
- */
-export function instantOf(w: WallTime, zone: string): number {
-  const guess = wallAsUtc(w);
-  const o1 = offsetAt(guess - offsetAt(guess, zone), zone);
-  const first = guess - o1;
-  const o2 = offsetAt(first, zone);
-  if (o2 === o1) {
-    // Overlap: an earlier instant with the other offset may show the same wall time.
-    const earlier = guess - offsetAt(first - 3_600_000, zone);
-    if (earlier < first && wallAsUtc(wallTimeIn(earlier, zone)) === guess) return earlier;
-    return first;
-  }
-  // Gap: read the wall time with the offset from before the transition.
-  return guess - Math.min(o1, o2);
-}
+/** The instant a wall time in `zone` denotes. */
+export const instantOf = (w: WallTime, zone: string): number => wallToInstant(zone, w);
 
 const pad = (n: number, w = 2) => String(n).padStart(w, "0");
 
