@@ -15,7 +15,14 @@ let demo: ChildProcess | undefined;
 let dir = "";
 
 afterAll(async () => {
-  if (demo && demo.exitCode === null) demo.kill("SIGKILL");
+  // Its own process group: a failed run must not leave wrangler, workerd or agents behind.
+  if (demo?.pid) {
+    try {
+      process.kill(-demo.pid, "SIGKILL");
+    } catch {
+      /* already gone */
+    }
+  }
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
@@ -28,7 +35,7 @@ it("npm start runs the Worker, the broker and simulated agents, and Ctrl-C stops
   demo = spawn(process.execPath, [join(root, "scripts", "start.mjs"), "--port", String(port), "--state", join(dir, "state"), "--lab", join(dir, "lab.yaml")], {
     cwd: root,
     stdio: ["ignore", "pipe", "pipe"],
-    detached: false,
+    detached: true,
   });
   let out = "";
   let err = "";
