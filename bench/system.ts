@@ -18,7 +18,7 @@
  */
 import mqtt from "mqtt";
 import type { BenchRow } from "./types.ts";
-import { canUnshareMount } from "../test/e2e/system/ns-host-client.ts";
+import { requireUnshareMount } from "../test/e2e/system/ns-host-client.ts";
 import { putAppEvent, shell, SITE, startSystemLab, type SystemLab } from "../test/e2e/system/system-lab.ts";
 
 const cycles = 20;
@@ -35,7 +35,7 @@ const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
 type Msg = { topic: string; body: any; at: number };
 
 export default async function run(): Promise<BenchRow[]> {
-  if (!canUnshareMount()) return [{ name: "skipped", value: NaN, unit: "", note: "needs root and unshare --mount for the agent's namespace" }];
+  requireUnshareMount();
   let lab: SystemLab | undefined;
   let sub: mqtt.MqttClient | undefined;
   let pub: mqtt.MqttClient | undefined;

@@ -1,25 +1,15 @@
 import ICAL from "ical.js";
 import { ValidationError } from "../errors.ts";
-import type { ReservationState, User } from "../model.ts";
+import type { Reservation, ReservationState, User } from "../model.ts";
 import { CONFLICT_PREFIX, MAX_USAGE_CHARS, PRODID, X, setText } from "./properties.ts";
 import type { MappingContext } from "./read.ts";
 import { setTimeProperty, utcTime } from "./times.ts";
 
-export interface NewReservation {
-  uid: string;
+/** A reservation to write: the model's fields, with the holder as the full user (for ORGANIZER/ATTENDEE). `created` defaults to now and is kept stable on rewrites: it decides conflicts. */
+export type NewReservation = Pick<Reservation, "uid" | "start" | "end" | "exclusive" | "purpose" | "image" | "mode" | "leaseTtl" | "created" | "usage"> & {
   holder: User;
-  start: string;
-  end: string;
-  exclusive: boolean;
-  purpose: string;
-  image?: string;
-  mode?: string;
-  leaseTtl?: number;
   state?: ReservationState;
-  /** ISO; default now. Kept stable on rewrites: it decides conflicts. */
-  created?: string;
-  usage?: unknown;
-}
+};
 
 /**
  * One VCALENDAR with one VEVENT for a reservation made through labhog.

@@ -1,23 +1,9 @@
-import { ConflictError, ForbiddenError, LabhogError, NotFoundError, UnauthorizedError, UnavailableError, ValidationError } from "../../calendar/errors.ts";
+import { LabhogError, UnavailableError } from "../../calendar/errors.ts";
+import type { Reservation } from "../../calendar/model.ts";
 import type { ClientConfig } from "./client-config.ts";
 
-/** The subset of the Worker's API the CLI uses (shapes from worker/api/schemas.ts). */
-export interface ApiReservation {
-  id: string;
-  uid: string;
-  resource: string;
-  holder: { id: string | null; raw: string; problem?: string };
-  start: string;
-  end: string;
-  exclusive: boolean;
-  purpose: string;
-  image?: string;
-  mode?: string;
-  source: "api" | "calendar";
-  state: "upcoming" | "active" | "ended" | "conflict";
-  conflictWith?: string[];
-  leaseTtl?: number;
-}
+/** The API returns reservations in the model's own shape (worker/api/schemas.ts ReservationSchema). */
+export type ApiReservation = Reservation;
 
 export interface ApiResource {
   id: string;
@@ -139,4 +125,3 @@ export class ApiClient {
   }
 }
 
-export { ConflictError, ForbiddenError, NotFoundError, UnauthorizedError, ValidationError };

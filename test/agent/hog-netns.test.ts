@@ -1,13 +1,12 @@
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { canUnshare, runScenario } from "../netns/namespace.ts";
+import { requireUnshare, runScenario } from "../netns/namespace.ts";
 
 /**
  * Hogging with a REAL sshd and REAL ssh logins, inside private mount + net +
  * pid namespaces (test/netns/hog-scenario.ts runs there and prints JSON).
  * Needs root and unshare(1); nothing is mounted in the machine's namespace.
  */
-const root = process.getuid?.() === 0;
 const shell = (user: string) => new RegExp(`^SHELL-OK ${user}\\n$`);
 const hogMessage = /^host1 is held by bob \(bob\) until .* UTC\.\nSSH logins of other users only show this message until the reservation ends\.\nSchedule and booking: https:\/\/lab\.example\/status\n/;
 const A = "/home/alice/.ssh/authorized_keys";
@@ -16,10 +15,11 @@ const C = "/etc/labhog-test-keys/carol";
 const D = "/home/dave/.ssh/authorized_keys";
 const R = "/etc/labhog-test-keys/root";
 
-describe.skipIf(!root || !canUnshare())("hog with real sshd in a private namespace", () => {
+describe("hog with real sshd in a private namespace", () => {
   let r: any;
 
   it("runs the scenario", async () => {
+    requireUnshare();
     const { result, stderr } = await runScenario(fileURLToPath(new URL("../netns/hog-scenario.ts", import.meta.url)), { timeoutMs: 170_000 });
     r = result;
     if (!r.ok) console.error(r.error, r.agentLogTail, r.sshdLogTail, stderr.slice(-3000));

@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { callApi } from "../api-call.ts";
 import mqtt from "mqtt";
 import { startMosquitto, type MosquittoService } from "../services/mosquitto.ts";
 import { startRadicale, type RadicaleService } from "../services/radicale.ts";
@@ -91,21 +92,7 @@ export async function startLab(extraVars: Record<string, string> = {}): Promise<
     mosquitto,
     radicale,
     appCalendar,
-    async api(method, path, body, who = "alice") {
-      const res = await fetch(worker.url + path, {
-        method,
-        headers: { authorization: `Bearer ${TOKENS[who]}`, ...(body !== undefined ? { "content-type": "application/json" } : {}) },
-        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-      });
-      const text = await res.text();
-      let parsed: unknown = text;
-      try {
-        parsed = JSON.parse(text);
-      } catch {
-        /* not JSON */
-      }
-      return { status: res.status, body: parsed, headers: res.headers };
-    },
+    api: (method, path, body, who = "alice") => callApi(worker.url, TOKENS[who], method, path, body),
     async publish(topic, payload) {
       await client.publishAsync(`labhog/${SITE}/${topic}`, typeof payload === "string" ? payload : JSON.stringify(payload), { qos: 1, retain: true });
     },

@@ -37,12 +37,16 @@ export function runScenario(script: string, opts: { timeoutMs?: number; env?: No
   });
 }
 
-export function canUnshare(): boolean {
+/**
+ * These tests must run on CI, never be skipped: without root or unshare(1)
+ * they fail with what is missing (the test command installs util-linux).
+ */
+export function requireUnshare(args: readonly string[] = unshareArgs): void {
+  if (process.getuid?.() !== 0) throw new Error("this test needs root (private mount namespaces, sshd, useradd)");
   try {
-    execFileSync("unshare", [...unshareArgs, "--", "true"], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
+    execFileSync("unshare", [...args, "--", "true"], { stdio: "pipe" });
+  } catch (e) {
+    throw new Error(`this test needs unshare ${args.join(" ")}: ${(e as { stderr?: Buffer }).stderr?.toString().trim() || (e as Error).message}`);
   }
 }
 

@@ -1,4 +1,5 @@
 import { SELF, env } from "cloudflare:test";
+import { answerOf } from "../api-call.ts";
 import { generateSigningKey } from "../../calendar/schedule/schedule.ts";
 import { setEnvOverrides } from "../../worker/env.ts";
 import { sha256Hex } from "../../worker/auth/tokens.ts";
@@ -66,15 +67,7 @@ export async function api(method: string, path: string, body?: unknown, who: Who
     h["content-type"] ??= "application/json";
     payload = typeof body === "string" ? body : JSON.stringify(body);
   }
-  const res = await SELF.fetch(`http://labhog.test${path}`, { method, headers: h, ...(payload !== undefined ? { body: payload } : {}) });
-  const text = await res.text();
-  let parsed: unknown = text;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    /* not JSON */
-  }
-  return { status: res.status, body: parsed, headers: res.headers };
+  return answerOf(await SELF.fetch(`http://labhog.test${path}`, { method, headers: h, ...(payload !== undefined ? { body: payload } : {}) }));
 }
 
 export const inMinutes = (m: number) => new Date(Date.now() + m * 60_000).toISOString();

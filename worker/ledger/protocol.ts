@@ -4,18 +4,11 @@ import type { WireError } from "../api/problem.ts";
 /** What crosses Durable Object RPC: plain data only (errors lose their class over RPC). */
 export type Result<T> = { ok: true; value: T } | { ok: false; error: WireError };
 
-export interface BookRequest {
+/** A booking as the ledger takes it: the reservation's own fields, the holder by user id. `leaseTtl`: a CI lease ends by itself this many seconds after the last keep-alive. */
+export type BookRequest = Pick<Reservation, "start" | "end" | "exclusive" | "purpose" | "image" | "mode" | "leaseTtl"> & {
   holder: string;
-  start: string;
-  end: string;
-  exclusive: boolean;
-  purpose: string;
-  image?: string;
-  mode?: string;
-  /** CI lease: the reservation ends by itself this many seconds after the last keep-alive. */
-  leaseTtl?: number;
   source?: "api";
-}
+};
 
 export interface ReservationChange {
   start?: string;

@@ -202,7 +202,8 @@ export function caldavSpecifics(name: string, connect: CaldavConnect, caps: { au
       expect(rec.seen.filter((s) => s.method === "GET")).toHaveLength(1);
     });
 
-    it.runIf(caps.authenticates)("bad credentials with a large body come out as UnauthorizedError, not as a lost connection", async () => {
+    // Only servers that check credentials have this case (Xandikos has no authentication at all).
+    if (caps.authenticates) it("bad credentials with a large body come out as UnauthorizedError, not as a lost connection", async () => {
       let wrong = false;
       const f: typeof fetch = (input, init) => {
         if (!wrong) return globalThis.fetch(input, init);

@@ -1,7 +1,7 @@
 import { spawn } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BIN } from "../../cli/cli-lab.ts";
-import { canUnshareMount } from "./ns-host-client.ts";
+import { requireUnshareMount } from "./ns-host-client.ts";
 import { calendarObjects, putAppEvent, shell, startSystemLab, TOKENS, type SystemLab } from "./system-lab.ts";
 
 /**
@@ -10,10 +10,10 @@ import { calendarObjects, putAppEvent, shell, startSystemLab, TOKENS, type Syste
  * namespace. "alice can't" means her ssh login no longer gets a shell but
  * the hog's message (`labhog status`).
  */
-const enabled = canUnshareMount();
 let lab: SystemLab;
 beforeAll(async () => {
-  if (enabled) lab = await startSystemLab();
+  requireUnshareMount();
+  lab = await startSystemLab();
 }, 180_000);
 afterAll(async () => {
   await lab?.stop();
@@ -24,7 +24,7 @@ const activeOn = async (who: string) => {
   return (r.body.reservations as any[]).filter((x) => x.state === "active" && x.holder.id === who);
 };
 
-describe.skipIf(!enabled)("end to end: booking → the agent hogs the host", () => {
+describe("end to end: booking → the agent hogs the host", () => {
   it("(1) book over HTTP → bob can log in, alice can't; release → alice can", async () => {
     expect(shell(await lab.login("alice"))).toBe(true);
     const t0 = Date.now();

@@ -1,7 +1,8 @@
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { readlinkSync } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
+import { requireUnshare } from "../../netns/namespace.ts";
 
 /**
  * The test's handle on ns-host.ts: a private mount + pid namespace that shares
@@ -11,14 +12,8 @@ import { createInterface } from "node:readline";
  */
 const unshareArgs = ["--mount", "--propagation", "private", "--pid", "--fork", "--mount-proc"];
 
-export function canUnshareMount(): boolean {
-  try {
-    execFileSync("unshare", [...unshareArgs, "--", "true"], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
-}
+/** Fails (never skips) when this machine cannot make the namespace. */
+export const requireUnshareMount = (): void => requireUnshare(unshareArgs);
 
 export interface NsHost {
   call<T = any>(cmd: string, args?: Record<string, unknown>, timeoutMs?: number): Promise<T>;

@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from "node:crypto";
+import { callApi } from "../../api-call.ts";
 import { rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { generateSigningKey } from "../../../calendar/schedule/schedule.ts";
@@ -137,17 +138,7 @@ export async function startSystemLab(): Promise<SystemLab> {
   const lab: SystemLab = {
     worker, mosquitto, calendar, ns,
     sshPort: env.port,
-    async api(method, path, body, who = "alice") {
-      const res = await fetch(worker.url + path, {
-        method,
-        headers: { authorization: `Bearer ${TOKENS[who]}`, ...(body !== undefined ? { "content-type": "application/json" } : {}) },
-        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-      });
-      const text = await res.text();
-      let parsed: unknown = text;
-      try { parsed = JSON.parse(text); } catch { /* not JSON */ }
-      return { status: res.status, body: parsed, headers: res.headers };
-    },
+    api: (method, path, body, who = "alice") => callApi(worker.url, TOKENS[who], method, path, body),
     login: (user) => ns.call("login", { user }),
     async until(what, pred, timeoutMs = 30_000) {
       const t0 = Date.now();
