@@ -6,7 +6,11 @@
  */
 import ICAL from "ical.js";
 import type { TimeWindow } from "../model.ts";
-import { ValidationError } from "../errors.ts";
+import { InvalidEventError, ValidationError } from "../errors.ts";
+import { asInvalidEvent } from "../ical/read.ts";
+import { intlZone, type IntlZone } from "../ical/zones.ts";
+import { IterationBudget } from "../recurrence/budget.ts";
+import { recurrenceStartsMs } from "../recurrence/expand.ts";
 
 /** Where an object's events can possibly lie; `end: null` = open-ended series. JSON-safe. */
 export interface Span {
@@ -17,8 +21,24 @@ export interface Span {
 
 /** Floating times and unknown TZIDs can be anywhere from UTC-12 to UTC+14. */
 const FLOATING_SLACK_MS = 14 * 3_600_000;
-/** Hard cap on occurrences looked at per series, so a hostile RRULE cannot hang a listing. */
-const MAX_OCCURRENCES = 20_000;
+/**
+ * Series are walked by the mapping's own expansion, paying from the same
+ * iteration budget (calendar/recurrence/budget.ts): ical.js's bare iterator
+ * loops forever on a rule that never matches (FREQ=DAILY;INTERVAL=7;BYDAY=MO
+ * from a Tuesday). Floating times are walked as UTC and widened by the slack.
+ */
+function utc(): IntlZone {
+  return intlZone("UTC")!;
+}
+
+function* seriesStarts(comp: ICAL.Component, objectId: string | undefined): Generator<number> {
+  const budget = new IterationBudget();
+  try {
+    yield* recurrenceStartsMs(comp, utc(), budget, objectId);
+  } catch (e) {
+    throw asInvalidEvent(e, objectId);
+  }
+}
 
 function vevents(ics: string): ICAL.Component[] {
   let root: ICAL.Component;
@@ -49,6 +69,11 @@ function startEnd(ev: ICAL.Event): { start: ICAL.Time; end: ICAL.Time } {
   if (!end) {
     end = start.clone();
     if (start.isDate) end.adjust(1, 0, 0, 0);
+  } else if (!ev.component.hasProperty("dtend") && ev.component.hasProperty("duration")) {
+    // ical.js adds a DURATION's hours on the wall clock; the exact end can be
+    // up to a DST shift (at most 2 h anywhere) later. Err on the side of including.
+    end = end.clone();
+    end.adjust(0, 2, 0, 0);
   }
   return { start, end };
 }
@@ -70,13 +95,18 @@ export function spanOf(ics: string): Span {
       if (rule && !rule.count && !rule.until) hi = null;
       else if (hi !== null) {
         // Bounded series: walk it once (capped) to find its last occurrence.
+        // RDATEs may lie outside the RRULE's range; the walk includes them.
         const dur = Math.max(0, e - s);
-        const it = ev.iterator();
-        let last = s;
-        let n = 0;
-        for (let next = it.next(); next && n < MAX_OCCURRENCES; next = it.next(), n++) last = next.toUnixTime() * 1000;
-        hi = n >= MAX_OCCURRENCES ? null : Math.max(hi, last + dur + slack(start));
-        // RDATEs may lie outside the RRULE's range; the iterator includes them.
+        let last = start.toUnixTime() * 1000;
+        try {
+          for (const ms of seriesStarts(comp, undefined)) last = Math.max(last, ms);
+          hi = Math.max(hi, last + dur + slack(start));
+        } catch (err) {
+          // Too costly or unreadable: store it as open-ended, so every listing
+          // looks at it and the mapping reports it (a write is never refused for it).
+          if (!(err instanceof InvalidEventError)) throw err;
+          hi = null;
+        }
       }
     } else if (hi !== null) {
       hi = Math.max(hi, e);
@@ -90,8 +120,12 @@ export function spanMayOverlap(span: Span, w: TimeWindow): boolean {
   return span.start < w.end.getTime() && (span.end === null || span.end > w.start.getTime());
 }
 
-/** Precise test: some event or occurrence of the object overlaps the window. */
-export function overlapsWindow(ics: string, w: TimeWindow): boolean {
+/**
+ * Precise test: some event or occurrence of the object overlaps the window.
+ * A series that costs more than the iteration budget throws InvalidEventError
+ * for this object alone; callers go on with the others.
+ */
+export function overlapsWindow(ics: string, w: TimeWindow, objectId?: string): boolean {
   const ws = w.start.getTime();
   const we = w.end.getTime();
   for (const comp of vevents(ics)) {
@@ -106,16 +140,12 @@ export function overlapsWindow(ics: string, w: TimeWindow): boolean {
       if (hits(s0) || instant(s0)) return true;
       continue;
     }
-    // Iterate from DTSTART (starting ical.js mid-series re-bases the rule) and skip.
-    const it = ev.iterator();
-    let n = 0;
-    for (let next = it.next(); next && n < MAX_OCCURRENCES; next = it.next(), n++) {
-      const s = next.toUnixTime() * 1000;
+    // Starts are walked from DTSTART (in UTC for floating ones, hence the
+    // slack) and come in ascending order.
+    for (const s of seriesStarts(comp, objectId)) {
       if (hits(s) || instant(s)) return true;
       if (s - sl >= we) break;
     }
-    // Ran out of budget without leaving the window behind: include rather than lose it.
-    if (n >= MAX_OCCURRENCES) return true;
   }
   return false;
 }

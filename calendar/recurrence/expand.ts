@@ -148,6 +148,16 @@ export function expandSeries(master: ICAL.Component | undefined, overrideComps: 
   return { recurring, occurrences: out };
 }
 
+/**
+ * Start instants (ms) of a master's recurrence set, EXDATE not applied, paid
+ * from `budget`: the listing filters (calendar/backends/time-range.ts) walk a
+ * series with exactly the machinery and cap that mapping uses.
+ */
+export function* recurrenceStartsMs(master: ICAL.Component, lab: IntlZone, budget: IterationBudget, objectId?: string): Generator<number> {
+  const timing = timingOf(master, lab, objectId);
+  for (const inst of instances(master, timing, lab, budget, objectId)) yield instantMs(inst.start);
+}
+
 interface Instance {
   start: ICAL.Time;
   /** Set for RDATE periods, which carry their own end. */

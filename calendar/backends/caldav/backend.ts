@@ -5,7 +5,7 @@
  */
 import type { CalendarBackend, CalendarObject, SyncOptions, SyncResult } from "../backend.ts";
 import type { TimeWindow } from "../../model.ts";
-import { ConflictError, NotFoundError, PreconditionFailedError, ValidationError } from "../../errors.ts";
+import { ConflictError, InvalidEventError, NotFoundError, PreconditionFailedError, ValidationError } from "../../errors.ts";
 import { MapStore, type KeyValueStore } from "../kv-store.ts";
 import { ConnectionLostError } from "../http-errors.ts";
 import { overlapsWindow } from "../time-range.ts";
@@ -109,10 +109,12 @@ export class CaldavBackend implements CalendarBackend {
     for (const o of [...rrules, ...rdates]) {
       if (byId.has(o.id)) continue;
       try {
-        if (overlapsWindow(o.ics, window)) byId.set(o.id, o);
+        if (overlapsWindow(o.ics, window, o.id)) byId.set(o.id, o);
       } catch (e) {
-        // An object we cannot read is the mapping layer's to report; listing goes on.
-        this.#t.log({ level: "warn", msg: "unreadable recurring object skipped in list", id: o.id, error: String(e) });
+        // An object we cannot walk (a rule past the iteration budget) is listed, so
+        // the mapping layer reports it as that object's error; listing goes on.
+        if (e instanceof InvalidEventError) byId.set(o.id, o);
+        else this.#t.log({ level: "warn", msg: "unreadable recurring object skipped in list", id: o.id, error: String(e) });
       }
     }
     return [...byId.values()];
