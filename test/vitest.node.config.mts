@@ -5,6 +5,8 @@ export default defineConfig({
     include: ["test/**/*.test.ts"],
     exclude: ["test/worker/**", "test/workerd/**", "node_modules/**"],
     environment: "node",
+    // The tests run the built agent and CLI: build them when stale.
+    globalSetup: ["test/build-agent.setup.ts"],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     // Service-heavy suites (sshd in namespaces, real servers) share two cores.

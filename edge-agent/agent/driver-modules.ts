@@ -23,23 +23,43 @@ export interface UsageCollectorLike {
   start(onChange: (snapshot: unknown) => void): () => void;
 }
 
-async function tryImport(spec: string): Promise<Record<string, unknown> | undefined> {
+/** The drivers loaded by name; the others (hog, notify) are always there. */
+export const OPTIONAL_DRIVERS = ["power", "usb", "usage"] as const;
+export type OptionalDriver = (typeof OPTIONAL_DRIVERS)[number];
+
+// Each import names its file literally, so the bundler (scripts/build-agent.mjs)
+// puts every driver in a chunk of its own that is read only when loaded here.
+const importers: Record<OptionalDriver, () => Promise<Record<string, unknown>>> = {
+  power: () => import("../drivers/power/index.ts"),
+  usb: () => import("../drivers/usb/index.ts"),
+  usage: () => import("../drivers/usage/index.ts"),
+};
+
+async function tryImport(name: OptionalDriver): Promise<Record<string, unknown> | undefined> {
   try {
-    return (await import(spec)) as Record<string, unknown>;
+    return await importers[name]();
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === "ERR_MODULE_NOT_FOUND" && String((e as Error).message).includes(spec.replace(/^\.\.?\//, "").split("/").slice(-2).join("/"))) return undefined;
+    if (code === "ERR_MODULE_NOT_FOUND" && String((e as Error).message).includes(`drivers/${name}/index`)) return undefined;
     throw e;
   }
 }
 
-export async function loadDriverModules(): Promise<DriverModules> {
+/** The optional drivers an agent config document names in any resource: only those need loading. */
+export function driversNamedIn(doc: unknown): OptionalDriver[] {
+  const resources = (doc as { resources?: unknown } | null)?.resources;
+  if (!Array.isArray(resources)) return [];
+  return OPTIONAL_DRIVERS.filter((d) => resources.some((r) => r !== null && typeof r === "object" && Object.hasOwn(r, d)));
+}
+
+/** Loads the named drivers (all of them by default), so a host pays only for what it configures. */
+export async function loadDriverModules(names: readonly OptionalDriver[] = OPTIONAL_DRIVERS): Promise<DriverModules> {
   const out: DriverModules = {};
-  const power = await tryImport("../drivers/power/index.ts");
+  const power = names.includes("power") ? await tryImport("power") : undefined;
   if (power && "powerConfigSchema" in power && "createPowerDriver" in power) out.power = power as unknown as NonNullable<DriverModules["power"]>;
-  const usb = await tryImport("../drivers/usb/index.ts");
+  const usb = names.includes("usb") ? await tryImport("usb") : undefined;
   if (usb && "usbConfigSchema" in usb && "createUsbDriver" in usb) out.usb = usb as unknown as NonNullable<DriverModules["usb"]>;
-  const usage = await tryImport("../drivers/usage/index.ts");
+  const usage = names.includes("usage") ? await tryImport("usage") : undefined;
   if (usage && "usageConfigSchema" in usage && "createUsageCollector" in usage) out.usage = usage as unknown as NonNullable<DriverModules["usage"]>;
   return out;
 }

@@ -1,7 +1,7 @@
 import { parseArgs } from "node:util";
 import { loadAgentConfig, type AgentConfig } from "../config/agent-config.ts";
 import { Agent } from "../agent/agent.ts";
-import { loadDriverModules, schemasOf, type DriverModules } from "../agent/driver-modules.ts";
+import { driversNamedIn, loadDriverModules, schemasOf, type DriverModules } from "../agent/driver-modules.ts";
 import { statusCommand } from "../agent/build-drivers.ts";
 import { topics } from "../agent/topics.ts";
 import { sshdAuthorizedKeysPatterns, splitPatterns } from "../drivers/hog/index.ts";
@@ -18,8 +18,8 @@ export async function runAgent(argv: string[]): Promise<number> {
   } catch (e) {
     throw new UsageError(`${(e as Error).message}; usage: ${usage}`);
   }
-  const mods = await loadDriverModules();
-  const cfg = await loadAgentConfig(values.config!, schemasOf(mods));
+  let mods: DriverModules = {};
+  const cfg = await loadAgentConfig(values.config!, async (doc) => schemasOf((mods = await loadDriverModules(driversNamedIn(doc)))));
   if (values.check) {
     process.stdout.write(await describe(cfg, mods, values.simulate ?? false));
     return 0;

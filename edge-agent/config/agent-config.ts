@@ -191,7 +191,11 @@ export async function parseAgentConfig(doc: unknown, source: string, ext: Driver
   return out;
 }
 
-export async function loadAgentConfig(path: string, ext: DriverSchemas = {}): Promise<AgentConfig> {
+/**
+ * Reads and validates the agent's file. `ext` may be a function of the parsed
+ * document, so the caller loads only the drivers the file names.
+ */
+export async function loadAgentConfig(path: string, ext: DriverSchemas | ((doc: unknown) => Promise<DriverSchemas>) = {}): Promise<AgentConfig> {
   let text: string;
   try {
     text = await readFile(path, "utf8");
@@ -204,5 +208,5 @@ export async function loadAgentConfig(path: string, ext: DriverSchemas = {}): Pr
   } catch (e) {
     throw new ValidationError(`${path}: not valid YAML: ${(e as Error).message.split("\n")[0]}`);
   }
-  return parseAgentConfig(doc, resolve(path), ext);
+  return parseAgentConfig(doc, resolve(path), typeof ext === "function" ? await ext(doc) : ext);
 }

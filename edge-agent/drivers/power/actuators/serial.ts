@@ -1,4 +1,3 @@
-import { SerialPort } from "serialport";
 import { z } from "zod";
 import { UnavailableError } from "../../../../calendar/errors.ts";
 import type { Actuator } from "./actuator.ts";
@@ -39,6 +38,9 @@ export function createSerialActuator(cfg: Cfg): Actuator<Params> {
         .filter(Boolean)
         .join(" "),
     async act(p, ctx) {
+      // Loaded here, not at the top: serialport is a native module, and a host that
+      // configures no serial device should not need it installed.
+      const { SerialPort } = await import("serialport");
       const port = new SerialPort({ path: cfg.path, baudRate: cfg.baudRate, autoOpen: false });
       await new Promise<void>((resolve, reject) =>
         port.open((err) => (err ? reject(new UnavailableError(`cannot open ${cfg.path}: ${err.message}`, undefined, { cause: err })) : resolve())),
