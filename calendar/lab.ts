@@ -1,5 +1,27 @@
 import type { LabConfig } from "./config/lab-config.ts";
 import type { Resource, User } from "./model.ts";
+import { hasOwnKey, own } from "./config/own.ts";
+
+type Of<K extends keyof LabConfig> = LabConfig[K] extends Record<string, infer T> | undefined ? T : never;
+
+/*
+ * Lookups by id. Ids come from requests, events and messages; these answer
+ * only for what the lab file defines (never Object.prototype's `constructor`).
+ */
+export const isResource = (lab: LabConfig, id: string): boolean => hasOwnKey(lab.resources, id);
+export const resourceConfigOf = (lab: LabConfig, id: string): Of<"resources"> | undefined => own(lab.resources, id);
+export const isPool = (lab: LabConfig, id: string): boolean => hasOwnKey(lab.pools, id);
+export const poolConfigOf = (lab: LabConfig, id: string): Of<"pools"> | undefined => own(lab.pools, id);
+export const isUser = (lab: LabConfig, id: string): boolean => hasOwnKey(lab.users, id);
+export const userConfigOf = (lab: LabConfig, id: string): Of<"users"> | undefined => own(lab.users, id);
+export const groupConfigOf = (lab: LabConfig, id: string): Of<"groups"> | undefined => own(lab.groups, id);
+export const isAgent = (lab: LabConfig, id: string): boolean => hasOwnKey(lab.agents, id);
+export const calendarConfigOf = (lab: LabConfig, key: string): Of<"calendars"> | undefined => own(lab.calendars, key);
+
+/** The calendar key of a resource: its `calendar`, else the calendar named like it, else `default`. */
+export function calendarKeyOf(lab: LabConfig, resource: string): string {
+  return resourceConfigOf(lab, resource)?.calendar ?? (hasOwnKey(lab.calendars, resource) ? resource : "default");
+}
 
 /** The lab file's resources as model objects (calendar defaults resolved as the config validator does). */
 export function resourcesOf(cfg: LabConfig): Resource[] {
@@ -9,7 +31,7 @@ export function resourcesOf(cfg: LabConfig): Resource[] {
       name: r.name ?? id,
       kind: r.kind,
       tags: { ...r.tags },
-      calendar: r.calendar ?? (id in cfg.calendars ? id : "default"),
+      calendar: calendarKeyOf(cfg, id),
     };
     if (r.pool !== undefined) res.pool = r.pool;
     if (r.agent !== undefined) res.agent = r.agent;

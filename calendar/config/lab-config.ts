@@ -1,6 +1,7 @@
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { ValidationError } from "../errors.ts";
+import { hasOwnKey, nullProtoRecord, protoKeyPaths } from "./own.ts";
 
 /**
  * The lab file (labhog.yaml): site, calendars, resources, pools, users,
@@ -108,25 +109,49 @@ export function durationSeconds(d: number | string): number {
 
 function formatIssues(error: z.ZodError): string {
   return error.issues
-    .map((i) => `${i.path.length ? i.path.join(".") : "(top level)"}: ${i.message}`)
+    // A bad record key ("resources.__lookupGetter__") says why, not just "Invalid key in record".
+    .map((i) => `${i.path.length ? i.path.join(".") : "(top level)"}: ${i.code === "invalid_key" ? i.issues.map((k) => k.message).join(", ") : i.message}`)
     .join("; ");
 }
 
 /** Validates a parsed lab object; cross-references are checked too. */
 export function validateLabConfig(input: unknown): LabConfig {
+/**
+ * The id-keyed records without a prototype, so that an id like `constructor`
+ * or `toString` is an ordinary id: present when the file defines it, absent
+ * otherwise, never Object.prototype's.
+ */
+function withoutPrototypes(cfg: LabConfig): LabConfig {
+  return {
+    ...cfg,
+    calendars: nullProtoRecord(cfg.calendars),
+    pools: nullProtoRecord(cfg.pools),
+    resources: nullProtoRecord(Object.fromEntries(Object.entries(cfg.resources).map(([id, r]) => [id, { ...r, tags: nullProtoRecord(r.tags) }]))),
+    users: nullProtoRecord(cfg.users),
+    groups: nullProtoRecord(cfg.groups),
+    agents: nullProtoRecord(cfg.agents),
+  };
+}
+
   const res = labConfigSchema.safeParse(input);
   if (!res.success) throw new ValidationError(`lab config invalid: ${formatIssues(res.error)}`, { issues: res.error.issues });
-  const cfg = res.data;
+  // zod drops `__proto__` keys silently: a resource, user or tag so named would vanish.
+  const protoKeys = protoKeyPaths(input);
+  if (protoKeys.length) {
+    const where = protoKeys.map((p) => `${p.join(".")}: "__proto__" is not allowed as a name`);
+    throw new ValidationError(`lab config invalid: ${where.join("; ")}`, { issues: where });
+  }
+  const cfg = withoutPrototypes(res.data);
   const problems: string[] = [];
   for (const [rid, r] of Object.entries(cfg.resources)) {
-    if (r.pool && !(r.pool in cfg.pools)) problems.push(`resources.${rid}.pool: unknown pool "${r.pool}"`);
-    if (r.agent && Object.keys(cfg.agents).length && !(r.agent in cfg.agents)) problems.push(`resources.${rid}.agent: unknown agent "${r.agent}"`);
-    const cal = r.calendar ?? (rid in cfg.calendars ? rid : "default");
-    if (!(cal in cfg.calendars)) problems.push(`resources.${rid}.calendar: unknown calendar "${cal}"`);
-    if (r.owner && !(r.owner in cfg.users)) problems.push(`resources.${rid}.owner: unknown user "${r.owner}"`);
+    if (r.pool && !hasOwnKey(cfg.pools, r.pool)) problems.push(`resources.${rid}.pool: unknown pool "${r.pool}"`);
+    if (r.agent && Object.keys(cfg.agents).length && !hasOwnKey(cfg.agents, r.agent)) problems.push(`resources.${rid}.agent: unknown agent "${r.agent}"`);
+    const cal = r.calendar ?? (hasOwnKey(cfg.calendars, rid) ? rid : "default");
+    if (!hasOwnKey(cfg.calendars, cal)) problems.push(`resources.${rid}.calendar: unknown calendar "${cal}"`);
+    if (r.owner && !hasOwnKey(cfg.users, r.owner)) problems.push(`resources.${rid}.owner: unknown user "${r.owner}"`);
   }
   for (const [uid, u] of Object.entries(cfg.users)) {
-    for (const [i, g] of u.groups.entries()) if (!(g in cfg.groups)) problems.push(`users.${uid}.groups.${i}: unknown group "${g}"`);
+    for (const [i, g] of u.groups.entries()) if (!hasOwnKey(cfg.groups, g)) problems.push(`users.${uid}.groups.${i}: unknown group "${g}"`);
   }
   try {
     new Intl.DateTimeFormat("en", { timeZone: cfg.timezone });
