@@ -3,8 +3,12 @@ import { stateAt, type Reservation } from "./model.ts";
 /**
  * Conflict detection (design: "Conflicts").
  *
- * Reservations are admitted one by one in precedence order (earliest CREATED
- * first, then DTSTAMP, UID, id). One that overlaps an admitted reservation it
+ * Reservations are admitted one by one in precedence order. The order is
+ * the caller's: the ledger passes the order in which it first saw each
+ * reservation (worker/ledger/precedence.ts), and comparePrecedence (CREATED,
+ * then DTSTAMP, UID, id) only breaks ties between reservations seen at the
+ * same time; it is also the default when no such order is known. One that
+ * overlaps an admitted reservation it
  * is incompatible with loses: exclusive is incompatible with everything,
  * shared only with exclusive. A loser is left out of the schedule, so it
  * blocks nobody: with A < B < C in precedence, A overlapping B and B
@@ -41,9 +45,13 @@ export function comparePrecedence(a: Reservation, b: Reservation): number {
   return 0;
 }
 
+/** Negative when `a` is admitted before `b`. */
+export type PrecedenceOrder = (a: Reservation, b: Reservation) => number;
+
 export function resolveConflicts(
   reservations: Reservation[],
   now: Date = new Date(),
+  order: PrecedenceOrder = comparePrecedence,
 ): { reservations: Reservation[]; losers: Map<string, string[]> } {
   const losers = new Map<string, string[]>();
   const byResource = new Map<string, number[]>();
@@ -53,7 +61,7 @@ export function resolveConflicts(
     list.push(i);
   });
   const lostTo = new Map<number, string[]>();
-  for (const idxs of byResource.values()) resolveOne(reservations, idxs, lostTo);
+  for (const idxs of byResource.values()) resolveOne(reservations, idxs, lostTo, order);
 
   const out = reservations.map((r, i) => {
     const winners = lostTo.get(i);
@@ -68,7 +76,7 @@ export function resolveConflicts(
   return { reservations: out, losers };
 }
 
-function resolveOne(all: Reservation[], idxs: number[], lostTo: Map<number, string[]>): void {
+function resolveOne(all: Reservation[], idxs: number[], lostTo: Map<number, string[]>, cmp: PrecedenceOrder): void {
   const coords = [...new Set(idxs.flatMap((i) => [Date.parse(all[i]!.start), Date.parse(all[i]!.end)]))].sort((a, b) => a - b);
   const at = (t: number): number => {
     let lo = 0;
@@ -83,7 +91,7 @@ function resolveOne(all: Reservation[], idxs: number[], lostTo: Map<number, stri
   const segments = Math.max(coords.length - 1, 1);
   const exclusive = new IntervalTree(segments);
   const shared = new IntervalTree(segments);
-  const order = [...idxs].sort((a, b) => comparePrecedence(all[a]!, all[b]!));
+  const order = [...idxs].sort((a, b) => cmp(all[a]!, all[b]!));
   for (const i of order) {
     const r = all[i]!;
     const s = Date.parse(r.start);
@@ -96,7 +104,7 @@ function resolveOne(all: Reservation[], idxs: number[], lostTo: Map<number, stri
     exclusive.collect(lo, hi, hits);
     if (r.exclusive) shared.collect(lo, hi, hits);
     if (hits.size > 0) {
-      lostTo.set(i, [...hits].sort((a, b) => comparePrecedence(all[a]!, all[b]!)).map((j) => all[j]!.id));
+      lostTo.set(i, [...hits].sort((a, b) => cmp(all[a]!, all[b]!)).map((j) => all[j]!.id));
     } else {
       (r.exclusive ? exclusive : shared).insert(lo, hi, i);
     }

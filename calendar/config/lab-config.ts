@@ -92,6 +92,8 @@ export const labConfigSchema = z.strictObject({
       noShowGrace: duration.optional(),
       maxReservation: duration.default("14d"),
       defaultDuration: duration.default("1h"),
+      /** Longest the ledger waits on one calendar call; past it a booking answers 503 and reads answer from the cache. */
+      calendarDeadline: duration.default("15s"),
     })
     .prefault({}),
 });

@@ -15,7 +15,7 @@ import { log } from "../log.ts";
 import { publicJwkOf, signingKeyOf } from "../schedule/signing-key.ts";
 import { createReservations } from "./booking.ts";
 import { problem, problemFromError } from "./problem.ts";
-import { listReservations, listResources, resourceView } from "./views.ts";
+import { listReservationsFresh, listResources, resourceView } from "./views.ts";
 import {
   ChangeReservationSchema,
   CreateReservationSchema,
@@ -121,7 +121,7 @@ export function createApp(): OpenAPIHono<AppEnv> {
 
   app.openapi(
     add(createRoute({ method: "get", path: "/api/v1/reservations", security: secured, request: { query: ReservationQuerySchema }, responses: { 200: json(ReservationListSchema, "reservations in the window"), ...errors(400, 401, 404) } })),
-    async (c) => c.json({ reservations: await listReservations(c.var.env, c.var.lab, c.req.valid("query")) }, 200),
+    async (c) => c.json(await listReservationsFresh(c.var.env, c.var.lab, c.req.valid("query")), 200),
   );
 
   app.openapi(

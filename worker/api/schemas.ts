@@ -67,7 +67,9 @@ export const ResourceSchema = z
     next: ReservationSchema.nullable(),
     unbookedUse: ReservationSchema.nullable().openapi({ description: "someone using it without a booking (a transparent 'unbooked use by …' event); not a reservation" }),
     conflicts: z.number().int(),
-    lastSync: z.string().nullable(),
+    lastSync: z.string().nullable().openapi({ description: "the ledger's last good calendar sync" }),
+    stale: z.boolean().openapi({ description: "true when the last good sync is older than a few sync intervals: the calendar can't be reached and this is the cached view" }),
+    unreachableSince: z.string().nullable().openapi({ description: "since when calendar syncs have been failing, or null" }),
   })
   .openapi("Resource");
 
@@ -86,7 +88,13 @@ export const ReservationQuerySchema = z.strictObject({
   to: dateTime.optional().openapi({ description: "default: from + 7 days" }),
 });
 
-export const ReservationListSchema = z.object({ reservations: z.array(ReservationSchema) }).openapi("ReservationList");
+export const ReservationListSchema = z
+  .object({
+    reservations: z.array(ReservationSchema),
+    lastSync: z.string().nullable().openapi({ description: "the oldest last good calendar sync of the resources listed" }),
+    stale: z.boolean().openapi({ description: "true when any resource listed answered from a cache older than a few sync intervals (its calendar can't be reached)" }),
+  })
+  .openapi("ReservationList");
 
 export const CreateReservationSchema = z
   .strictObject({

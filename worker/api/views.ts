@@ -4,7 +4,7 @@ import type { Reservation } from "../../calendar/model.ts";
 import type { AgentState } from "../broker/agent-state.ts";
 import type { Env } from "../env.ts";
 import { brokerOf, forApi, ledgerOf, unwrap } from "../ledger/client.ts";
-import type { ResourceSnapshot } from "../ledger/protocol.ts";
+import type { ReservationList, ResourceSnapshot } from "../ledger/protocol.ts";
 import { log } from "../log.ts";
 import { isUnbookedUse } from "../usage/unbooked.ts";
 
@@ -23,7 +23,12 @@ export interface ResourceView {
   /** Someone using the resource without a booking (from the agent's usage), or null. Not a reservation. */
   unbookedUse: Reservation | null;
   conflicts: number;
+  /** The ledger's last good calendar sync. */
   lastSync: string | null;
+  /** The last good sync is older than a few sync intervals: the calendar can't be reached, this is the cached view. */
+  stale: boolean;
+  /** Since when syncs have been failing, or null. */
+  unreachableSince: string | null;
 }
 
 async function agents(env: Env): Promise<Record<string, AgentState>> {
@@ -52,6 +57,8 @@ function view(lab: LabConfig, id: string, snap: ResourceSnapshot, states: Record
     unbookedUse: ((u) => (u ? forApi(u) : null))(snap.current.find(isUnbookedUse)),
     conflicts: snap.conflicts,
     lastSync: snap.lastSync,
+    stale: snap.stale,
+    unreachableSince: snap.unreachableSince,
   };
 }
 
@@ -73,8 +80,15 @@ export async function listResources(env: Env, lab: LabConfig, filter: { pool?: s
 const WEEK = 7 * 86_400_000;
 const MAX_WINDOW = 400 * 86_400_000;
 
+type ReservationQuery = { resource?: string; pool?: string; holder?: string; from?: string; to?: string };
+
 /** Reservations in a window; unbooked-use events (not reservations) only when asked for (status page, feeds). */
-export async function listReservations(env: Env, lab: LabConfig, q: { resource?: string; pool?: string; holder?: string; from?: string; to?: string }, opts: { unbookedUse?: boolean } = {}): Promise<Reservation[]> {
+export async function listReservations(env: Env, lab: LabConfig, q: ReservationQuery, opts: { unbookedUse?: boolean } = {}): Promise<Reservation[]> {
+  return (await listReservationsFresh(env, lab, q, opts)).reservations;
+}
+
+/** listReservations with the freshness of the answer: the oldest last sync of the ledgers asked, stale when any of them is. */
+export async function listReservationsFresh(env: Env, lab: LabConfig, q: ReservationQuery, opts: { unbookedUse?: boolean } = {}): Promise<{ reservations: Reservation[]; lastSync: string | null; stale: boolean }> {
   const from = q.from ?? new Date().toISOString();
   const to = q.to ?? new Date(Date.parse(from) + WEEK).toISOString();
   if (Date.parse(to) <= Date.parse(from)) throw new ValidationError("`to` must be after `from`", { path: "query.to" });
@@ -84,10 +98,12 @@ export async function listReservations(env: Env, lab: LabConfig, q: { resource?:
   const ids = Object.entries(lab.resources)
     .filter(([id, r]) => (!q.resource || id === q.resource) && (!q.pool || r.pool === q.pool))
     .map(([id]) => id);
-  const lists = await Promise.all(ids.map((id) => unwrap<Reservation[]>(ledgerOf(env, id).list(id, from, to))));
-  return lists
-    .flat()
+  const lists = await Promise.all(ids.map((id) => unwrap<ReservationList>(ledgerOf(env, id).list(id, from, to))));
+  const reservations = lists
+    .flatMap((l) => l.reservations)
     .filter((r) => (!q.holder || r.holder.id === q.holder) && (opts.unbookedUse || !isUnbookedUse(r)))
     .sort((a, b) => Date.parse(a.start) - Date.parse(b.start))
     .map(forApi);
+  const syncs = lists.map((l) => l.lastSync).filter((t): t is string => t !== null).sort();
+  return { reservations, lastSync: syncs[0] ?? null, stale: lists.some((l) => l.stale) };
 }

@@ -25,11 +25,21 @@ export interface ConflictInfo {
   state: Reservation["state"];
 }
 
-export interface ResourceSnapshot {
+/** How fresh an answer is (freshness.ts): the last good sync, and whether it is too old to trust unmarked. */
+export interface FreshnessInfo {
+  lastSync: string | null;
+  stale: boolean;
+  unreachableSince: string | null;
+}
+
+export interface ReservationList extends FreshnessInfo {
+  reservations: Reservation[];
+}
+
+export interface ResourceSnapshot extends FreshnessInfo {
   current: Reservation[];
   next: Reservation | null;
   conflicts: number;
-  lastSync: string | null;
   seq: number;
   publishPending: boolean;
 }

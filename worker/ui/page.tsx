@@ -60,6 +60,24 @@ const AgentBadge: FC<{ row: ResourceRow; now: number }> = ({ row, now }) => {
   );
 };
 
+/** The ledger answered from its cache because the calendar can't be reached: say so, and how old the picture is. */
+const CalendarStale: FC<{ row: ResourceRow; m: StatusModel }> = ({ row, m }) => {
+  const v = row.view;
+  if (!v.stale) return null;
+  const since = v.unreachableSince ?? v.lastSync;
+  return (
+    <p class="calendar-stale">
+      calendar unreachable since {since ? <time datetime={since}>{fmtWhen(m.tz, Date.parse(since), m.now)}</time> : "?"}
+      {v.lastSync ? (
+        <>
+          {" "}
+          · as last read <time datetime={v.lastSync}>{ago(Date.parse(v.lastSync), m.now)}</time>
+        </>
+      ) : null}
+    </p>
+  );
+};
+
 const Holding: FC<{ row: ResourceRow; m: StatusModel }> = ({ row, m }) => {
   const cur = row.view.current;
   const next = row.view.next;
@@ -212,6 +230,7 @@ export const Row: FC<{ row: ResourceRow; m: StatusModel; axis: Axis; echo?: Form
             </span>
           ))}
         </div>
+        <CalendarStale row={row} m={m} />
         <Holding row={row} m={m} />
         <Usage row={row} m={m} />
         {mine.length ? (

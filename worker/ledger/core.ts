@@ -1,0 +1,36 @@
+import type { LabConfig } from "../../calendar/config/lab-config.ts";
+import type { Env } from "../env.ts";
+import type { Logger } from "../log.ts";
+import type { CalendarBackend, CalendarObject } from "./calendar-port.ts";
+import type { Seen } from "./precedence.ts";
+import type { LedgerState } from "./state.ts";
+import type { ReservationView } from "./view.ts";
+
+/**
+ * What the ledger's concern modules (sync, writes, publishing, mirror and
+ * channel glue) get from the Durable Object: its state, its storage and a
+ * few actions. Each module can be read with only this interface in mind.
+ * Everything here runs inside the ledger's serial queue unless it says so.
+ */
+export interface LedgerCore {
+  readonly resource: string;
+  readonly state: LedgerState;
+  readonly storage: DurableObjectStorage;
+  readonly view: ReservationView;
+  env(): Env;
+  lab(): LabConfig;
+  log(): Logger;
+  /** Every calendar call goes through here: the lab's calendarDeadline applies (deadline.ts). */
+  calendar<T>(what: string, fn: (cal: CalendarBackend, signal: AbortSignal) => Promise<T>): Promise<T>;
+  /** Puts an object into the cache (memory and storage). */
+  store(o: CalendarObject): Promise<void>;
+  forget(id: string): Promise<void>;
+  setSeen(id: string, s: Seen): Promise<void>;
+  saveMeta(): Promise<void>;
+  /** Wakes waiters, requests a publish, re-arms the alarm. */
+  changed(): void;
+  notify(): void;
+  arm(): Promise<void>;
+  requestPublish(): void;
+  syncIntervalMs(): number;
+}

@@ -1,0 +1,66 @@
+import { durationSeconds } from "../../calendar/config/lab-config.ts";
+import { publishSchedule } from "../schedule/publish.ts";
+import { isUnbookedUse } from "../usage/unbooked.ts";
+import type { LedgerCore } from "./core.ts";
+
+/**
+ * The schedule's seq: agents refuse any schedule whose seq is not above the
+ * last one they accepted (replays). A counter kept only in this object's
+ * storage would start again at 1 after the storage is lost (a wiped,
+ * migrated or renamed Durable Object), and every agent would then refuse
+ * every schedule, forever. So seq is the signing clock in milliseconds,
+ * never lower than the last stored seq + 1: monotonic across state loss as
+ * long as the clock doesn't run back past what agents have seen.
+ */
+export function nextSeq(lastSeq: number, now: number): number {
+  return Math.max(lastSeq + 1, Math.floor(now));
+}
+
+/**
+ * Publishing never blocks a booking: requests coalesce into one loop that
+ * runs beside the queue (waitUntil) and republishes while changes keep coming.
+ */
+export class Publisher {
+  #running: Promise<void> | undefined;
+  #again = false;
+
+  constructor(private readonly core: () => LedgerCore, private readonly waitUntil: (p: Promise<unknown>) => void) {}
+
+  request(): void {
+    if (this.#running) {
+      this.#again = true;
+      return;
+    }
+    this.#running = this.#loop().finally(() => (this.#running = undefined));
+    this.waitUntil(this.#running);
+  }
+
+  /** Resolves when the current publish (if any) is done. */
+  settled(): Promise<void> {
+    return this.#running ?? Promise.resolve();
+  }
+
+  async #loop(): Promise<void> {
+    const core = this.core();
+    const m = core.state.meta;
+    do {
+      this.#again = false;
+      const now = Date.now();
+      const windowMs = durationSeconds(core.lab().policy.scheduleWindow) * 1000;
+      const entries = core.view.reservations(now, now + windowMs, now).filter((r) => (r.state === "active" || r.state === "upcoming") && !isUnbookedUse(r));
+      m.seq = nextSeq(m.seq, now);
+      m.publishPending = true;
+      await core.saveMeta();
+      let ok = false;
+      try {
+        ok = await publishSchedule(core.env(), core.lab(), core.resource, m.seq, new Date(now), windowMs, entries, core.log());
+      } catch (e) {
+        core.log().warn("schedule publish failed", { error: e });
+      }
+      m.publishPending = !ok;
+      if (ok) m.publishedAt = now;
+      await core.saveMeta();
+    } while (this.#again);
+    await core.arm();
+  }
+}

@@ -1,0 +1,136 @@
+import type { LabConfig } from "../../calendar/config/lab-config.ts";
+import { NotFoundError } from "../../calendar/errors.ts";
+import { stateAt, type Reservation } from "../../calendar/model.ts";
+import type { Logger } from "../log.ts";
+import { isUnbookedUse } from "../usage/unbooked.ts";
+import { conflictMarkerOf, mappingContext, reservationsOf, type CalendarObject } from "./calendar-port.ts";
+import { judge, type Seen } from "./precedence.ts";
+import { cacheWindow, DAY_MS, type LedgerState } from "./state.ts";
+
+export type Row = Reservation & { objectId: string };
+
+export interface ViewDeps {
+  state: LedgerState;
+  resource: string;
+  lab(): LabConfig;
+  log(): Logger;
+  /** Persists verdict changes (non-blocking: Durable Object writes are output-gated). */
+  persistSeen(changed: Map<string, Seen>, removed: string[]): void;
+  /** Persists meta (the batch counter moved). */
+  persistMeta(): void;
+}
+
+/**
+ * The reservations of the cached calendar objects, with their verdicts.
+ * Parsing is the CPU cost of a booking, so each object is parsed once per
+ * etag and day over the whole cache window; verdicts are judged again only
+ * when an object changed or the day turned (new occurrences enter the window).
+ */
+export class ReservationView {
+  #parsed = new Map<string, { etag: string; day: number; rs: Reservation[] | null }>();
+  #marks = new Map<string, boolean>();
+  #judged: { version: number; day: number; losers: Map<string, string[]> } | undefined;
+  /** Bumped on every change to the cached objects. */
+  version = 0;
+
+  constructor(private readonly d: ViewDeps) {}
+
+  touched(id?: string): void {
+    this.version++;
+    if (id !== undefined && !this.d.state.objects.has(id)) this.#parsed.delete(id);
+  }
+
+  /** Reservations touching [start, end), state as of now; losers are "conflict" with the winners they lost to. */
+  reservations(start: number, end: number, now = Date.now()): Row[] {
+    const losers = this.losers(now);
+    return this.raw(start, end, now).map((r) => {
+      const winners = losers.get(r.id);
+      return winners ? { ...r, state: "conflict" as const, conflictWith: winners } : r;
+    });
+  }
+
+  /** Judges the whole cache window when anything changed; verdict changes are persisted. */
+  losers(now = Date.now()): Map<string, string[]> {
+    const w = cacheWindow(now);
+    if (this.#judged?.version === this.version && this.#judged.day === w.day) return this.#judged.losers;
+    let losers = new Map<string, string[]>();
+    try {
+      // Unbooked-use events inform; they are no reservation and take no part in conflicts.
+      const rs = this.raw(w.start, w.end, now).filter((r) => !isUnbookedUse(r));
+      const meta = this.d.state.meta;
+      const v = judge(rs, this.d.state.seen, meta.batch + 1);
+      losers = v.losers;
+      for (const [id, s] of v.changed) this.d.state.seen.set(id, s);
+      for (const id of v.removed) this.d.state.seen.delete(id);
+      if (v.usedBatch) {
+        meta.batch += 1;
+        this.d.persistMeta();
+      }
+      if (v.changed.size || v.removed.length) this.d.persistSeen(v.changed, v.removed);
+    } catch (e) {
+      this.d.log().warn("conflict resolution failed", { error: e });
+    }
+    this.#judged = { version: this.version, day: w.day, losers };
+    return losers;
+  }
+
+  /** Reservations without verdicts (objects that fail to parse are skipped and logged once per etag). */
+  raw(start: number, end: number, now = Date.now()): Row[] {
+    const ctx = mappingContext(this.d.lab(), this.d.resource);
+    const wide = cacheWindow(now);
+    const cacheable = start >= wide.start && end <= wide.end;
+    const out: Row[] = [];
+    for (const obj of this.d.state.objects.values()) {
+      let rs: Reservation[] | null;
+      const hit = this.#parsed.get(obj.id);
+      if (cacheable && hit && hit.etag === obj.etag && hit.day === wide.day) rs = hit.rs;
+      else {
+        const window = cacheable ? { start: new Date(wide.start), end: new Date(wide.end) } : { start: new Date(start), end: new Date(end) };
+        try {
+          rs = reservationsOf(obj, window, ctx);
+        } catch (e) {
+          if (hit?.etag !== obj.etag) this.d.log().warn("calendar object skipped", { objectId: obj.id, error: e });
+          rs = null;
+        }
+        if (cacheable) this.#parsed.set(obj.id, { etag: obj.etag, day: wide.day, rs });
+      }
+      for (const r of rs ?? []) if (Date.parse(r.start) < end && Date.parse(r.end) > start) out.push({ ...r, state: stateAt(r, new Date(now)), objectId: obj.id });
+    }
+    return out.sort((a, b) => Date.parse(a.start) - Date.parse(b.start) || a.id.localeCompare(b.id));
+  }
+
+  /** The reservations one object yields over the cache window (a just-written booking). */
+  ofObject(obj: CalendarObject, now = Date.now()): Reservation[] {
+    const w = cacheWindow(now);
+    return reservationsOf(obj, { start: new Date(w.start), end: new Date(w.end) }, mappingContext(this.d.lab(), this.d.resource));
+  }
+
+  find(id: string): Row {
+    const now = Date.now();
+    const near = (from: number, to: number) => this.reservations(from, to).find((r) => r.id === id || r.uid === id);
+    const hit = near(now - 30 * DAY_MS, now + 390 * DAY_MS) ?? near(now - 3 * 366 * DAY_MS, now + 5 * 366 * DAY_MS);
+    if (!hit) throw new NotFoundError(`no reservation ${id} on ${this.d.resource}`, { resource: this.d.resource, id });
+    return hit;
+  }
+
+  /** Whether labhog's conflict mark is on the event (cached per etag: parsing is not free). */
+  marked(obj: CalendarObject, recurrenceId: string | undefined): boolean {
+    const key = `${obj.id}\u0000${obj.etag}\u0000${recurrenceId ?? ""}`;
+    let m = this.#marks.get(key);
+    if (m === undefined) {
+      try {
+        m = conflictMarkerOf(obj.ics, recurrenceId, this.d.lab().timezone);
+      } catch {
+        m = false;
+      }
+      if (this.#marks.size > 10_000) this.#marks.clear();
+      this.#marks.set(key, m);
+    }
+    return m;
+  }
+}
+
+export function strip(r: Reservation & { objectId?: string }): Reservation {
+  const { objectId: _omit, ...rest } = r;
+  return rest;
+}
