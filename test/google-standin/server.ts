@@ -34,6 +34,13 @@ interface Fault {
   retryAfter?: string;
   remaining: number;
   target: "api" | "token";
+  /** Google's error reason and message (default: rateLimitExceeded for 429, backendError otherwise). */
+  reason?: string;
+  message?: string;
+  /** Only requests with this method. */
+  method?: string;
+  /** The request is carried out, then the connection drops before the answer (a lost response). */
+  lost?: boolean;
 }
 
 export interface GoogleStandin {
@@ -46,8 +53,10 @@ export interface GoogleStandin {
   createCalendar(id?: string): StandinCalendar;
   calendar(id: string): StandinCalendar;
   createServiceAccount(): Promise<Record<string, string>>;
-  /** The next `count` requests to `target` fail with `status` (and Retry-After, if given). */
-  injectFaults(status: number, count: number, opts?: { retryAfter?: string; target?: "api" | "token" }): void;
+  /** The next `count` requests to `target` fail with `status` (and Retry-After, reason, message, if given). */
+  injectFaults(status: number, count: number, opts?: { retryAfter?: string; target?: "api" | "token"; reason?: string; message?: string; method?: string }): void;
+  /** The next `count` API requests (with `method`, if given) are carried out, but their answer is lost (the connection drops). */
+  loseResponses(count: number, method?: string): void;
   /** Drops faults not yet served. */
   clearFaults(): void;
   close(): Promise<void>;
@@ -70,8 +79,8 @@ export async function startGoogleStandin(): Promise<GoogleStandin> {
   const requests: StandinRequest[] = [];
   const auth = new StandinAuth(() => `${base}token`);
 
-  const takeFault = (target: Fault["target"]): Fault | undefined => {
-    const f = faults.find((x) => x.target === target && x.remaining > 0);
+  const takeFault = (target: Fault["target"], method: string, lost = false): Fault | undefined => {
+    const f = faults.find((x) => x.target === target && x.remaining > 0 && !!x.lost === lost && (!x.method || x.method === method));
     if (f) f.remaining--;
     return f;
   };
@@ -86,7 +95,7 @@ export async function startGoogleStandin(): Promise<GoogleStandin> {
     const method = req.method ?? "GET";
     if (url.pathname === "/token") {
       if (method !== "POST") return (send(res, 405, { error: "invalid_request" }), 405);
-      const fault = takeFault("token");
+      const fault = takeFault("token", method);
       if (fault) return (send(res, fault.status, { error: "temporarily_unavailable" }, fault.retryAfter ? { "retry-after": fault.retryAfter } : {}), fault.status);
       const reply = await auth.exchange(new URLSearchParams(await readBody(req)));
       send(res, reply.status, reply.body, { "cache-control": "no-cache, no-store, max-age=0, must-revalidate" });
@@ -94,7 +103,8 @@ export async function startGoogleStandin(): Promise<GoogleStandin> {
     }
     const m = /^\/calendar\/v3\/calendars\/([^/]+)\/events(?:\/([^/]+))?$/.exec(url.pathname);
     if (!m) return (send(res, 404, errorBody(404, "notFound", "Not Found")), 404);
-    if (!auth.bearerIsValid(req.headers.authorization)) {
+    const caller = auth.callerOf(req.headers.authorization);
+    if (!caller) {
       const body = {
         error: {
           code: 401,
@@ -106,12 +116,14 @@ export async function startGoogleStandin(): Promise<GoogleStandin> {
       send(res, 401, body, { "www-authenticate": 'Bearer realm="https://accounts.google.com/", error="invalid_token"' });
       return 401;
     }
-    const fault = takeFault("api");
+    const fault = takeFault("api", method);
     if (fault) {
-      const reason = fault.status === 429 ? "rateLimitExceeded" : "backendError";
-      send(res, fault.status, errorBody(fault.status, reason, fault.status === 429 ? "Rate Limit Exceeded" : "Backend Error"), fault.retryAfter ? { "retry-after": fault.retryAfter } : {});
+      const reason = fault.reason ?? (fault.status === 429 ? "rateLimitExceeded" : "backendError");
+      const message = fault.message ?? (fault.status === 429 ? "Rate Limit Exceeded" : "Backend Error");
+      send(res, fault.status, errorBody(fault.status, reason, message), fault.retryAfter ? { "retry-after": fault.retryAfter } : {});
       return fault.status;
     }
+    const lost = takeFault("api", method, true);
     const cal = calendars.get(decodeURIComponent(m[1]!));
     if (!cal) return (send(res, 404, errorBody(404, "notFound", "Not Found")), 404);
     const eventId = m[2] === undefined ? undefined : decodeURIComponent(m[2]);
@@ -129,14 +141,19 @@ export async function startGoogleStandin(): Promise<GoogleStandin> {
     let status = 200;
     let body: unknown;
     if (eventId === undefined && method === "GET") body = cal.list(url.searchParams);
-    else if (eventId === undefined && method === "POST") body = cal.insert(await json());
+    else if (eventId === undefined && method === "POST") body = cal.insert(await json(), caller);
     else if (eventId !== undefined && method === "GET") body = cal.get(eventId);
-    else if (eventId !== undefined && method === "PUT") body = cal.write(eventId, await json(), ifMatch, "update");
-    else if (eventId !== undefined && method === "PATCH") body = cal.write(eventId, await json(), ifMatch, "patch");
+    else if (eventId !== undefined && method === "PUT") body = cal.write(eventId, await json(), ifMatch, "update", caller);
+    else if (eventId !== undefined && method === "PATCH") body = cal.write(eventId, await json(), ifMatch, "patch", caller);
     else if (eventId !== undefined && method === "DELETE") {
       cal.delete(eventId, ifMatch);
       status = 204;
     } else return (send(res, 405, errorBody(405, "httpMethodNotAllowed", "Method Not Allowed")), 405);
+    if (lost) {
+      // Done on the server, never answered: the client sees a dropped connection.
+      res.socket?.destroy();
+      return 0;
+    }
     if (body && typeof body === "object" && "etag" in body && typeof body.etag === "string") res.setHeader("etag", body.etag);
     send(res, status, body);
     return status;
@@ -175,7 +192,18 @@ export async function startGoogleStandin(): Promise<GoogleStandin> {
     },
     createServiceAccount: () => auth.createServiceAccount(),
     injectFaults(status, count, opts = {}) {
-      faults.push({ status, remaining: count, target: opts.target ?? "api", ...(opts.retryAfter !== undefined ? { retryAfter: opts.retryAfter } : {}) });
+      faults.push({
+        status,
+        remaining: count,
+        target: opts.target ?? "api",
+        ...(opts.retryAfter !== undefined ? { retryAfter: opts.retryAfter } : {}),
+        ...(opts.reason !== undefined ? { reason: opts.reason } : {}),
+        ...(opts.message !== undefined ? { message: opts.message } : {}),
+        ...(opts.method !== undefined ? { method: opts.method } : {}),
+      });
+    },
+    loseResponses(count, method) {
+      faults.push({ status: 0, remaining: count, target: "api", lost: true, ...(method ? { method } : {}) });
     },
     clearFaults() {
       faults.length = 0;

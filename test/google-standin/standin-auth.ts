@@ -15,12 +15,22 @@ interface Account {
   email: string;
   keyId: string;
   publicKey: CryptoKey;
+  /** A Workspace admin granted this client domain-wide delegation (Admin console → API controls). */
+  delegation: boolean;
 }
 
 interface IssuedToken {
   account: string;
+  /** The user impersonated (JWT `sub`), under domain-wide delegation. */
+  subject?: string;
   expiresAt: number;
   scope: string;
+}
+
+/** Who a bearer acts as: the service account, and the user it impersonates if any. */
+export interface Caller {
+  account: string;
+  subject?: string;
 }
 
 export interface TokenReply {
@@ -47,7 +57,7 @@ export class StandinAuth {
     const n = ++this.counter;
     const email = `labhog-test-${n}@standin-project.iam.gserviceaccount.com`;
     const keyId = crypto.randomUUID().replace(/-/g, "");
-    this.accounts.set(email, { email, keyId, publicKey });
+    this.accounts.set(email, { email, keyId, publicKey, delegation: false });
     return {
       type: "service_account",
       project_id: "standin-project",
@@ -58,6 +68,13 @@ export class StandinAuth {
       auth_uri: "https://accounts.google.com/o/oauth2/auth",
       token_uri: this.tokenUrl(),
     };
+  }
+
+  /** Test hook: what a Workspace admin does to let this service account impersonate users (JWT `sub`). */
+  grantDomainWideDelegation(email: string): void {
+    const a = this.accounts.get(email);
+    if (!a) throw new Error(`no stand-in service account ${email}`);
+    a.delegation = true;
   }
 
   deleteServiceAccount(email: string): void {
@@ -71,11 +88,17 @@ export class StandinAuth {
   }
 
   bearerIsValid(header: string | undefined): boolean {
-    if (this.rejectAllBearers) return false;
+    return this.callerOf(header) !== undefined;
+  }
+
+  /** The caller a valid bearer stands for, or undefined. */
+  callerOf(header: string | undefined): Caller | undefined {
+    if (this.rejectAllBearers) return undefined;
     const m = /^Bearer\s+(\S+)$/i.exec(header ?? "");
-    if (!m) return false;
+    if (!m) return undefined;
     const t = this.tokens.get(m[1]!);
-    return !!t && t.expiresAt > Date.now() && this.accounts.has(t.account);
+    if (!t || t.expiresAt <= Date.now() || !this.accounts.has(t.account)) return undefined;
+    return { account: t.account, ...(t.subject ? { subject: t.subject } : {}) };
   }
 
   async exchange(form: URLSearchParams): Promise<TokenReply> {
@@ -107,8 +130,16 @@ export class StandinAuth {
     if (!scope.split(/\s+/).some((s) => s === "https://www.googleapis.com/auth/calendar" || s === "https://www.googleapis.com/auth/calendar.events")) {
       return { status: 400, body: { error: "invalid_scope", error_description: "Invalid OAuth scope or ID token audience provided." } };
     }
+    // Impersonation (`sub`) needs domain-wide delegation granted by the
+    // Workspace admin; without it Google's token endpoint answers
+    // 401 unauthorized_client ("Using OAuth 2.0 for Server to Server
+    // Applications", delegating domain-wide authority).
+    const subject = typeof claims.sub === "string" && claims.sub ? claims.sub : undefined;
+    if (subject && !account.delegation) {
+      return { status: 401, body: { error: "unauthorized_client", error_description: "Client is unauthorized to retrieve access tokens using this method, or client not authorized for any of the scopes requested." } };
+    }
     const token = `ya29.standin-${crypto.randomUUID()}`;
-    this.tokens.set(token, { account: account.email, expiresAt: Date.now() + this.tokenLifetimeSeconds * 1000, scope });
+    this.tokens.set(token, { account: account.email, ...(subject ? { subject } : {}), expiresAt: Date.now() + this.tokenLifetimeSeconds * 1000, scope });
     return { status: 200, body: { access_token: token, expires_in: this.tokenLifetimeSeconds, token_type: "Bearer" } };
   }
 }

@@ -14,10 +14,28 @@
  *   nextSyncToken only on the last page, showDeleted, singleEvents=false,
  *   timeMin/timeMax (end > timeMin, start < timeMax; series whole), iCalUID;
  * - ETags change on every write; If-Match mismatches are 412.
+ * - Event.attendees: "Service accounts need to use domain-wide delegation of
+ *   authority to populate the attendee list" (v3.ts): a service account
+ *   acting without a `sub` that sends attendees gets 403
+ *   forbiddenForServiceAccounts. `organizer` is "Read-only, except when
+ *   importing an event": the calendar is the organizer of what the API
+ *   inserts, the caller (the impersonated user, else the service account) its
+ *   `creator`.
+ * - extendedProperties (Google's "Extended properties" guide): keys longer
+ *   than 44 characters are dropped and values longer than 1024 characters
+ *   truncated, silently; at most 300 properties and 32 kB per event (400).
+ * - PATCH follows Google's patch semantics ("Performance tips", patch): the
+ *   fields sent replace the stored ones, objects are merged member by member,
+ *   arrays replaced whole, and a null deletes a field.
+ * - Event.id on insert: base32hex (a-v, 0-9), 5–1024 characters (v3.ts);
+ *   an id that exists, deleted or not, is 409 duplicate. A deleted event can
+ *   be brought back by an update, unless the test froze it (403, as Google
+ *   answers for tombstones it no longer lets you revive).
  * Not implemented (400 when asked): singleEvents=true, orderBy, q.
  */
 import type { calendar_v3 } from "@googleapis/calendar";
 import { seriesOverlaps } from "./standin-recurrence.ts";
+import type { Caller } from "./standin-auth.ts";
 
 export type GEvent = calendar_v3.Schema$Event;
 
@@ -71,6 +89,42 @@ function clone<T>(v: T): T {
   return structuredClone(v);
 }
 
+const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+
+/** Google's patch semantics: objects merge member by member, arrays and scalars replace, null deletes. */
+function mergePatch(target: unknown, patch: unknown): unknown {
+  if (!isPlainObject(patch)) return clone(patch);
+  const out: Record<string, unknown> = isPlainObject(target) ? clone(target) : {};
+  for (const [k, v] of Object.entries(patch)) {
+    if (v === null) delete out[k];
+    else out[k] = isPlainObject(v) ? mergePatch(out[k], v) : clone(v);
+  }
+  return out;
+}
+
+/** Extended properties as Google keeps them: long keys dropped, long values cut, silently. */
+function keepExtendedProperties(ev: GEvent): void {
+  const xp = ev.extendedProperties;
+  if (!xp) return;
+  let count = 0;
+  let size = 0;
+  for (const scope of ["private", "shared"] as const) {
+    const m = xp[scope];
+    if (!m) continue;
+    const kept: Record<string, string> = {};
+    for (const [k, v] of Object.entries(m)) {
+      if (typeof v !== "string" || k.length > 44) continue;
+      kept[k] = v.slice(0, 1024);
+      count++;
+      size += k.length + kept[k]!.length;
+    }
+    xp[scope] = kept;
+  }
+  if (count > 300 || size > 32 * 1024) throw new StandinHttpError(400, "invalid", "Too many extended properties or extended properties too large.");
+}
+
+const SERVICE_ACCOUNT_ATTENDEES = "Service accounts cannot invite attendees without Domain-Wide Delegation of Authority.";
+
 function instantOf(t: calendar_v3.Schema$EventDateTime | undefined): number {
   if (!t) return NaN;
   if (t.date) return Date.parse(`${t.date}T00:00:00Z`); // the stand-in's calendars are in UTC
@@ -91,6 +145,14 @@ export class StandinCalendar {
 
   constructor(id: string) {
     this.id = id;
+  }
+
+  /** Deleted events whose revival Google refuses (403). */
+  private readonly frozen = new Set<string>();
+
+  /** Test hook: the tombstone of this deleted event can no longer be brought back (updates are 403). */
+  freezeTombstone(id: string): void {
+    this.frozen.add(id);
   }
 
   /** Test hook: every sync token handed out so far becomes invalid (410 on use). */
@@ -174,7 +236,8 @@ export class StandinCalendar {
     throw new StandinHttpError(404, "notFound", "Not Found");
   }
 
-  insert(body: GEvent): GEvent {
+  insert(body: GEvent, caller?: Caller): GEvent {
+    if (body.attendees?.length && caller && !caller.subject) throw new StandinHttpError(403, "forbiddenForServiceAccounts", SERVICE_ACCOUNT_ATTENDEES);
     if (body.id !== undefined && body.id !== null) {
       if (!/^[a-v0-9]{5,1024}$/.test(body.id)) throw new StandinHttpError(400, "invalid", "Invalid resource id value.");
       if (this.events.has(body.id)) throw new StandinHttpError(409, "duplicate", "The requested identifier already exists.");
@@ -187,6 +250,7 @@ export class StandinCalendar {
     const ev: GEvent = {};
     for (const k of WRITABLE) if (body[k] !== undefined) (ev as Record<string, unknown>)[k] = clone(body[k]);
     this.validateTimes(ev);
+    keepExtendedProperties(ev);
     const id = body.id ?? randomId();
     const now = new Date().toISOString();
     return this.store({
@@ -196,19 +260,22 @@ export class StandinCalendar {
       ...ev,
       iCalUID: body.iCalUID ?? `${id}@google.com`,
       created: now,
-      // Google makes the calendar the organizer of events inserted through the API.
+      // Google makes the calendar the organizer of events inserted through the
+      // API (organizer is read-only except on import); the caller is the creator.
       organizer: { email: this.id, self: true },
-      creator: { email: this.id, self: true },
+      creator: caller ? { email: caller.subject ?? caller.account } : { email: this.id, self: true },
       sequence: ev.sequence ?? 0,
       eventType: "default",
     });
   }
 
   /** PUT (replace) or PATCH (merge); an instance id turns into an exception. */
-  write(id: string, body: GEvent, ifMatch: string | undefined, mode: "update" | "patch"): GEvent {
+  write(id: string, body: GEvent, ifMatch: string | undefined, mode: "update" | "patch", caller?: Caller): GEvent {
     const current = this.events.get(id)?.ev ?? this.virtualInstance(id);
     if (!current) throw new StandinHttpError(404, "notFound", "Not Found");
     this.checkIfMatch(current, ifMatch);
+    if (body.attendees?.length && caller && !caller.subject) throw new StandinHttpError(403, "forbiddenForServiceAccounts", SERVICE_ACCOUNT_ATTENDEES);
+    if (current.status === "cancelled" && this.frozen.has(id)) throw new StandinHttpError(403, "forbidden", "Forbidden");
     const next: GEvent = {
       kind: current.kind ?? "calendar#event",
       id,
@@ -222,8 +289,9 @@ export class StandinCalendar {
       next.recurringEventId = current.recurringEventId;
       if (current.originalStartTime) next.originalStartTime = current.originalStartTime;
     }
-    const source = mode === "patch" ? { ...clone(current), ...clone(body) } : clone(body);
+    const source = (mode === "patch" ? mergePatch(current, body) : clone(body)) as GEvent;
     for (const k of WRITABLE) if (source[k] !== undefined) (next as Record<string, unknown>)[k] = source[k];
+    keepExtendedProperties(next);
     next.status ??= "confirmed";
     if (current.recurringEventId) {
       delete next.recurrence; // instances carry no rule of their own
@@ -247,10 +315,14 @@ export class StandinCalendar {
     }
   }
 
-  /** What a list shows of an event: Google trims cancelled events to their identity. */
+  /**
+   * What a list shows of an event: Google trims cancelled events to their
+   * identity. A cancelled instance may come with only id, recurringEventId
+   * and originalStartTime (no etag, no iCalUID, no times): shown so here.
+   */
   private shown(ev: GEvent, full: boolean): GEvent {
     if (ev.status !== "cancelled" || full) return clone(ev);
-    const min: GEvent = { kind: ev.kind ?? "calendar#event", etag: ev.etag ?? null, id: ev.id ?? null, status: "cancelled" };
+    const min: GEvent = ev.recurringEventId ? { kind: ev.kind ?? "calendar#event", id: ev.id ?? null, status: "cancelled" } : { kind: ev.kind ?? "calendar#event", etag: ev.etag ?? null, id: ev.id ?? null, status: "cancelled" };
     if (ev.recurringEventId) {
       min.recurringEventId = ev.recurringEventId;
       min.originalStartTime = clone(ev.originalStartTime);

@@ -1,6 +1,6 @@
 import ICAL from "ical.js";
 import type { calendar_v3 } from "@googleapis/calendar";
-import { isLabhogProperty, rawValueForIcs } from "./labhog-properties.ts";
+import { isLabhogProperty, unpackLabhogProperty } from "./labhog-properties.ts";
 import { icalLocal, icalUtc, isKnownZone, isUtcZone, wallTimeIn } from "./zoned-time.ts";
 
 type GEvent = calendar_v3.Schema$Event;
@@ -18,10 +18,32 @@ type GDateTime = calendar_v3.Schema$EventDateTime;
  *   without a zone they are UTC. All-day values are VALUE=DATE.
  */
 export function eventToIcs(ev: GEvent): string {
+  return groupToIcs(ev, []);
+}
+
+/**
+ * A series and its exceptions as ONE VCALENDAR: the master VEVENT, then one
+ * RECURRENCE-ID VEVENT per exception (moved, or STATUS:CANCELLED). Google
+ * keeps each exception as its own event (`recurringEventId`,
+ * `originalStartTime`); iCalendar (RFC 5545 §3.8.4.4) and so the rest of
+ * labhog expect them in the series' object, where a moved occurrence
+ * replaces its original and a cancelled one removes it.
+ *
+ * Cancelled exceptions may arrive trimmed to id, recurringEventId and
+ * originalStartTime (no etag, no zone): the series' zone fills in.
+ */
+export function groupToIcs(master: GEvent, exceptions: GEvent[]): string {
   const cal = new ICAL.Component(["vcalendar", [], []]);
   cal.addPropertyWithValue("version", "2.0");
   cal.addPropertyWithValue("prodid", "-//labhog//google backend//EN");
-  cal.addSubcomponent(eventToVevent(ev));
+  cal.addSubcomponent(eventToVevent(master));
+  const uid = master.iCalUID ?? `${master.id}@google.com`;
+  const zone = master.start?.timeZone ?? undefined;
+  for (const ex of exceptions) {
+    if (!ex.originalStartTime) continue;
+    const original = { ...ex.originalStartTime, ...(ex.originalStartTime.timeZone || !zone ? {} : { timeZone: zone }) };
+    cal.addSubcomponent(eventToVevent({ ...ex, iCalUID: uid, originalStartTime: original, ...(ex.status === "cancelled" && !ex.start ? { start: original } : {}) }));
+  }
   return cal.toString() + "\r\n";
 }
 
@@ -51,10 +73,14 @@ export function eventToVevent(ev: GEvent): ICAL.Component {
   if (start) ve.addPropertyWithValue("transp", ev.transparency === "transparent" ? "TRANSPARENT" : "OPAQUE");
   if (typeof ev.sequence === "number") ve.addPropertyWithValue("sequence", ev.sequence);
 
-  if (ev.organizer?.email) {
+  // Whoever made the event in Google: the API makes the calendar itself the
+  // organizer of what is created on it (organizer is read-only except on
+  // import), so when the calendar is the organizer the person is the creator.
+  const person = ev.organizer?.self && ev.creator?.email && !ev.creator.self ? ev.creator : ev.organizer;
+  if (person?.email) {
     const p = new ICAL.Property("organizer");
-    p.setValue(`mailto:${ev.organizer.email}`);
-    if (ev.organizer.displayName) p.setParameter("cn", ev.organizer.displayName);
+    p.setValue(`mailto:${person.email}`);
+    if (person.displayName) p.setParameter("cn", person.displayName);
     ve.addProperty(p);
   }
   for (const a of ev.attendees ?? []) {
@@ -69,7 +95,7 @@ export function eventToVevent(ev: GEvent): ICAL.Component {
   }
   for (const [name, value] of Object.entries(ev.extendedProperties?.private ?? {})) {
     if (!isLabhogProperty(name) || typeof value !== "string") continue;
-    ve.addProperty(line(`${name.toUpperCase()}:${rawValueForIcs(value)}`));
+    for (const l of unpackLabhogProperty(name, value)) ve.addProperty(line(l));
   }
   return ve;
 }

@@ -1,10 +1,13 @@
 import { calendar_v3 } from "@googleapis/calendar";
-import type { CalendarBackend, CalendarObject, SyncOptions, SyncResult } from "../backend.ts";
+import type { CalendarBackend, CalendarObject, SyncOptions, SyncResult, VerifyResult } from "../backend.ts";
+import { verifyByFullSync } from "../verify.ts";
 import type { TimeWindow } from "../../model.ts";
-import { ConflictError, LabhogError, NotFoundError, SyncTokenInvalidError, ValidationError } from "../../errors.ts";
-import { eventToIcs } from "./event-to-ics.ts";
+import { ConflictError, ForbiddenError, LabhogError, NotFoundError, PreconditionFailedError, SyncTokenInvalidError, ValidationError } from "../../errors.ts";
+import { groupToIcs } from "./event-to-ics.ts";
+import { eventIdFor } from "./event-id.ts";
 import { toLabhogError, type GoogleErrorContext } from "./google-errors.ts";
-import { icsToEvents, type TranslatedOverride } from "./ics-to-event.ts";
+import { icsToEvents, type TranslatedCalendar, type TranslatedOverride } from "./ics-to-event.ts";
+import { KNOWN_LABHOG_KEYS } from "./labhog-properties.ts";
 import { defaultRetryPolicy, withRetry, type RetryPolicy } from "./retry.ts";
 import type { ServiceAccountTokenSource } from "./service-account.ts";
 
@@ -24,7 +27,30 @@ export interface GoogleBackendDeps {
   pageSize: number;
   retry: RetryPolicy;
   fetch: typeof fetch;
+  /**
+   * The service account acts as a user (domain-wide delegation, JWT `sub`).
+   * Only then may events carry attendees: "Service accounts need to use
+   * domain-wide delegation of authority to populate the attendee list"
+   * (v3.ts, Event.attendees); without it Google answers 403
+   * forbiddenForServiceAccounts. Without it the holder travels in
+   * X-LABHOG-HOLDER only.
+   */
+  delegated: boolean;
+  /** The first full sync reaches this far back (ms); undefined = the whole history. */
+  fullSyncLookbackMs: number | undefined;
+  now: () => number;
   log?: GoogleLog;
+}
+
+/** Sync tokens labhog hands out carry this prefix: a token from before series were grouped (or junk) means a full sync. */
+const TOKEN_PREFIX = "g2:";
+/** Composite etags of a series with exceptions. */
+const GROUP_ETAG_PREFIX = '"lhg-';
+
+/** One labhog object: a Google event, or a series with its exceptions. */
+interface Group {
+  master: GEvent;
+  exceptions: GEvent[];
 }
 
 /**
@@ -73,56 +99,70 @@ export class GoogleCalendarBackend implements CalendarBackend {
     return send(await this.d.tokens.token());
   };
 
-  private async call<T>(ctx: GoogleErrorContext, fn: () => Promise<{ data: T }>, signal?: AbortSignal): Promise<T> {
+  private async call<T>(ctx: GoogleErrorContext, fn: (attempt: number) => Promise<{ data: T }>, signal?: AbortSignal): Promise<T> {
+    let attempt = 0;
     return withRetry(
       this.d.retry,
       async () => {
         try {
-          return (await fn()).data;
+          return (await fn(++attempt)).data;
         } catch (e) {
           throw toLabhogError(e, ctx);
         }
       },
       {
         ...(signal ? { signal } : {}),
-        onRetry: ({ attempt, delayMs, error }) =>
-          this.d.log?.("warn", "google request failed, retrying", { op: ctx.op, id: ctx.id, attempt, delayMs: Math.round(delayMs), error: error.message }),
+        onRetry: ({ attempt: n, delayMs, error }) =>
+          this.d.log?.("warn", "google request failed, retrying", { op: ctx.op, id: ctx.id, attempt: n, delayMs: Math.round(delayMs), error: error.message }),
       },
     );
   }
 
-  private toObject(ev: GEvent): CalendarObject {
-    if (!ev.id || !ev.etag) throw new LabhogError("google-error", 502, "google returned an event without id or etag");
-    return { id: ev.id, etag: ev.etag, ics: eventToIcs(ev) };
+  // ── series + exceptions as one object ──────────────────────────────────
+
+  /** The object of a series (or single event): its exceptions ride in the same VCALENDAR. */
+  private toObject(g: Group): CalendarObject {
+    const { master, exceptions } = g;
+    if (!master.id || !master.etag) throw new LabhogError("google-error", 502, "google returned an event without id or etag");
+    return { id: master.id, etag: groupEtag(g), ics: groupToIcs(master, exceptions) };
+  }
+
+  /** A series master and its exceptions (moved and cancelled instances), or undefined when the series is gone. */
+  private async fetchGroup(seriesId: string, signal?: AbortSignal): Promise<Group | undefined> {
+    let master: GEvent;
+    try {
+      master = await this.call({ op: "get", id: seriesId }, () => this.api.events.get({ calendarId: this.d.calendarId, eventId: seriesId }), signal);
+    } catch (e) {
+      if (e instanceof NotFoundError) return undefined;
+      throw e;
+    }
+    if (master.status === "cancelled") return undefined;
+    if (master.recurringEventId) return this.fetchGroup(master.recurringEventId, signal);
+    if (!master.recurrence?.length || !master.iCalUID) return { master, exceptions: [] };
+    // The exceptions share the series' iCalUID; with singleEvents=false their cancelled ones come too.
+    const { items } = await this.listPages({ iCalUID: master.iCalUID, singleEvents: false, showDeleted: false }, { op: "exceptions", id: seriesId }, signal ? { signal } : {});
+    return { master, exceptions: items.filter((ev) => ev.recurringEventId === seriesId) };
   }
 
   /**
-   * Google trims cancelled instances in listings to id, status,
-   * recurringEventId and originalStartTime: their object still needs the
-   * series UID, taken from the series in the same listing or fetched once.
+   * Listed events as objects: exceptions go into their series' object. An
+   * exception whose series did not come with the listing (a window that
+   * holds a moved occurrence but no regular one) fetches its series whole.
    */
-  private async objectsOf(items: GEvent[], signal?: AbortSignal): Promise<CalendarObject[]> {
-    const uidOf = new Map<string, string>();
-    for (const ev of items) if (ev.id && ev.iCalUID && !ev.recurringEventId) uidOf.set(ev.id, ev.iCalUID);
-    const out: CalendarObject[] = [];
+  private async groupsOf(items: GEvent[], signal?: AbortSignal): Promise<CalendarObject[]> {
+    const masters = new Map<string, GEvent>();
+    const exceptions = new Map<string, GEvent[]>();
     for (const ev of items) {
-      if (ev.recurringEventId && !ev.iCalUID) {
-        let uid = uidOf.get(ev.recurringEventId);
-        if (uid === undefined) {
-          const seriesId = ev.recurringEventId;
-          try {
-            const series = await this.call({ op: "get-series", id: seriesId }, () => this.api.events.get({ calendarId: this.d.calendarId, eventId: seriesId }), signal);
-            uid = series.iCalUID ?? `${seriesId}@google.com`;
-          } catch (e) {
-            if (!(e instanceof NotFoundError)) throw e;
-            uid = `${seriesId}@google.com`;
-          }
-          uidOf.set(seriesId, uid);
-        }
-        out.push(this.toObject({ ...ev, iCalUID: uid }));
-      } else {
-        out.push(this.toObject(ev));
-      }
+      if (!ev.id) continue;
+      if (ev.recurringEventId) exceptions.set(ev.recurringEventId, [...(exceptions.get(ev.recurringEventId) ?? []), ev]);
+      else if (ev.status !== "cancelled") masters.set(ev.id, ev);
+    }
+    const out: CalendarObject[] = [];
+    for (const [id, master] of masters) out.push(this.toObject({ master, exceptions: exceptions.get(id) ?? [] }));
+    for (const seriesId of exceptions.keys()) {
+      if (masters.has(seriesId)) continue;
+      const g = await this.fetchGroup(seriesId, signal);
+      if (g && !out.some((o) => o.id === g.master.id)) out.push(this.toObject(g));
     }
     return out;
   }
@@ -152,89 +192,196 @@ export class GoogleCalendarBackend implements CalendarBackend {
     }
   }
 
+  /** Google answers a stale sync token with 410 instead of skipping changes, so the full check is simply a full listing. */
+  verify(known: ReadonlyMap<string, string>, options: SyncOptions = {}): Promise<VerifyResult> {
+    return verifyByFullSync(this, known, options);
+  }
+
   async list(window: TimeWindow): Promise<CalendarObject[]> {
     const { items } = await this.listPages(
       { timeMin: window.start.toISOString(), timeMax: window.end.toISOString(), singleEvents: false, showDeleted: false },
       { op: "list" },
     );
-    // Cancelled instances still come (singleEvents=false): they are the overrides that remove an occurrence.
-    return this.objectsOf(items.filter((ev) => ev.status !== "cancelled" || ev.recurringEventId));
+    return this.groupsOf(items);
   }
 
   async sync(token: string | null, options: SyncOptions = {}): Promise<SyncResult> {
-    if (token) {
+    const googleToken = token?.startsWith(TOKEN_PREFIX) ? token.slice(TOKEN_PREFIX.length) : undefined;
+    if (token && !googleToken) this.d.log?.("info", "sync token is not one of ours (or from before series were grouped): full sync", { calendarId: this.d.calendarId });
+    if (googleToken) {
       try {
-        const { items, nextSyncToken } = await this.listPages({ syncToken: token }, { op: "sync", withSyncToken: true }, options);
-        const kept: GEvent[] = [];
-        const deleted: string[] = [];
-        const deletedSeries = new Set(items.filter((ev) => ev.status === "cancelled" && !ev.recurringEventId).map((ev) => ev.id!));
+        const { items, nextSyncToken } = await this.listPages({ syncToken: googleToken }, { op: "sync", withSyncToken: true }, options);
+        const changed = new Map<string, CalendarObject>();
+        const deleted = new Set<string>();
+        const dirtySeries = new Set<string>();
         for (const ev of items) {
-          // A cancelled instance is an override (the occurrence is gone), not a deleted object,
-          // unless its whole series went with it (Google cancels a deleted series' exceptions).
-          if (ev.status === "cancelled" && (!ev.recurringEventId || deletedSeries.has(ev.recurringEventId))) deleted.push(ev.id!);
-          else kept.push(ev);
+          if (!ev.id) continue;
+          // Trimmed cancelled items (id, recurringEventId, originalStartTime; no etag) only mark their series.
+          if (ev.recurringEventId) dirtySeries.add(ev.recurringEventId);
+          else if (ev.status === "cancelled") deleted.add(ev.id);
+          else if (ev.recurrence?.length) dirtySeries.add(ev.id);
+          else changed.set(ev.id, this.toObject({ master: ev, exceptions: [] }));
         }
-        const changed = await this.objectsOf(kept, options.signal);
-        return { changed, deleted, token: this.requireToken(nextSyncToken), full: false };
+        for (const seriesId of dirtySeries) {
+          if (deleted.has(seriesId)) continue;
+          const g = await this.fetchGroup(seriesId, options.signal);
+          if (g) changed.set(g.master.id!, this.toObject(g));
+          else deleted.add(seriesId); // the series went (its exceptions with it)
+        }
+        for (const id of deleted) changed.delete(id);
+        return { changed: [...changed.values()], deleted: [...deleted], token: this.requireToken(nextSyncToken), full: false };
       } catch (e) {
         if (!(e instanceof SyncTokenInvalidError)) throw e;
-        this.d.log?.("info", "google refused the sync token, doing a full sync", { calendarId: this.d.calendarId, reason: e.message });
+        const level = e.status === 410 || /\b410\b/.test(e.message) ? "info" : "warn";
+        this.d.log?.(level, "google refused the sync token, doing a full sync", { calendarId: this.d.calendarId, reason: e.message });
       }
     }
-    const { items, nextSyncToken } = await this.listPages({ singleEvents: false, showDeleted: false }, { op: "sync" }, options);
-    const changed = await this.objectsOf(items.filter((ev) => ev.status !== "cancelled" || ev.recurringEventId), options.signal);
+    // The first full sync is bounded to what the ledger keeps. events.list
+    // forbids timeMin together with syncToken ("There are several query
+    // parameters that cannot be specified together with nextSyncToken …
+    // timeMin, timeMax …", v3.ts), but only on the incremental requests:
+    // Google's sync guide bounds its initial full sync with timeMin ("Sync
+    // tokens aren't compatible with most filters, but you may want to limit
+    // your full sync to only a certain date range") and still gets a
+    // nextSyncToken. Later incremental syncs report changes to any event,
+    // old ones too; the ledger keeps what falls in its window.
+    const lookback = this.d.fullSyncLookbackMs;
+    const { items, nextSyncToken } = await this.listPages(
+      { singleEvents: false, showDeleted: false, ...(lookback !== undefined ? { timeMin: new Date(this.d.now() - lookback).toISOString() } : {}) },
+      { op: "sync" },
+      options,
+    );
+    const changed = await this.groupsOf(items, options.signal);
     return { changed, deleted: [], token: this.requireToken(nextSyncToken), full: true };
   }
 
   private requireToken(t: string | undefined): string {
     if (!t) throw new LabhogError("google-error", 502, "google's last events page carried no nextSyncToken");
-    return t;
+    return TOKEN_PREFIX + t;
   }
 
   async get(id: string): Promise<CalendarObject> {
-    const ev = await this.call({ op: "get", id }, () => this.api.events.get({ calendarId: this.d.calendarId, eventId: id }));
+    const g = await this.fetchGroup(id);
     // Google keeps deleted events readable (status cancelled); for us they are gone.
-    if (ev.status === "cancelled" && !ev.recurringEventId) throw new NotFoundError(`google event ${id} was deleted`);
-    return this.toObject(ev);
+    if (!g) throw new NotFoundError(`google event ${id} was deleted or never existed`);
+    return this.toObject(g);
+  }
+
+  // ── writing ─────────────────────────────────────────────────────────────
+
+  /**
+   * What labhog sends for one VEVENT. `organizer` is "Read-only, except when
+   * importing an event" (v3.ts): never sent. Attendees only under
+   * domain-wide delegation (see GoogleBackendDeps.delegated).
+   */
+  private outgoing(ev: GEvent): GEvent {
+    const { organizer: _o, attendees, ...rest } = ev;
+    return this.d.delegated && attendees?.length ? { ...rest, attendees } : rest;
+  }
+
+  /**
+   * events.patch body for an event that may carry other people's fields
+   * (reminders, colours, attendees, conference data, other apps' extended
+   * properties): patch semantics keep what we don't send, so the fields
+   * labhog maps are sent, with null for the ones the object no longer has
+   * (a null deletes the field), and labhog's own keys cleared the same way.
+   */
+  private patchBody(ev: GEvent): GEvent {
+    const body: Record<string, unknown> = { ...this.outgoing(ev) };
+    for (const f of ["summary", "description", "location"] as const) if (body[f] === undefined) body[f] = null;
+    const mine: Record<string, string | null> = {};
+    for (const k of KNOWN_LABHOG_KEYS) mine[k] = null;
+    Object.assign(mine, ev.extendedProperties?.private ?? {});
+    body.extendedProperties = { private: mine };
+    delete body.iCalUID; // immutable once created
+    return body as GEvent;
+  }
+
+  private translate(ics: string, uid?: string): TranslatedCalendar {
+    const t = icsToEvents(ics, { defaultTimeZone: this.d.timeZone });
+    if (uid !== undefined && t.uid !== uid) throw new ValidationError(`create(${uid}) got an object whose UID is ${t.uid}`);
+    if (t.droppedProperties) this.d.log?.("warn", "repeated X-LABHOG properties did not fit Google's 1024 characters; the first ones were kept", { uid: t.uid, dropped: t.droppedProperties });
+    return t;
   }
 
   async create(uid: string, ics: string): Promise<CalendarObject> {
-    const t = icsToEvents(ics, { defaultTimeZone: this.d.timeZone });
-    if (t.uid !== uid) throw new ValidationError(`create(${uid}) got an object whose UID is ${t.uid}`);
+    const t = this.translate(ics, uid);
     if (!t.master) {
       // Only overrides: they attach to the existing series with this UID.
       const series = await this.findSeries(uid, false);
       if (!series) throw new NotFoundError(`no series with UID ${uid} to attach the override to`);
-      let last: GEvent | undefined;
-      for (const ov of t.overrides) last = await this.writeInstance(series.id!, ov);
-      return this.toObject(last!);
+      for (const ov of t.overrides) await this.writeInstance(series.id!, ov);
+      return this.get(series.id!);
     }
-    const master = t.master;
+    const id = await eventIdFor(uid);
+    const body: GEvent = { ...this.outgoing(t.master), id };
     let created: GEvent;
     try {
-      created = await this.call({ op: "insert" }, () => this.api.events.insert({ calendarId: this.d.calendarId, requestBody: master }));
+      created = await this.call({ op: "insert", id }, (attempt) =>
+        this.api.events.insert({ calendarId: this.d.calendarId, requestBody: body }).catch((e: unknown) => {
+          // A resent insert whose first try went through (its answer was lost) finds its own event.
+          if (attempt > 1 && (e as { response?: { status?: number } })?.response?.status === 409) return this.ownEarlierInsert(id, body, e);
+          throw e;
+        }),
+      );
     } catch (e) {
       if (!(e instanceof ConflictError)) throw e;
-      created = await this.reviveDeleted(uid, master, e);
+      created = await this.reviveDeleted(uid, id, body, e);
     }
-    for (const ov of t.overrides) await this.writeInstance(created.id!, ov);
-    return this.toObject(created);
+    const exceptions: GEvent[] = [];
+    for (const ov of t.overrides) exceptions.push(await this.writeInstance(created.id!, ov));
+    return this.toObject({ master: created, exceptions });
+  }
+
+  /** After a lost answer, the event under our deterministic id is ours if it holds what we sent. */
+  private async ownEarlierInsert(id: string, body: GEvent, conflict: unknown): Promise<{ data: GEvent }> {
+    const res = await this.api.events.get({ calendarId: this.d.calendarId, eventId: id });
+    const ev = res.data;
+    const same =
+      ev.status !== "cancelled" &&
+      ev.iCalUID === body.iCalUID &&
+      ev.summary === body.summary &&
+      Date.parse(ev.start?.dateTime ?? ev.start?.date ?? "") === Date.parse(body.start?.dateTime ?? body.start?.date ?? "") &&
+      Date.parse(ev.end?.dateTime ?? ev.end?.date ?? "") === Date.parse(body.end?.dateTime ?? body.end?.date ?? "") &&
+      JSON.stringify(ev.extendedProperties?.private ?? {}) === JSON.stringify(body.extendedProperties?.private ?? {});
+    if (!same) throw conflict;
+    this.d.log?.("info", "google insert was resent after a lost answer; the first one had gone through", { id });
+    return res;
   }
 
   /**
-   * Google keeps a deleted event (status cancelled) and its iCalUID, so
-   * inserting the UID again is a 409. Creating again after a delete is
-   * allowed by the contract: bring the deleted event back with the new content.
+   * Google keeps a deleted event (status cancelled) with its id and
+   * iCalUID, so inserting the UID again is a 409. Creating again after a
+   * delete is allowed by the contract: bring the deleted event back with the
+   * new content. When Google refuses that (403), say so: the UID can't be
+   * used on this calendar again, and nothing half-made is left behind.
    */
-  private async reviveDeleted(uid: string, body: GEvent, conflict: ConflictError): Promise<GEvent> {
-    const old = await this.findSeries(uid, true);
-    if (!old || old.status !== "cancelled") throw conflict;
-    return this.call({ op: "revive", id: old.id! }, () =>
-      this.api.events.update(
-        { calendarId: this.d.calendarId, eventId: old.id!, requestBody: { ...body, status: body.status ?? "confirmed" } },
-        { headers: { "If-Match": old.etag! } },
-      ),
-    );
+  private async reviveDeleted(uid: string, id: string, body: GEvent, conflict: ConflictError): Promise<GEvent> {
+    let old: GEvent | undefined;
+    try {
+      old = await this.call({ op: "get", id }, () => this.api.events.get({ calendarId: this.d.calendarId, eventId: id }));
+    } catch (e) {
+      if (!(e instanceof NotFoundError)) throw e;
+      old = await this.findSeries(uid, true); // made before ids were derived from UIDs, or by someone else
+    }
+    if (!old || old.status !== "cancelled") throw new ConflictError(`an event with UID ${uid} already exists in google calendar ${this.d.calendarId}`, { uid, eventId: old?.id ?? id });
+    const { id: _id, ...content } = body;
+    try {
+      return await this.call({ op: "revive", id: old.id! }, () =>
+        this.api.events.update(
+          { calendarId: this.d.calendarId, eventId: old!.id!, requestBody: { ...content, status: content.status ?? "confirmed" } },
+          { headers: { "If-Match": old!.etag! } },
+        ),
+      );
+    } catch (e) {
+      if (e instanceof ForbiddenError) {
+        throw new ConflictError(
+          `UID ${uid} belonged to an event deleted from google calendar ${this.d.calendarId}, and Google refuses to bring it back (403); book again under a new UID`,
+          { uid, eventId: old.id, reason: "deleted-uid-not-revivable", cause: conflict.message },
+        );
+      }
+      throw e;
+    }
   }
 
   private async findSeries(uid: string, showDeleted: boolean): Promise<GEvent | undefined> {
@@ -243,37 +390,43 @@ export class GoogleCalendarBackend implements CalendarBackend {
     return top.find((ev) => ev.status !== "cancelled") ?? top[0];
   }
 
-  /** An override is written to Google's instance id: updating an instance makes it an exception. */
+  /** An override is written to Google's instance id: patching an instance makes it an exception. */
   private writeInstance(seriesId: string, ov: TranslatedOverride, etag?: string): Promise<GEvent> {
     const eventId = `${seriesId}_${ov.instanceSuffix}`;
-    return this.call({ op: "update-instance", id: eventId }, () =>
-      this.api.events.update(
-        { calendarId: this.d.calendarId, eventId, requestBody: { ...ov.event, recurringEventId: seriesId } },
+    return this.call({ op: "patch-instance", id: eventId }, () =>
+      this.api.events.patch(
+        { calendarId: this.d.calendarId, eventId, requestBody: this.patchBody(ov.event) },
         etag ? { headers: { "If-Match": etag } } : {},
       ),
     );
   }
 
+  /** The Google etag to send as If-Match for `id`, checking a composite (series) etag against the series as it is now. */
+  private async currentFor(id: string, etag: string): Promise<{ masterEtag: string; group?: Group }> {
+    if (!etag.startsWith(GROUP_ETAG_PREFIX)) return { masterEtag: etag };
+    const group = await this.fetchGroup(id);
+    if (!group) throw new NotFoundError(`google event ${id} was deleted`);
+    if (groupEtag(group) !== etag) throw new PreconditionFailedError(`google event ${id} (a series) changed since etag ${etag}`);
+    return { masterEtag: group.master.etag!, group };
+  }
+
   async update(id: string, ics: string, etag: string): Promise<CalendarObject> {
-    const t = icsToEvents(ics, { defaultTimeZone: this.d.timeZone });
-    const master = t.master;
-    if (!master) {
-      // An override object: its one RECURRENCE-ID VEVENT is this instance.
-      const [ov, ...rest] = t.overrides;
-      if (!ov || rest.length) throw new ValidationError("an override object holds exactly one RECURRENCE-ID VEVENT");
-      const seriesId = id.includes("_") ? id.slice(0, id.lastIndexOf("_")) : id;
-      return this.toObject(await this.writeInstance(seriesId, ov, etag));
-    }
-    const updated = await this.call({ op: "update", id }, () =>
-      this.api.events.update({ calendarId: this.d.calendarId, eventId: id, requestBody: master }, { headers: { "If-Match": etag } }),
+    const t = this.translate(ics);
+    if (!t.master) throw new ValidationError("an update needs the series' VEVENT (without RECURRENCE-ID)");
+    const { masterEtag, group } = await this.currentFor(id, etag);
+    const master = await this.call({ op: "patch", id }, () =>
+      this.api.events.patch({ calendarId: this.d.calendarId, eventId: id, requestBody: this.patchBody(t.master!) }, { headers: { "If-Match": masterEtag } }),
     );
+    if (!master.recurrence?.length && !group?.exceptions.length) return this.toObject({ master, exceptions: [] });
     for (const ov of t.overrides) await this.writeInstance(id, ov);
-    return this.toObject(updated);
+    return this.get(id); // the series with all its exceptions, as they are now
   }
 
   async delete(id: string, etag?: string): Promise<void> {
+    const ifMatch = etag === undefined ? undefined : (await this.currentFor(id, etag)).masterEtag;
+    // Deleting a series' master deletes its exceptions with it (Google cancels them).
     await this.call({ op: "delete", id }, () =>
-      this.api.events.delete({ calendarId: this.d.calendarId, eventId: id }, etag ? { headers: { "If-Match": etag } } : {}),
+      this.api.events.delete({ calendarId: this.d.calendarId, eventId: id }, ifMatch ? { headers: { "If-Match": ifMatch } } : {}),
     );
   }
 
@@ -321,6 +474,30 @@ export interface WatchChannel {
   resourceId: string;
   /** Epoch ms when Google stops sending. */
   expiration: number;
+}
+
+/**
+ * The etag of an object: Google's own for a single event or a series
+ * without exceptions; for a series with exceptions a digest of every
+ * member's etag (a cancelled exception counts as id + "cancelled"), so a
+ * change to any member changes it.
+ */
+export function groupEtag(g: Group): string {
+  if (g.exceptions.length === 0) return g.master.etag!;
+  // A cancelled exception counts by its identity only: listings may trim it (no etag), gets don't.
+  const parts = [g.master.etag ?? "", ...g.exceptions.map((ex) => `${ex.id}=${ex.status === "cancelled" ? "cancelled" : ex.etag}`).sort()];
+  return `${GROUP_ETAG_PREFIX}${fnv1a(parts.join("|"))}"`;
+}
+
+function fnv1a(text: string): string {
+  let h1 = 0x811c9dc5;
+  let h2 = 0x01000193;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    h1 = Math.imul(h1 ^ c, 0x01000193) >>> 0;
+    h2 = Math.imul(h2 ^ c, 0x5bd1e995) >>> 0;
+  }
+  return h1.toString(16).padStart(8, "0") + h2.toString(16).padStart(8, "0");
 }
 
 export { defaultRetryPolicy };

@@ -28,7 +28,28 @@ interface HttpishError {
   response?: { status: number; headers?: Headers | Record<string, string>; data?: unknown };
 }
 
-const RATE_LIMIT_REASONS = new Set(["rateLimitExceeded", "userRateLimitExceeded", "quotaExceeded"]);
+/**
+ * Google's "Manage quotas" guide: exceeding the per-minute quotas (per
+ * project, and per project per user, where the user is the service account
+ * or the impersonated user making the request) answers 403 or 429
+ * `usageLimits` with reason rateLimitExceeded / userRateLimitExceeded: back
+ * off exponentially and try again. `quotaExceeded` ("Calendar usage limits
+ * exceeded") is different: Workspace's calendar usage limits put the
+ * calendar in read-only mode for hours, so repeating the call only adds to
+ * the count.
+ */
+const RATE_LIMIT_REASONS = new Set(["rateLimitExceeded", "userRateLimitExceeded"]);
+const LASTING_QUOTA_REASONS = new Set(["quotaExceeded", "dailyLimitExceeded"]);
+
+/** A throttling answer (429, or 403 with a rate-limit reason): retried, with longer waits than for a 503. */
+export class GoogleRateLimitError extends UnavailableError {}
+
+/** Google's calendar usage limits were hit: not retried, it lasts (hours). */
+export class GoogleQuotaExceededError extends LabhogError {
+  constructor(message: string, detail?: Record<string, unknown>) {
+    super("google-quota-exceeded", 503, message, detail);
+  }
+}
 
 function header(headers: Headers | Record<string, string> | undefined, name: string): string | null {
   if (!headers) return null;
@@ -74,12 +95,25 @@ export function toLabhogError(e: unknown, ctx: GoogleErrorContext): LabhogError 
   const { message, reasons: rs } = reasons(he.response?.data);
   const detail = `${what}: ${status} ${message ?? he.message ?? ""}`.trim();
   const retryAfter = parseRetryAfter(header(he.response?.headers, "retry-after"));
-  if (status === 429 || status >= 500 || (status === 403 && rs.some((r) => RATE_LIMIT_REASONS.has(r)))) {
-    return new UnavailableError(detail, retryAfter, { cause: e });
+  if ((status === 403 || status === 429) && rs.some((r) => LASTING_QUOTA_REASONS.has(r))) {
+    return new GoogleQuotaExceededError(
+      `${detail} (Google's calendar usage limits; not retried: they last for hours. All ledgers share the service account's quota, or the delegated user's)`,
+      { reasons: rs },
+    );
   }
+  if (status === 429 || (status === 403 && rs.some((r) => RATE_LIMIT_REASONS.has(r)))) {
+    return new GoogleRateLimitError(detail, retryAfter, { cause: e });
+  }
+  if (status >= 500) return new UnavailableError(detail, retryAfter, { cause: e });
   switch (status) {
     case 400:
-      if (ctx.withSyncToken && /sync ?token/i.test(message ?? "")) return new SyncTokenInvalidError(detail);
+      // Google documents 410 as "token expired, do a full sync". A 400 on a
+      // request with a sync token means the request itself is wrong (say,
+      // timeMin together with syncToken, which events.list forbids): a bug
+      // to report, not a reason to re-download the calendar quietly. Only a
+      // token Google cannot read at all ("Invalid sync token value.") is
+      // treated as gone, and the backend logs that at warn.
+      if (ctx.withSyncToken && /invalid sync ?token value/i.test(message ?? "")) return new SyncTokenInvalidError(detail);
       return new ValidationError(detail, { reasons: rs });
     case 401:
       return new UnauthorizedError(detail);

@@ -1,7 +1,7 @@
 import ICAL from "ical.js";
 import type { calendar_v3 } from "@googleapis/calendar";
 import { ValidationError } from "../../errors.ts";
-import { isLabhogProperty } from "./labhog-properties.ts";
+import { isLabhogProperty, packLabhogProperties } from "./labhog-properties.ts";
 import { icalUtc, instantOf, isKnownZone, rfc3339Utc } from "./zoned-time.ts";
 
 type GEvent = calendar_v3.Schema$Event;
@@ -9,6 +9,8 @@ type GDateTime = calendar_v3.Schema$EventDateTime;
 
 /** The Google event bodies one VCALENDAR stands for. */
 export interface TranslatedCalendar {
+  /** Occurrences of repeated X-LABHOG-* properties left out: they did not fit Google's 1024 characters. */
+  droppedProperties: number;
   uid: string;
   /** The VEVENT without RECURRENCE-ID (absent when the ICS holds only overrides). */
   master: GEvent | undefined;
@@ -59,8 +61,9 @@ export function icsToEvents(ics: string, opts: IcsToEventOptions): TranslatedCal
 
   let master: GEvent | undefined;
   const overrides: TranslatedOverride[] = [];
+  const dropped = { n: 0 };
   for (const ve of vevents) {
-    const ev = veventToEvent(ve, uid, zones, opts);
+    const ev = veventToEvent(ve, uid, zones, opts, dropped);
     const rid = ve.getFirstProperty("recurrence-id");
     if (!rid) {
       if (master) throw new ValidationError("two VEVENTs without RECURRENCE-ID for one UID");
@@ -75,7 +78,7 @@ export function icsToEvents(ics: string, opts: IcsToEventOptions): TranslatedCal
     ev.originalStartTime = original;
     overrides.push({ event: ev, instanceSuffix: instanceSuffix(original) });
   }
-  return { uid, master, overrides };
+  return { uid, master, overrides, droppedProperties: dropped.n };
 }
 
 /** Google's instance id suffix: the original start in UTC (`20300101T090000Z`), or the date of an all-day one. */
@@ -84,7 +87,7 @@ export function instanceSuffix(original: GDateTime): string {
   return icalUtc(Date.parse(original.dateTime!));
 }
 
-function veventToEvent(ve: ICAL.Component, uid: string, zones: Map<string, ICAL.Timezone>, opts: IcsToEventOptions): GEvent {
+function veventToEvent(ve: ICAL.Component, uid: string, zones: Map<string, ICAL.Timezone>, opts: IcsToEventOptions, dropped: { n: number }): GEvent {
   const ev: GEvent = { iCalUID: uid };
   const dtstart = ve.getFirstProperty("dtstart");
   if (!dtstart) throw new ValidationError(`VEVENT ${uid} has no DTSTART`);
@@ -137,14 +140,28 @@ function veventToEvent(ve: ICAL.Component, uid: string, zones: Map<string, ICAL.
   }
   if (attendees.length) ev.attendees = attendees;
 
-  const labhog: Record<string, string> = {};
+  const props: Array<[string, string]> = [];
   for (const p of ve.getAllProperties()) {
     if (!isLabhogProperty(p.name)) continue;
-    // X- properties parse as type "unknown": the value is the raw text, kept byte for byte.
-    labhog[p.name.toUpperCase()] = String(p.getFirstValue() ?? "");
+    // The raw value text, as written (unknown X- properties are not unescaped; ours are TEXT and re-escaped alike).
+    props.push([p.name, rawValue(p)]);
   }
-  if (Object.keys(labhog).length) ev.extendedProperties = { private: labhog };
+  const packed = packLabhogProperties(props);
+  dropped.n += packed.dropped;
+  if (Object.keys(packed.values).length) ev.extendedProperties = { private: packed.values };
   return ev;
+}
+
+/** A property's value as it stands on its content line (after the first unquoted colon). */
+function rawValue(p: ICAL.Property): string {
+  const text = p.toICALString().replace(/\r?\n[ \t]/g, "");
+  let quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === '"') quoted = !quoted;
+    else if (c === ":" && !quoted) return text.slice(i + 1);
+  }
+  return String(p.getFirstValue() ?? "");
 }
 
 function mailto(v: unknown): string | undefined {

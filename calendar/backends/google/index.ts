@@ -37,8 +37,21 @@ export interface GoogleBackendOptions {
   apiRoot?: string;
   /** Default: the key's token_uri, else https://oauth2.googleapis.com/token */
   tokenUrl?: string;
-  /** Domain-wide delegation: act as this user. */
+  /**
+   * Domain-wide delegation: act as this user (JWT `sub`). Needed for
+   * attendees: without it no attendee is ever sent (Google refuses them from
+   * service accounts, 403 forbiddenForServiceAccounts); the holder then
+   * travels in X-LABHOG-HOLDER only. Google also attributes the per-user
+   * quota to this user instead of the service account.
+   */
   subject?: string;
+  /**
+   * How far back the first full sync reaches, in days (events ending
+   * earlier are not fetched). Default 35, the past the ledger keeps;
+   * null = the calendar's whole history.
+   */
+  fullSyncLookbackDays?: number | null;
+  now?: () => number;
   /** IANA zone for floating times in objects we write (the lab's zone). Default UTC. */
   timeZone?: string;
   /** Events per page (maxResults). Default 250. */
@@ -70,6 +83,9 @@ export function createGoogleBackend(opts: GoogleBackendOptions): GoogleBackend {
     pageSize: Math.min(2500, Math.max(1, opts.pageSize ?? 250)),
     retry: { ...defaultRetryPolicy, ...opts.retry },
     fetch: doFetch,
+    delegated: !!opts.subject,
+    fullSyncLookbackMs: opts.fullSyncLookbackDays === null ? undefined : (opts.fullSyncLookbackDays ?? 35) * 86_400_000,
+    now: opts.now ?? Date.now,
     ...(opts.log ? { log: opts.log } : {}),
   });
 }
