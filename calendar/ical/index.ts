@@ -9,11 +9,19 @@
  *   X-LABHOG-EXCLUSIVE, else exclusive.
  * - STATUS:CANCELLED (series, override or THISANDFUTURE override) removes
  *   the instances it covers.
- * - Missing DTEND: DURATION if present (nominal, so P1D is one calendar day
- *   across DST); else RFC 5545 §3.6.1 — an all-day event lasts one day, a
+ * - Missing DTEND: DURATION if present (weeks and days nominal, so P1D is
+ *   the same wall time next day across DST; hours, minutes and seconds exact,
+ *   so PT4H is four real hours); else RFC 5545 §3.6.1 — an all-day event lasts one day, a
  *   timed one has zero length (listed, never active, overlaps nothing).
  *   DTEND before DTSTART, a negative DURATION, DATE/DATE-TIME mixes are
  *   InvalidEventError.
+ * - Wall times in a DST gap move forward by the gap; a repeated wall time is
+ *   its first pass (RFC 5545 §3.3.5), for IANA zones and in-file VTIMEZONEs
+ *   alike (ical.js reads VTIMEZONE gaps backwards and repeats as the second
+ *   pass). DTEND may be in another zone than DTSTART; its exact length holds
+ *   for every instance. Written times always read back as the same instant
+ *   (a second pass is written in UTC). Checked against python3-icalendar +
+ *   zoneinfo in test/calendar/time.
  * - Floating times and all-day dates are in the lab's zone. TZIDs resolve to
  *   the object's own VTIMEZONE (wherever in the object it is), else to an IANA
  *   zone from Intl (RFC 7809); anything else is InvalidEventError (ical.js

@@ -1,6 +1,6 @@
 import ICAL from "ical.js";
 import { InvalidEventError } from "../errors.ts";
-import { intlZone, isKnownIanaZone } from "./zones.ts";
+import { VtimezoneZone, intlZone, isKnownIanaZone } from "./zones.ts";
 
 /**
  * Parsing one calendar object safely: a size limit before ical.js sees the
@@ -74,19 +74,21 @@ function resolveZones(root: ICAL.Component, objectId: string | undefined): void 
  * cost of mapping an object from Thunderbird or Apple Calendar, which put the
  * same VTIMEZONE in every object. Objects whose VTIMEZONE text is identical
  * share one expanded zone (same text, same zone: nothing leaks between
- * calendars that differ). If ical.js ever drops its per-root zone cache this
- * silently falls back to its own per-object lookup.
+ * calendars that differ). The shared zone is a VtimezoneZone, which reads gap
+ * and repeated wall times as RFC 5545 says. If ical.js ever drops its per-root
+ * zone cache, parsing refuses in-file VTIMEZONEs rather than read them wrong
+ * (the mapping tests show it).
  */
 const sharedZones = new Map<string, ICAL.Timezone>();
 const SHARED_ZONES_MAX = 512;
 
 function shareZone(root: ICAL.Component, vtz: ICAL.Component, tzid: string): void {
   const cache = (root as unknown as { _timezoneCache?: unknown })._timezoneCache;
-  if (!(cache instanceof Map)) return;
+  if (!(cache instanceof Map)) throw new Error("ical.js no longer keeps a per-calendar zone cache: VTIMEZONE zones cannot be read per RFC 5545");
   const key = vtz.toString();
   let zone = sharedZones.get(key);
   if (!zone) {
-    zone = new ICAL.Timezone({ component: new ICAL.Component(structuredClone(vtz.toJSON()) as unknown[]), tzid });
+    zone = new VtimezoneZone({ component: new ICAL.Component(structuredClone(vtz.toJSON()) as unknown[]), tzid });
     if (sharedZones.size >= SHARED_ZONES_MAX) sharedZones.clear();
     sharedZones.set(key, zone);
   }

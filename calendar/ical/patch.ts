@@ -5,7 +5,7 @@ import { expandSeries } from "../recurrence/expand.ts";
 import { parseCalendar } from "./parse.ts";
 import { CONFLICT_PREFIX, X, setText, stripConflictPrefix, text } from "./properties.ts";
 import { labZone } from "./read.ts";
-import { instantMs, localize, rawTime, setTimeProperty, timeLike, utcTime } from "./times.ts";
+import { addDurationMs, instantMs, localize, rawTime, setTimeProperty, timeLike, utcTime } from "./times.ts";
 import { usageText } from "./write.ts";
 import type { IntlZone } from "./zones.ts";
 
@@ -85,10 +85,10 @@ function createOverride(root: ICAL.Component, master: ICAL.Component | undefined
   return ov;
 }
 
-/** Writes DTSTART/DTEND in the event's own style; both must be dates or both date-times. */
-function writeSpan(c: ICAL.Component, startMs: number, endMs: number, like: ICAL.Time | undefined, lab: IntlZone): void {
+/** Writes DTSTART/DTEND in the event's own style (DTEND keeps its own zone when it had one); both must be dates or both date-times. */
+function writeSpan(c: ICAL.Component, startMs: number, endMs: number, like: ICAL.Time | undefined, lab: IntlZone, likeEnd: ICAL.Time | undefined = like): void {
   let s = timeLike(startMs, like, lab);
-  let e = timeLike(endMs, like, lab);
+  let e = timeLike(endMs, likeEnd, lab);
   if (s.isDate !== e.isDate) {
     s = utcTime(startMs);
     e = utcTime(endMs);
@@ -107,7 +107,7 @@ function applyPatch(c: ICAL.Component, patch: EventPatch, lab: IntlZone, now: Da
     const endMs = patch.end !== undefined ? Date.parse(patch.end) : currentEndMs(c, lab);
     if (!Number.isFinite(startMs) || !Number.isFinite(endMs)) throw new ValidationError("start/end must be ISO date-times");
     if (endMs < startMs) throw new ValidationError("end is before start");
-    writeSpan(c, startMs, endMs, curStart, lab);
+    writeSpan(c, startMs, endMs, curStart, lab, rawTime(c, "dtend") ?? curStart);
     significant = true;
   }
   if (patch.status !== undefined) {
@@ -164,9 +164,9 @@ function currentEndMs(c: ICAL.Component, lab: IntlZone): number {
   if (end) return instantMs(localize(end, lab));
   const start = localize(rawTime(c, "dtstart")!, lab);
   const dur = c.getFirstPropertyValue("duration");
+  if (dur instanceof ICAL.Duration) return addDurationMs(start, dur);
   const e = start.clone();
-  if (dur instanceof ICAL.Duration) e.addDuration(dur);
-  else if (start.isDate) e.adjust(1, 0, 0, 0);
+  if (start.isDate) e.adjust(1, 0, 0, 0);
   return instantMs(e);
 }
 

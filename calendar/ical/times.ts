@@ -1,6 +1,6 @@
 import ICAL from "ical.js";
 import { InvalidEventError } from "../errors.ts";
-import { IntlZone, wallAt } from "./zones.ts";
+import { IntlZone, VtimezoneZone, wallAt } from "./zones.ts";
 
 /**
  * Event timing: turning DTSTART/DTEND/DURATION into instants.
@@ -123,17 +123,34 @@ export function endMs(start: ICAL.Time, length: EventLength): number {
   switch (length.kind) {
     case "exact":
       return instantMs(start) + length.ms;
-    case "nominal": {
-      const e = start.clone();
-      e.addDuration(length.duration);
-      return instantMs(e);
-    }
+    case "nominal":
+      return addDurationMs(start, length.duration);
     case "days": {
       const e = start.clone();
       e.adjust(length.days, 0, 0, 0);
       return instantMs(e);
     }
   }
+}
+
+/**
+ * The instant a DURATION after `start` (RFC 5545 §3.3.6, §3.8.2.5): weeks and
+ * days are nominal — added on the wall clock of `start`'s zone, so P1D across
+ * a DST change is the same local time next day (a nonexistent result moves
+ * forward, RFC 5545 §3.3.5) — and hours, minutes and seconds are exact, so
+ * PT4H is four real hours whatever the clock does. The nominal part goes
+ * first, the order RFC 8984 §1.4.6 spells out. ical.js's own addDuration
+ * puts every part on the wall clock (PT4H over a spring change lasts 3 hours).
+ */
+export function addDurationMs(start: ICAL.Time, d: ICAL.Duration): number {
+  const sign = d.isNegative ? -1 : 1;
+  const days = sign * (d.weeks * 7 + d.days);
+  let e = start;
+  if (days !== 0) {
+    e = start.clone();
+    e.adjust(days, 0, 0, 0);
+  }
+  return instantMs(e) + sign * (d.hours * 3600 + d.minutes * 60 + d.seconds) * 1000;
 }
 
 /** A UTC DATE-TIME for an instant. */
@@ -145,9 +162,17 @@ export function utcTime(ms: number): ICAL.Time {
  * The instant `ms` written the way `like` (a value as found in the event, not
  * localized) is written: same zone, floating stays floating (in the lab's
  * zone), a date stays a date when the instant is a midnight of the lab's zone.
- * Otherwise (a date that cannot hold the instant) it is a UTC date-time.
+ * Otherwise it is a UTC date-time: a date that cannot hold the instant, or a
+ * wall time that reads back as another instant (the second pass of a repeated
+ * hour reads as the first, RFC 5545 §3.3.5), so what is written always reads
+ * back as `ms`.
  */
 export function timeLike(ms: number, like: ICAL.Time | undefined, lab: IntlZone): ICAL.Time {
+  const t = wallLike(ms, like, lab);
+  return instantMs(localize(t, lab)) === ms ? t : utcTime(ms);
+}
+
+function wallLike(ms: number, like: ICAL.Time | undefined, lab: IntlZone): ICAL.Time {
   if (!like || like.zone === ICAL.Timezone.utcTimezone) return utcTime(ms);
   if (like.isDate || isFloating(like)) {
     const w = wallAt(lab.tzid, ms);
@@ -161,8 +186,13 @@ export function timeLike(ms: number, like: ICAL.Time | undefined, lab: IntlZone)
   if (zone instanceof IntlZone) {
     return new ICAL.Time({ ...wallAt(zone.tzid, ms), isDate: false }, zone);
   }
-  // A zone from a VTIMEZONE: let ical.js convert, then correct the rare
-  // transition-hour miss of its UTC→local step.
+  if (zone instanceof VtimezoneZone) {
+    const d = new Date(ms + zone.offsetAtMs(ms) * 1000);
+    const wall = { year: d.getUTCFullYear(), month: d.getUTCMonth() + 1, day: d.getUTCDate(), hour: d.getUTCHours(), minute: d.getUTCMinutes(), second: d.getUTCSeconds() };
+    return new ICAL.Time({ ...wall, isDate: false }, zone);
+  }
+  // Any other zone: let ical.js convert, then correct the rare transition-hour
+  // miss of its UTC→local step.
   const t = utcTime(ms).convertToZone(zone);
   const diff = Math.round((ms - instantMs(t)) / 1000);
   if (diff !== 0) t.adjust(0, 0, 0, diff);

@@ -168,11 +168,16 @@ export function offsetAt(tzid: string, ms: number): number {
  * first of the two.
  */
 export function offsetForWall(tzid: string, w: Wall): number {
+  return rfcOffsetForWall((ms) => offsetAt(tzid, ms), w);
+}
+
+/** The RFC 5545 §3.3.5 reading of a wall clock time, for any zone that can say its offset at an instant. */
+export function rfcOffsetForWall(offsetAtMs: (ms: number) => number, w: Wall): number {
   const asUtc = utcOfWall(w);
-  const before = offsetAt(tzid, asUtc - 86_400_000);
-  const after = offsetAt(tzid, asUtc + 86_400_000);
-  if (before === after && offsetAt(tzid, asUtc - before * 1000) === before) return before;
-  const fits = [before, after].filter((o) => offsetAt(tzid, asUtc - o * 1000) === o);
+  const before = offsetAtMs(asUtc - 86_400_000);
+  const after = offsetAtMs(asUtc + 86_400_000);
+  if (before === after && offsetAtMs(asUtc - before * 1000) === before) return before;
+  const fits = [before, after].filter((o) => offsetAtMs(asUtc - o * 1000) === o);
   if (fits.length === 0) return before; // in the gap
   return Math.max(...fits); // larger offset = earlier instant = first of a repeated hour
 }
@@ -194,6 +199,50 @@ export class IntlZone extends ICAL.Timezone {
 
   override toString(): string {
     return this.tzid;
+  }
+}
+
+interface IcalChange { year: number; month: number; day: number; hour: number; minute: number; second: number; utcOffset: number; prevUtcOffset: number }
+
+/**
+ * A zone from an object's own VTIMEZONE, read the RFC 5545 §3.3.5 way.
+ * ical.js's own Timezone.utcOffset reads a time in the spring gap with the
+ * new offset (02:30 becomes 01:30 old time, backwards) and a repeated hour as
+ * its second pass; this one asks ical.js only for the transitions (its
+ * `changes`, UTC instants) and reads wall times like IntlZone does.
+ */
+export class VtimezoneZone extends ICAL.Timezone {
+  #at: number[] = [];
+  #offset: number[] = [];
+  #first = 0;
+  #seen = -1;
+
+  override utcOffset(tt: ICAL.Time): number {
+    return rfcOffsetForWall((ms) => this.offsetAtMs(ms), tt);
+  }
+
+  /** UTC offset (seconds) in force at the instant `ms`. */
+  offsetAtMs(ms: number): number {
+    const self = this as unknown as { changes: IcalChange[]; _ensureCoverage(year: number): void };
+    const year = new Date(ms).getUTCFullYear();
+    if (!Number.isFinite(year)) return 0;
+    self._ensureCoverage(Math.min(Math.max(year + 1, 1900), 2201));
+    const changes = self.changes;
+    if (changes.length !== this.#seen) {
+      this.#seen = changes.length;
+      this.#at = changes.map((c) => Date.UTC(c.year, c.month - 1, c.day, c.hour, c.minute, c.second));
+      this.#offset = changes.map((c) => c.utcOffset);
+      this.#first = changes[0]?.prevUtcOffset ?? 0;
+    }
+    // Last change at or before ms (changes are sorted by ical.js).
+    let lo = 0;
+    let hi = this.#at.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.#at[mid]! <= ms) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo === 0 ? this.#first : this.#offset[lo - 1]!;
   }
 }
 

@@ -1,6 +1,6 @@
 import ICAL from "ical.js";
 import { InvalidEventError } from "../errors.ts";
-import { checkYear, endMs, instantMs, localize, readTime, timingOf, type EventTiming } from "../ical/times.ts";
+import { addDurationMs, checkYear, endMs, instantMs, localize, readTime, timingOf, type EventTiming } from "../ical/times.ts";
 import type { IntlZone } from "../ical/zones.ts";
 import { IterationBudget } from "./budget.ts";
 import { ruleStarts } from "./rule.ts";
@@ -198,7 +198,7 @@ function* instances(master: ICAL.Component, timing: EventTiming, lab: IntlZone, 
         checkYear(v.start, "rdate", objectId);
         if (v.end) checkYear(v.end, "rdate", objectId);
         const s = localize(v.start, lab);
-        const e = v.end ? instantMs(localize(v.end, lab)) : v.duration ? (() => { const t = s.clone(); t.addDuration(v.duration!); return instantMs(t); })() : undefined;
+        const e = v.end ? instantMs(localize(v.end, lab)) : v.duration ? addDurationMs(s, v.duration) : undefined;
         if (e !== undefined && e < instantMs(s)) throw new InvalidEventError("RDATE period ends before it starts", objectId);
         rdates.push({ start: s, endMs: e });
       } else if (v instanceof ICAL.Time) {

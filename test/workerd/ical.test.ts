@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { expandCalendar, patchEventIcs, reservationsFromIcs, reservationToIcs } from "../../calendar/ical/index.ts";
 import { resolveConflicts } from "../../calendar/conflicts.ts";
+import { CASES, HAND_WORKED, handWorkedIcs, icsOf } from "../calendar/time/cases.ts";
+import oracleExpected from "../calendar/time/oracle-expected.json";
 
 /**
  * The mapping inside workerd (run: npx vitest run --config
@@ -72,5 +74,26 @@ describe(`iCalendar mapping in ${runtime}`, () => {
     expect([...losers.entries()]).toEqual([["api-1", ["weekly@example.org/2026-11-02T14:00:00.000Z"]]]);
     const marked = patchEventIcs(mine, { conflictWith: losers.get("api-1")! });
     expect(marked.replace(/\r\n[ \t]/g, "")).toContain("SUMMARY:[conflict] alice: flash");
+  });
+
+  // The table test/calendar/time/oracle.test.ts checks against python3-icalendar + zoneinfo
+  // in Node; here the same answers must come out of workerd's Intl data.
+  it("reads every DST, DURATION, cross-zone, floating and all-day case as the oracle does", () => {
+    const expected = oracleExpected as Record<string, string[][]>;
+    for (const c of CASES) {
+      const rs = reservationsFromIcs(icsOf(c), { ...ctx, timezone: c.lab }, { start: new Date(c.window[0]), end: new Date(c.window[1]) });
+      expect(rs.map((r) => [r.start, r.end]).sort((a, b) => a[0]!.localeCompare(b[0]!)), c.name).toEqual(expected[c.name]);
+    }
+    for (const h of HAND_WORKED) {
+      const [r] = reservationsFromIcs(handWorkedIcs(h), { ...ctx, timezone: "UTC" }, { start: new Date("2000-01-01T00:00:00Z"), end: new Date("2030-01-01T00:00:00Z") });
+      expect(r?.start, h.name).toBe(h.utc);
+    }
+  });
+
+  it("a patched event in a repeated hour's second pass reads back as that instant", () => {
+    const base = icsOf({ name: "p", lab: "America/New_York", window: ["2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z"], events: [["DTSTART;TZID=America/New_York:20261020T090000", "DURATION:PT1H"]] });
+    const patched = patchEventIcs(base, { start: "2026-11-01T06:30:00Z", end: "2026-11-01T07:30:00Z" }, undefined, { timezone: "America/New_York" });
+    const [r] = reservationsFromIcs(patched, { ...ctx, timezone: "America/New_York" }, { start: new Date("2026-10-01T00:00:00Z"), end: new Date("2026-12-01T00:00:00Z") });
+    expect([r?.start, r?.end]).toEqual(["2026-11-01T06:30:00.000Z", "2026-11-01T07:30:00.000Z"]);
   });
 });
