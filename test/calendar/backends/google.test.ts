@@ -5,7 +5,9 @@
 import ICAL from "ical.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createGoogleBackend, type GoogleBackendOptions } from "../../../calendar/backends/google/index.ts";
-import { NotFoundError, PreconditionFailedError, UnauthorizedError, UnavailableError, ValidationError } from "../../../calendar/errors.ts";
+import { ConflictError, NotFoundError, PreconditionFailedError, UnauthorizedError, UnavailableError, ValidationError } from "../../../calendar/errors.ts";
+import { GoogleQuotaExceededError, GoogleRateLimitError } from "../../../calendar/backends/google/google-errors.ts";
+import { backoffMs, defaultRetryPolicy } from "../../../calendar/backends/google/retry.ts";
 import { backendContract } from "../contract/backend-contract.ts";
 import { reservationsFromIcs } from "../../../calendar/ical/index.ts";
 import { startGoogleStandin, type GoogleStandin } from "../../google-standin/server.ts";
@@ -513,4 +515,170 @@ describe("google backend inside workerd", () => {
       await rm(dir, { recursive: true, force: true });
     }
   }, 120_000);
+});
+
+/** Issue 11: each rule Google documents, enforced by the stand-in, kept by the backend. */
+describe("google backend: the rules Google documents (issue 11)", () => {
+  const booking = (uid: string, extra: string[] = [], day = "20300110") =>
+    ics(["BEGIN:VEVENT", `UID:${uid}`, "DTSTAMP:20260101T000000Z", `DTSTART:${day}T090000Z`, `DTEND:${day}T100000Z`, "SUMMARY:alice: flashing", "ORGANIZER;CN=Alice:mailto:alice@example.com", "ATTENDEE;CN=Alice;PARTSTAT=ACCEPTED:mailto:alice@example.com", "X-LABHOG-HOLDER:alice", ...extra, "END:VEVENT"]);
+
+  it("G1: the stand-in refuses attendees from a service account without delegation (403 forbiddenForServiceAccounts)", () => {
+    const cal = standin.createCalendar();
+    const body = { start: { dateTime: "2030-01-01T09:00:00Z" }, end: { dateTime: "2030-01-01T10:00:00Z" }, attendees: [{ email: "alice@example.com" }] };
+    expect(() => cal.insert(body, { account: credentials.client_email! })).toThrow(/Domain-Wide Delegation/);
+    expect(cal.insert(body, { account: credentials.client_email!, subject: "lab@example.com" }).attendees).toHaveLength(1);
+  });
+
+  it("G1: without a subject no attendee (nor organizer) is sent; the holder travels in X-LABHOG-HOLDER", async () => {
+    const { cal, backend } = fresh();
+    const c = await backend.create("g1-plain@labhog.test", booking("g1-plain@labhog.test"));
+    const stored = cal.get(c.id);
+    expect(stored.attendees).toBeUndefined();
+    expect(stored.organizer).toEqual({ email: cal.id, self: true }); // read-only: Google's choice, not ours
+    expect(stored.creator).toEqual({ email: credentials.client_email });
+    expect(stored.extendedProperties?.private?.["X-LABHOG-HOLDER"]).toBe("alice");
+  });
+
+  it("G1: with a subject (domain-wide delegation) attendees are sent and the delegated user is the creator", async () => {
+    const other = await standin.createServiceAccount();
+    const cal = standin.createCalendar();
+    const make = () => createGoogleBackend({ calendarId: cal.id, credentials: JSON.stringify(other), apiRoot: standin.apiRoot, tokenUrl: standin.tokenUrl, subject: "lab-bot@example.com", retry: { attempts: 1 } });
+    // Not granted by the Workspace admin yet: the token endpoint refuses the impersonation.
+    await expect(make().sync(null)).rejects.toBeInstanceOf(UnauthorizedError);
+    standin.auth.grantDomainWideDelegation(other.client_email!);
+    const c = await make().create("g1-dwd@labhog.test", booking("g1-dwd@labhog.test"));
+    expect(cal.get(c.id).attendees?.map((a) => a.email)).toEqual(["alice@example.com"]);
+    expect(cal.get(c.id).creator).toEqual({ email: "lab-bot@example.com" });
+  });
+
+  it("G1: an event a person made in Google on the resource calendar is held by its creator (the calendar is the organizer)", async () => {
+    const { cal, backend } = fresh();
+    const ev = cal.seed({ summary: "bob's session", start: { dateTime: "2030-01-03T09:00:00Z" }, end: { dateTime: "2030-01-03T10:00:00Z" }, organizer: { email: cal.id, self: true }, creator: { email: "bob@example.com", displayName: "Bob" } });
+    const v = only((await backend.get(ev.id!)).ics);
+    expect(v.getFirstPropertyValue("organizer")).toBe("mailto:bob@example.com");
+    const users = [{ id: "bob", email: "bob@example.com", unix: ["bob"], sshKeys: [], groups: [] }];
+    const [r] = reservationsFromIcs((await backend.get(ev.id!)).ics, { resource: "board", timezone: "UTC", users }, { start: new Date(Date.UTC(2030, 0, 1)), end: new Date(Date.UTC(2030, 0, 5)) });
+    expect(r!.holder.id).toBe("bob");
+  });
+
+  it("G3: the stand-in drops keys over 44 characters and cuts values after 1024, silently, as Google does", () => {
+    const cal = standin.createCalendar();
+    const ev = cal.seed({ start: { dateTime: "2030-01-01T09:00:00Z" }, end: { dateTime: "2030-01-01T10:00:00Z" } });
+    const out = cal.write(ev.id!, { extendedProperties: { private: { ["K".repeat(45)]: "x", "X-LABHOG-USAGE": "u".repeat(2000) } } }, undefined, "patch");
+    expect(Object.keys(out.extendedProperties!.private!)).toEqual(["X-LABHOG-USAGE"]);
+    expect(out.extendedProperties!.private!["X-LABHOG-USAGE"]).toHaveLength(1024);
+  });
+
+  it("G3: a value Google would cut is refused before sending; repeated X-LABHOG-CONFLICT-WITH survive as several", async () => {
+    const { cal, backend } = fresh();
+    const mark = standin.requests.length;
+    await expect(backend.create("g3-big@labhog.test", booking("g3-big@labhog.test", [`X-LABHOG-USAGE:{"x":"${"y".repeat(1100)}"}`]))).rejects.toThrow(/1024/);
+    expect(apiRequestsSince(mark)).toEqual([]);
+    const c = await backend.create("g3-rep@labhog.test", booking("g3-rep@labhog.test", ["X-LABHOG-STATE:conflict", "X-LABHOG-CONFLICT-WITH:winner-1@labhog.test", "X-LABHOG-CONFLICT-WITH:winner-2@labhog.test"]));
+    const back = only((await backend.get(c.id)).ics).getAllProperties("x-labhog-conflict-with").map((p) => p.toICALString().split(":")[1]);
+    expect(back).toEqual(["winner-1@labhog.test", "winner-2@labhog.test"]);
+    expect(Object.keys(cal.get(c.id).extendedProperties!.private!).every((k) => k.length <= 44)).toBe(true);
+  });
+
+  it("G4: the event id derives from the UID (base32hex, 5–1024 chars); an insert resent after a lost answer finds its own event", async () => {
+    const { cal, backend } = fresh();
+    standin.loseResponses(1, "POST");
+    const mark = standin.requests.length;
+    const c = await backend.create("g4-lost@labhog.test", booking("g4-lost@labhog.test"));
+    expect(c.id).toMatch(/^[a-v0-9]{5,1024}$/);
+    const posts = apiRequestsSince(mark).filter((r) => r.method === "POST");
+    expect(posts.map((r) => r.status)).toEqual([0, 409]); // the first went through unanswered, the resend met it
+    const all = await backend.sync(null);
+    expect(all.changed.map((o) => o.id)).toEqual([c.id]);
+    expect(cal.get(c.id).iCalUID).toBe("g4-lost@labhog.test");
+    // The same UID from another create is still a conflict.
+    await expect(backend.create("g4-lost@labhog.test", booking("g4-lost@labhog.test", [], "20300111"))).rejects.toBeInstanceOf(ConflictError);
+  });
+
+  it("G4: a deleted UID Google won't revive (409, then 403) is a clear ConflictError, and nothing is left behind", async () => {
+    const { cal, backend } = fresh();
+    const c = await backend.create("g4-gone@labhog.test", booking("g4-gone@labhog.test"));
+    await backend.delete(c.id, c.etag);
+    cal.freezeTombstone(c.id);
+    const e = await backend.create("g4-gone@labhog.test", booking("g4-gone@labhog.test")).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(ConflictError);
+    expect((e as ConflictError).message).toMatch(/refuses to bring it back.*new UID/);
+    expect((e as ConflictError).detail).toMatchObject({ reason: "deleted-uid-not-revivable", uid: "g4-gone@labhog.test" });
+    expect((await backend.sync(null)).changed).toEqual([]);
+  });
+
+  it("G5: updates are events.patch: reminders, colour, guests and other apps' properties of a person's event survive", async () => {
+    const { cal, backend } = fresh();
+    const ev = cal.seed({
+      summary: "bob's session",
+      start: { dateTime: "2030-01-03T09:00:00Z" },
+      end: { dateTime: "2030-01-03T10:00:00Z" },
+      colorId: "11",
+      reminders: { useDefault: false, overrides: [{ method: "popup", minutes: 5 }] },
+      attendees: [{ email: "bob@example.com" }, { email: "carol@example.com" }],
+      extendedProperties: { private: { "crm-id": "42", "X-LABHOG-MODE": "dfu" } },
+    });
+    const obj = await backend.get(ev.id!);
+    const mark = standin.requests.length;
+    const edited = obj.ics.replace("SUMMARY:bob's session", "SUMMARY:[conflict] bob's session").replace(/X-LABHOG-MODE:dfu\r\n/, "X-LABHOG-STATE:conflict\r\n");
+    await backend.update(obj.id, edited, obj.etag);
+    expect(apiRequestsSince(mark).map((r) => r.method)).toEqual(["PATCH"]);
+    const now = cal.get(ev.id!);
+    expect(now.summary).toBe("[conflict] bob's session");
+    expect(now.colorId).toBe("11");
+    expect(now.reminders).toEqual({ useDefault: false, overrides: [{ method: "popup", minutes: 5 }] });
+    expect(now.attendees?.map((a) => a.email)).toEqual(["bob@example.com", "carol@example.com"]);
+    expect(now.extendedProperties?.private).toEqual({ "crm-id": "42", "X-LABHOG-STATE": "conflict" }); // ours removed, theirs kept
+  });
+
+  it("G6: quotaExceeded is not retried; a rate-limit 403 is, with the longer backoff", async () => {
+    const { backend } = fresh({ retry: { attempts: 3, rateLimitBaseDelayMs: 20, rateLimitMaxDelayMs: 40 } });
+    standin.injectFaults(403, 1, { reason: "quotaExceeded", message: "Calendar usage limits exceeded." });
+    let mark = standin.requests.length;
+    const e = await backend.sync(null).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(GoogleQuotaExceededError);
+    expect(apiRequestsSince(mark).map((r) => r.status)).toEqual([403]);
+    standin.injectFaults(403, 1, { reason: "rateLimitExceeded", message: "Rate Limit Exceeded" });
+    mark = standin.requests.length;
+    expect((await backend.sync(null)).full).toBe(true);
+    expect(apiRequestsSince(mark).map((r) => r.status)).toEqual([403, 200]);
+  });
+
+  it("G6: rate limits wait at least half a step of their own longer ladder; a 503 keeps the short one", () => {
+    const p = { ...defaultRetryPolicy };
+    const rate = new GoogleRateLimitError("429");
+    const busy = new UnavailableError("503");
+    expect([1, 2, 3, 4, 5, 6].map((n) => backoffMs(p, rate, n, () => 0))).toEqual([500, 1000, 2000, 4000, 8000, 8000]);
+    expect([1, 2, 3].map((n) => backoffMs(p, rate, n, () => 1))).toEqual([1000, 2000, 4000]);
+    expect(backoffMs(p, busy, 1, () => 1)).toBe(250);
+  });
+
+  it("G8: the first full sync is bounded with timeMin (later ones use the token alone, as events.list requires)", async () => {
+    const { cal, backend } = fresh();
+    const old = cal.seed({ summary: "long ago", start: { dateTime: "2020-01-01T09:00:00Z" }, end: { dateTime: "2020-01-01T10:00:00Z" } });
+    const recent = cal.seed({ summary: "soon", start: { dateTime: new Date(Date.now() + 86_400_000).toISOString() }, end: { dateTime: new Date(Date.now() + 90_000_000).toISOString() } });
+    const mark = standin.requests.length;
+    const full = await backend.sync(null);
+    expect(full.changed.map((o) => o.id)).toEqual([recent.id]);
+    const first = apiRequestsSince(mark)[0]!;
+    expect(new URLSearchParams(first.query).get("timeMin")).toBe(new Date(Date.parse(new URLSearchParams(first.query).get("timeMin")!)).toISOString());
+    expect(Date.now() - Date.parse(new URLSearchParams(first.query).get("timeMin")!)).toBeGreaterThanOrEqual(35 * 86_400_000 - 60_000);
+    // The stand-in refuses timeMin with a sync token, like Google: the incremental request carries none.
+    const mark2 = standin.requests.length;
+    expect((await backend.sync(full.token)).full).toBe(false);
+    expect(apiRequestsSince(mark2)[0]!.query).not.toContain("timeMin");
+    // Unbounded when asked.
+    const all = await backendOn(cal.id, { fullSyncLookbackDays: null }).sync(null);
+    expect(all.changed.map((o) => o.id).sort()).toEqual([old.id, recent.id].sort());
+  });
+
+  it("G8: a 400 that mentions the sync token is an error to report, not a silent full resync", async () => {
+    const { backend } = fresh();
+    const t = (await backend.sync(null)).token;
+    standin.injectFaults(400, 1, { reason: "invalid", message: "Sync token cannot be used together with timeMin.", method: "GET" });
+    const mark = standin.requests.length;
+    const e = await backend.sync(t).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(ValidationError);
+    expect(apiRequestsSince(mark).map((r) => r.status)).toEqual([400]); // no full listing behind its back
+  });
 });
