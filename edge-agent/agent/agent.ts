@@ -14,6 +14,7 @@ import { StateStore, type AgentState } from "./state.ts";
 import { resourceSummary, writeSummary } from "./summary.ts";
 import { topics, type Topics } from "./topics.ts";
 import { UsagePublisher } from "./usage-publisher.ts";
+import type { Enforcement } from "./enforcement.ts";
 import type { UsageCollectorLike } from "./driver-modules.ts";
 
 export type TimedEvent = AgentEvent & { time: string; agent: string };
@@ -89,6 +90,8 @@ export class Agent {
         emit: (ev) => this.emit(ev),
         persist,
         changed: () => this.writeSummary().catch((e) => this.log.warn("cannot write status summary", { error: e as Error })),
+        advisory: built.advisory,
+        enforced: () => this.publishEnforcement(),
       });
       this.runners.set(r.id, runner);
       if (built.usage) collectors.push({ resource: r.id, collector: built.usage });
@@ -103,6 +106,7 @@ export class Agent {
           if (err) this.log.error("subscribe failed", { error: err });
           else this.claims!.connected(c);
         });
+        this.publishEnforcement();
       },
       onMessage: (topic, payload) => this.onMessage(topic, payload),
     });
@@ -153,9 +157,20 @@ export class Agent {
     }
   }
 
+  /**
+   * Retained on …/agents/<agent>/enforcement: the latest verdict of every
+   * resource that has one, so a Worker that (re)starts learns it at once.
+   */
+  private publishEnforcement(): void {
+    const resources: Record<string, Enforcement> = {};
+    for (const [id, r] of this.runners) if (r.enforcement) resources[id] = r.enforcement;
+    if (!Object.keys(resources).length) return;
+    this.client?.publish(this.t.enforcement, JSON.stringify({ agent: this.cfg.agent, at: new Date().toISOString(), resources }), { qos: 1, retain: true });
+  }
+
   async writeSummary(): Promise<void> {
     const now = Date.now();
-    const resources = [...this.runners.entries()].map(([id, r]) => resourceSummary(id, !this.contested.has(id), r.active, r.state.schedule?.entries ?? [], now));
+    const resources = [...this.runners.entries()].map(([id, r]) => resourceSummary(id, !this.contested.has(id), r.active, r.state.schedule?.entries ?? [], now, r.enforcement));
     const s: Parameters<typeof writeSummary>[1] = { agent: this.cfg.agent, site: this.cfg.site, updatedAt: new Date(now).toISOString(), resources };
     if (this.cfg.statusUrl !== undefined) s.statusUrl = this.cfg.statusUrl;
     await writeSummary(this.cfg.stateDir, s);

@@ -12,6 +12,8 @@ export interface BuiltDrivers {
   drivers: AgentDriver[];
   /** The usage collector of this resource (it reads the power/usb drivers as sources). */
   usage?: UsageCollectorLike;
+  /** Drivers that only tell people (notify): their failures are reported but leave the booking enforced. */
+  advisory: Set<string>;
 }
 
 /** What a locked-out user's key runs: the status command, told where the summary is when not in the default place. */
@@ -49,7 +51,7 @@ export function buildDrivers(cfg: AgentConfig, r: ResourceConfig, mods: DriverMo
     if (cfg.statusUrl !== undefined) nd.statusUrl = cfg.statusUrl;
     drivers.push(new NotifyDriver(nd));
   }
-  const out: BuiltDrivers = { drivers };
+  const out: BuiltDrivers = { drivers, advisory: new Set(["notify"]) };
   if (r.usage !== undefined && mods.usage) out.usage = mods.usage.createUsageCollector(r.usage, { ...deps, sources });
   return out;
 }

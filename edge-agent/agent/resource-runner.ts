@@ -2,6 +2,7 @@ import type { Schedule, ScheduleEntry } from "../../calendar/schedule/schedule.t
 import type { AgentEvent, Driver, DriverContext } from "../drivers/driver.ts";
 import type { Logger } from "../log.ts";
 import { activeEntry, nextBoundary, type ExpiryPolicy } from "./active-entry.ts";
+import { nextEnforcement, retryDelayMs, type Enforcement } from "./enforcement.ts";
 import type { ResourceState } from "./state.ts";
 
 /** A driver as the agent sees it: `endingSoon` is the notify reminder hook. */
@@ -22,7 +23,22 @@ export interface RunnerOptions {
   changed(): Promise<void>;
   /** Longest sleep between checks, a guard against wall-clock jumps. */
   maxSleepMs?: number;
+  /** Drivers whose failures are reported but do not make the booking "not enforced" (notify only tells people). */
+  advisory?: ReadonlySet<string>;
+  /** After every verdict (each attempt, and each failure a driver reports between attempts), before `enforced` is emitted. */
+  enforced?(e: Enforcement): void;
 }
+
+type Target = Pick<Enforcement, "state" | "reservation" | "holder" | "end">;
+const targetOf = (e: Enforcement): Target => ({
+  state: e.state,
+  ...(e.reservation !== undefined ? { reservation: e.reservation } : {}),
+  ...(e.holder !== undefined ? { holder: e.holder } : {}),
+  ...(e.end !== undefined ? { end: e.end } : {}),
+});
+
+/** Where a driver's `ok: false` comes from: an attempt counts, a reminder does not, anything else is a late failure. */
+type Phase = "idle" | "attempt" | "notice";
 
 /**
  * Enforces one resource by its own clock: at every boundary of the accepted
@@ -40,12 +56,34 @@ export class ResourceRunner {
   private served = true;
   private stopped = false;
   readonly ctx: Record<string, DriverContext> = {};
+  private phase: Phase = "idle";
+  /** Failures drivers reported during the current attempt. */
+  private attemptProblems: string[] = [];
+  /** Failed attempts in a row; the retry backoff grows with it. */
+  private failures = 0;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private enf: Enforcement | null = null;
+  /** Attempts started so far: a failure reported before the latest attempt is that attempt's to judge. */
+  private attempts = 0;
 
   constructor(private readonly o: RunnerOptions) {
     for (const d of o.drivers) {
       const log = o.log.child({ resource: o.resource, driver: d.name });
-      this.ctx[d.name] = { resource: o.resource, log, simulate: o.simulate, emit: (ev) => o.emit({ ...ev, resource: o.resource, driver: d.name }) };
+      this.ctx[d.name] = {
+        resource: o.resource,
+        log,
+        simulate: o.simulate,
+        emit: (ev) => {
+          o.emit({ ...ev, resource: o.resource, driver: d.name });
+          if (!ev.ok) this.driverFailed(d.name, ev.message ?? ev.action);
+        },
+      };
     }
+  }
+
+  /** The latest verdict; null until the first attempt. */
+  get enforcement(): Enforcement | null {
+    return this.enf;
   }
 
   get state(): ResourceState {
@@ -60,7 +98,7 @@ export class ResourceRunner {
   /** Start-up: hand drivers their saved state, then undo what no longer holds and re-apply what does. */
   async start(): Promise<void> {
     for (const d of this.o.drivers) await d.restore?.(this.o.state.drivers[d.name], this.ctx[d.name]!);
-    if (this.o.state.schedule) await this.each("scheduleChanged", (d, c) => d.scheduleChanged?.(this.o.state.schedule!.entries, c));
+    if (this.o.state.schedule) await this.noticing(() => this.each("scheduleChanged", (d, c) => d.scheduleChanged?.(this.o.state.schedule!.entries, c)));
     await this.reconcile(true);
   }
 
@@ -69,10 +107,12 @@ export class ResourceRunner {
       this.o.state.schedule = s;
       this.o.state.lastSeq = s.seq;
       this.expiredNoted = false;
+      // A new schedule restarts the backoff: a failing booking is tried again at once.
+      this.failures = 0;
       await this.o.persist();
       this.o.emit({ resource: this.o.resource, driver: "agent", action: "schedule-accepted", ok: true, message: `seq ${s.seq}, ${s.entries.length} entr${s.entries.length === 1 ? "y" : "ies"}, valid until ${s.validUntil}` });
-      await this.each("scheduleChanged", (d, c) => d.scheduleChanged?.(s.entries, c));
-    }).then(() => this.reconcile(false));
+      await this.noticing(() => this.each("scheduleChanged", (d, c) => d.scheduleChanged?.(s.entries, c)));
+    }).then(() => this.reconcile(false, this.enf?.ok === false));
   }
 
   setServed(served: boolean): Promise<void> {
@@ -84,6 +124,7 @@ export class ResourceRunner {
   stop(): void {
     this.stopped = true;
     clearTimeout(this.timer);
+    clearTimeout(this.retryTimer);
   }
 
   private serialize(fn: () => Promise<void>): Promise<void> {
@@ -101,11 +142,102 @@ export class ResourceRunner {
       } catch (e) {
         this.o.log.error("driver failed", { resource: this.o.resource, driver: d.name, hook, error: e as Error });
         this.o.emit({ resource: this.o.resource, driver: d.name, action: hook, ok: false, message: (e as Error).message });
+        this.driverFailed(d.name, `${hook} failed: ${(e as Error).message}`);
       }
     }
   }
 
-  reconcile(force: boolean): Promise<void> {
+  /** Reminders and schedule announcements: a failure there is reported, but the booking is still in place. */
+  private async noticing(fn: () => Promise<void>): Promise<void> {
+    this.phase = "notice";
+    try {
+      await fn();
+    } finally {
+      this.phase = "idle";
+    }
+  }
+
+  private driverFailed(driver: string, message: string): void {
+    if (this.o.advisory?.has(driver) || this.phase === "notice") return;
+    const problem = `${driver}: ${message}`;
+    if (this.phase === "attempt") {
+      this.attemptProblems.push(problem);
+      return;
+    }
+    // Between attempts (a watcher, a grace timer): the booking is no longer fully in place.
+    const seen = this.attempts;
+    void this.serialize(async () => {
+      if (this.stopped || !this.enf || this.attempts !== seen || this.enf.problems.includes(problem)) return;
+      const e = this.enf;
+      const first = e.ok;
+      if (first) this.failures = 1;
+      await this.settle([...e.problems, problem], targetOf(e), first || this.retryTimer === undefined);
+      this.emitEnforced();
+    });
+  }
+
+  /** What the drivers report as still not in place after an attempt (their `problems()`). */
+  private standingProblems(): string[] {
+    const out: string[] = [];
+    for (const d of this.o.drivers) {
+      if (!d.problems || this.o.advisory?.has(d.name)) continue;
+      try {
+        for (const p of d.problems()) out.push(`${d.name}: ${p}`);
+      } catch (e) {
+        out.push(`${d.name}: cannot tell what is in place: ${(e as Error).message}`);
+      }
+    }
+    return out;
+  }
+
+  /** Records a verdict: on failure the next attempt is armed with backoff (when `arm`), on success the backoff resets. */
+  private async settle(problems: string[], target: Target, arm: boolean): Promise<void> {
+    const now = Date.now();
+    let retryAt = this.enf?.retryAt !== undefined ? Date.parse(this.enf.retryAt) : undefined;
+    if (problems.length === 0 || arm) {
+      clearTimeout(this.retryTimer);
+      this.retryTimer = undefined;
+      retryAt = undefined;
+    }
+    if (problems.length === 0) {
+      this.failures = 0;
+    } else if (arm) {
+      const delay = retryDelayMs(this.failures);
+      retryAt = now + delay;
+      this.retryTimer = setTimeout(() => {
+        this.retryTimer = undefined;
+        void this.reconcile(false, true);
+      }, delay);
+    }
+    this.enf = nextEnforcement(this.enf, { problems, ...target, failures: this.failures, ...(retryAt !== undefined ? { retryInMs: Math.max(0, retryAt - now) } : {}) }, now);
+    this.o.enforced?.(this.enf);
+    // Awaited, so `labhog status` is current when `enforced` goes out.
+    await this.o.changed();
+  }
+
+  /** The `enforced` event: ok only when the latest verdict has no problems. */
+  private emitEnforced(): void {
+    const e = this.enf!;
+    const what = e.state === "free" ? "free" : e.state === "not-served" ? "not served here" : `${e.state} by ${e.holder} until ${e.end}`;
+    const retryInMs = e.retryAt ? Math.max(0, Date.parse(e.retryAt) - Date.parse(e.at)) : undefined;
+    this.o.emit({
+      resource: this.o.resource,
+      driver: "agent",
+      action: "enforced",
+      ok: e.ok,
+      message: e.ok ? what : `${what}; not enforced: ${e.problems.join("; ")}${retryInMs !== undefined ? `; retrying in ${retryInMs / 1000} s` : ""}`,
+      ...(e.holder !== undefined ? { holder: e.holder } : {}),
+      ...(e.reservation !== undefined ? { reservation: e.reservation } : {}),
+      problems: e.problems,
+      ...(retryInMs !== undefined ? { retryInMs } : {}),
+    });
+  }
+
+  /**
+   * Brings the drivers in line with the schedule: on a boundary, at start-up
+   * (`force`), and as a retry after a failed attempt (`retry`).
+   */
+  reconcile(force: boolean, retry = false): Promise<void> {
     return this.serialize(async () => {
       if (this.stopped) return;
       const now = Date.now();
@@ -116,29 +248,37 @@ export class ResourceRunner {
         this.expiredNoted = true;
         this.o.emit({ resource: this.o.resource, driver: "agent", action: "schedule-expired", ok: true, message: `no schedule newer than seq ${s.seq}; policy ${this.o.policy}` });
       }
-      if (force || fp !== this.appliedFp) {
+      const again = force || retry;
+      if (again || fp !== this.appliedFp) {
+        // Another booking (or none) to enforce: its first failure is retried after the shortest delay.
+        if (fp !== this.appliedFp) this.failures = 0;
         const prev = this.o.state.active;
         // Record the intent first: after a crash, start-up re-applies or releases from here (both idempotent).
         this.o.state.active = desired?.id ?? null;
         await this.o.persist();
-        // At start-up release runs even when nothing was recorded active: it clears leftovers.
-        if ((prev !== null && prev !== desired?.id) || (force && !desired)) await this.each("release", (d, c) => d.release(c), true);
-        if (desired) await this.each("apply", (d, c) => d.apply(desired, c));
+        this.phase = "attempt";
+        this.attempts++;
+        this.attemptProblems = [];
+        try {
+          // At start-up (and on a retry) release runs even when nothing was recorded active: it clears leftovers.
+          if ((prev !== null && prev !== desired?.id) || (again && !desired)) await this.each("release", (d, c) => d.release(c), true);
+          if (desired) await this.each("apply", (d, c) => d.apply(desired, c));
+        } finally {
+          this.phase = "idle";
+        }
         this.appliedFp = fp;
         await this.saveDrivers();
-        await this.o.changed();
-        this.o.emit({
-          resource: this.o.resource,
-          driver: "agent",
-          action: "enforced",
-          ok: true,
-          message: desired ? `${desired.exclusive ? "held" : "shared"} by ${desired.holder.id} until ${desired.end}` : this.served ? "free" : "not served here",
-          ...(desired ? { holder: desired.holder.id, reservation: desired.id } : {}),
-        });
+        const problems = [...this.attemptProblems, ...this.standingProblems()];
+        if (problems.length) this.failures++;
+        const target: Target = desired
+          ? { state: desired.exclusive ? "held" : "shared", holder: desired.holder.id, reservation: desired.id, end: desired.end }
+          : { state: this.served ? "free" : "not-served" };
+        await this.settle(problems, target, true);
+        this.emitEnforced();
       }
       if (desired && now >= Date.parse(desired.end) - this.o.endingSoonMs && !this.reminded.has(desired.id)) {
         this.reminded.add(desired.id);
-        await this.each("endingSoon", (d, c) => d.endingSoon?.(desired, c));
+        await this.noticing(() => this.each("endingSoon", (d, c) => d.endingSoon?.(desired, c)));
       }
       this.arm(now);
     });

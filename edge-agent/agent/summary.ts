@@ -1,6 +1,7 @@
 import { join } from "node:path";
 import type { ScheduleEntry } from "../../calendar/schedule/schedule.ts";
 import { writeFileAtomic } from "./atomic-file.ts";
+import type { Enforcement } from "./enforcement.ts";
 
 /**
  * The world-readable summary `labhog status` prints for a locked-out user:
@@ -21,14 +22,17 @@ export interface StatusSummary {
     end: string | null;
     exclusive: boolean | null;
     upcoming: { holder: string; start: string; end: string; exclusive: boolean }[];
+    /** Whether the booking is in place on this host; null before the agent's first attempt. Absent in summaries of older agents. */
+    enforcement?: Enforcement | null;
   }[];
 }
 
 export const DEFAULT_STATE_DIR = "/var/lib/labhog";
 export const summaryPath = (stateDir: string) => join(stateDir, "status.json");
 
-export function resourceSummary(id: string, served: boolean, active: ScheduleEntry | null, entries: readonly ScheduleEntry[], now: number): StatusSummary["resources"][number] {
+export function resourceSummary(id: string, served: boolean, active: ScheduleEntry | null, entries: readonly ScheduleEntry[], now: number, enforcement: Enforcement | null = null): StatusSummary["resources"][number] {
   return {
+    enforcement,
     id,
     served,
     holder: active ? { id: active.holder.id, unix: active.holder.unix } : null,

@@ -32,6 +32,14 @@ export async function runStatus(argv: string[]): Promise<number> {
 
 const when = (iso: string) => iso.replace("T", " ").replace(/:\d\d(\.\d+)?Z$/, " UTC").replace(/:\d\d(\.\d+)?([+-]\d\d:\d\d)$/, " $2");
 
+/** Whether the agent got the booking in place; nothing for summaries written by agents that did not report it. */
+function enforcementLine(e: StatusSummary["resources"][number]["enforcement"]): string | undefined {
+  if (e === undefined) return undefined;
+  if (e === null) return "  enforcement: unknown (the agent has not applied the schedule yet)";
+  if (e.ok) return `  enforced since ${when(e.since)}`;
+  return `  NOT ENFORCED since ${when(e.since)}: ${e.problems.join("; ")}${e.retryAt ? ` (next try ${when(e.retryAt)})` : ""}`;
+}
+
 export function formatStatus(s: StatusSummary, user?: string): string {
   const out: string[] = [];
   for (const r of s.resources) {
@@ -42,6 +50,8 @@ export function formatStatus(s: StatusSummary, user?: string): string {
       out.push(`${r.id} is ${r.exclusive ? "held" : "shared"} by ${r.holder.id}${r.holder.unix.length ? ` (${r.holder.unix.join(", ")})` : ""} until ${when(r.end!)}${you ? " — that is you" : ""}.`);
       if (r.exclusive && !you) out.push("SSH logins of other users only show this message until the reservation ends.");
     }
+    const enf = enforcementLine(r.enforcement);
+    if (enf) out.push(enf);
     for (const u of r.upcoming) out.push(`  next: ${u.holder} ${when(u.start)} – ${when(u.end)}${u.exclusive ? "" : " (shared)"}`);
   }
   if (s.statusUrl) out.push(`Schedule and booking: ${s.statusUrl}`);

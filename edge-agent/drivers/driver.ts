@@ -14,6 +14,10 @@ export interface AgentEvent {
   progress?: number;
   holder?: string;
   reservation?: string;
+  /** On the agent's `enforced` event: what is not in place (empty when ok). */
+  problems?: string[];
+  /** On a failed `enforced` event: when the agent tries again. */
+  retryInMs?: number;
 }
 
 export interface DriverContext {
@@ -31,6 +35,13 @@ export interface DriverContext {
  * the agent re-applies what holds and releases what does not.
  * `state()` is persisted atomically by the agent and handed back to
  * `restore()` at start-up so a driver can undo what no longer holds.
+ *
+ * Failures: a driver reports one by throwing from apply/release or by
+ * emitting an event with `ok: false` (during the call or later, e.g. from a
+ * watcher). Either makes the agent publish `enforced` with `ok: false` and
+ * call apply/release again with backoff. A driver that reports a failure
+ * only once (and stays silent on a retry that fails the same way) must list
+ * it in `problems()`, or the silent retry would count as a success.
  */
 export interface Driver {
   readonly name: string;
@@ -42,6 +53,8 @@ export interface Driver {
   state?(): unknown;
   /** Called once at start-up with the state persisted before a crash or reboot. */
   restore?(saved: unknown, ctx: DriverContext): Promise<void>;
+  /** What this driver knows is not in place right now (asked after every apply/release). Optional. */
+  problems?(): string[];
 }
 
 /** A driver that can also report what it sees for the usage snapshot. */

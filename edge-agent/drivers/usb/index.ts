@@ -189,6 +189,11 @@ export function createUsbDriver(input: UsbConfigInput | UsbConfig, deps: Deps): 
       }
     },
 
+    problems() {
+      // A failure is reported once (failOnce); a retry that fails the same way is silent, so it is listed here.
+      return active ? tracked.filter((t) => t.reported !== undefined && t.bound === undefined).map((t) => `${t.name}: ${t.reported}`) : [];
+    },
+
     devices() {
       return tracked.map((t) => ({ name: t.name, id: t.id.text, ...(t.busid ? { busid: t.busid } : {}), ...(t.bound ? { bound: t.bound } : {}) }));
     },
