@@ -70,3 +70,46 @@ export class InvalidEventError extends LabhogError {
 export function isTransient(e: unknown): boolean {
   return e instanceof UnavailableError;
 }
+
+/**
+ * The calendar could not answer in time, and labhog stopped trying for this
+ * call. 503 with `retryAfter` (seconds), so the API answers with Retry-After.
+ * Deliberately NOT an UnavailableError: the retry loops retry those, and a
+ * call whose budget is spent must not be retried by anything below the caller.
+ */
+export class CalendarUnavailableError extends LabhogError {
+  readonly retryAfter: number;
+  constructor(message: string, retryAfter: number, options?: { cause?: unknown; code?: string; detail?: Record<string, unknown> }) {
+    super(options?.code ?? "calendar-unavailable", 503, message, { ...options?.detail, retryAfter }, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.retryAfter = retryAfter;
+  }
+}
+
+/** A calendar call ran out of its total deadline (every try, retry and backoff included). */
+export class CalendarTimeoutError extends CalendarUnavailableError {
+  readonly deadlineMs: number | undefined;
+  constructor(message: string, retryAfter: number, deadlineMs?: number, options?: { cause?: unknown }) {
+    super(message, retryAfter, { ...options, code: "calendar-timeout", ...(deadlineMs === undefined ? {} : { detail: { deadlineMs } }) });
+    this.deadlineMs = deadlineMs;
+  }
+}
+
+/**
+ * The calendar server refused labhog's own credentials (401), or throttles our
+ * address for failed logins (Nextcloud's brute-force 429). Not the API
+ * caller's fault, so not a 401 to them: 502, "calendar credentials refused".
+ * Never retried: each retry with a wrong password is one more failed login
+ * from an egress IP that other Workers share.
+ */
+export class CalendarAuthError extends LabhogError {
+  readonly retryAfter: number | undefined;
+  constructor(message: string, detail?: Record<string, unknown> & { retryAfter?: number }) {
+    super("calendar-credentials-refused", 502, message, detail);
+    this.retryAfter = detail?.retryAfter;
+  }
+}
+
+/** The calendar can't be reached right now (down, hanging, or out of time): reads answer from the cache, marked stale. */
+export function isCalendarUnreachable(e: unknown): boolean {
+  return e instanceof UnavailableError || e instanceof CalendarUnavailableError;
+}

@@ -1,4 +1,7 @@
 import type { TimeWindow } from "../model.ts";
+import type { CallOptions } from "./deadline.ts";
+
+export type { CallOptions };
 
 /**
  * One event resource on a calendar server, as iCalendar text.
@@ -30,29 +33,48 @@ export interface SyncProgress {
   total?: number;
 }
 
-export interface SyncOptions {
+export interface SyncOptions extends CallOptions {
   onProgress?: (p: SyncProgress) => void;
-  signal?: AbortSignal;
+}
+
+/** A full check's answer: applies like an incremental sync (`full: false`). */
+export interface VerifyResult extends SyncResult {
+  full: false;
+  /** Objects the server holds now (the size of the etag listing). */
+  checked: number;
 }
 
 /**
  * What labhog needs from a calendar. Implementations: memory, caldav, google.
  * All of them pass test/calendar/contract (the same suite).
+ *
+ * Every call is bounded: by the deadline the backend was built with (its
+ * `deadlineMs` option), overridable per call, and by `options.signal`. A call
+ * out of time fails with CalendarTimeoutError (503, retryAfter); a calendar
+ * that refuses labhog's credentials with CalendarAuthError, never retried.
  */
 export interface CalendarBackend {
   readonly kind: "memory" | "caldav" | "google";
   /** Objects with an event in the window (recurring series are returned whole). */
-  list(window: TimeWindow): Promise<CalendarObject[]>;
+  list(window: TimeWindow, options?: CallOptions): Promise<CalendarObject[]>;
   /**
    * Changes since `token`; `null` means "everything". When the server refuses
    * the token the backend falls back to a full listing by itself (`full: true`).
    */
   sync(token: string | null, options?: SyncOptions): Promise<SyncResult>;
-  get(id: string): Promise<CalendarObject>;
+  /**
+   * The full check that trusts no sync token: lists every object's etag (no
+   * calendar data), compares it with `known` (the caller's cache, id → etag)
+   * and fetches only what differs. Finds what an incremental sync can miss
+   * silently (Nextcloud prunes its change log after ~60 days without
+   * reporting a gap). Apply it like an incremental sync, token included.
+   */
+  verify(known: ReadonlyMap<string, string>, options?: SyncOptions): Promise<VerifyResult>;
+  get(id: string, options?: CallOptions): Promise<CalendarObject>;
   /** Creates a new object for this UID; fails with ConflictError if it exists (If-None-Match: *). */
-  create(uid: string, ics: string): Promise<CalendarObject>;
+  create(uid: string, ics: string, options?: CallOptions): Promise<CalendarObject>;
   /** Replaces an object only when its etag still matches (If-Match); PreconditionFailedError otherwise. */
-  update(id: string, ics: string, etag: string): Promise<CalendarObject>;
+  update(id: string, ics: string, etag: string, options?: CallOptions): Promise<CalendarObject>;
   /** Deletes an object; with an etag only when it still matches. */
-  delete(id: string, etag?: string): Promise<void>;
+  delete(id: string, etag?: string, options?: CallOptions): Promise<void>;
 }

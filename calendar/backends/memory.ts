@@ -8,11 +8,12 @@
  * appends to a bounded change log. A token older than the log, from another
  * store (epoch), from the future, or unparseable gets a full listing.
  */
-import type { CalendarBackend, CalendarObject, SyncOptions, SyncResult } from "./backend.ts";
+import type { CalendarBackend, CalendarObject, CallOptions, SyncOptions, SyncResult, VerifyResult } from "./backend.ts";
 import type { TimeWindow } from "../model.ts";
 import { ConflictError, InvalidEventError, NotFoundError, PreconditionFailedError, ValidationError } from "../errors.ts";
 import { MapStore, type KeyValueStore } from "./kv-store.ts";
 import { overlapsWindow, spanMayOverlap, spanOf, type Span } from "./time-range.ts";
+import { verifyByFullSync } from "./verify.ts";
 
 /** A series too costly to walk is listed anyway: the mapping reports it as that object's error, the rest list as usual. */
 function overlapsSafely(ics: string, window: TimeWindow, id: string): boolean {
@@ -120,7 +121,9 @@ export class MemoryBackend implements CalendarBackend {
     return span;
   }
 
-  async list(window: TimeWindow): Promise<CalendarObject[]> {
+  // Memory calls never wait on a network; `options` only lets an aborted caller stop early.
+  async list(window: TimeWindow, options: CallOptions = {}): Promise<CalendarObject[]> {
+    options.signal?.throwIfAborted();
     const all = await this.#store.list<Stored>({ prefix: `${this.#p}obj/` });
     const out: CalendarObject[] = [];
     for (const o of all.values()) {
@@ -160,13 +163,20 @@ export class MemoryBackend implements CalendarBackend {
     return { changed, deleted: [], token: this.#token(m), full: true };
   }
 
-  async get(id: string): Promise<CalendarObject> {
+  /** The change log is bounded and reports its gaps, so a full listing is the whole check. */
+  verify(known: ReadonlyMap<string, string>, options: SyncOptions = {}): Promise<VerifyResult> {
+    return verifyByFullSync(this, known, options);
+  }
+
+  async get(id: string, options: CallOptions = {}): Promise<CalendarObject> {
+    options.signal?.throwIfAborted();
     const o = await this.#store.get<Stored>(this.#objKey(id));
     if (!o) throw new NotFoundError(`no calendar object ${id}`, { id });
     return { id: o.id, etag: o.etag, ics: o.ics };
   }
 
-  async create(uid: string, ics: string): Promise<CalendarObject> {
+  async create(uid: string, ics: string, options: CallOptions = {}): Promise<CalendarObject> {
+    options.signal?.throwIfAborted();
     const span = MemoryBackend.#check(uid, ics);
     return this.#serial(async () => {
       const id = uid;
@@ -179,7 +189,8 @@ export class MemoryBackend implements CalendarBackend {
     });
   }
 
-  update(id: string, ics: string, etag: string): Promise<CalendarObject> {
+  update(id: string, ics: string, etag: string, options: CallOptions = {}): Promise<CalendarObject> {
+    options.signal?.throwIfAborted();
     return this.#serial(async () => {
       const o = await this.#store.get<Stored>(this.#objKey(id));
       if (!o) throw new NotFoundError(`no calendar object ${id}`, { id });
@@ -193,7 +204,8 @@ export class MemoryBackend implements CalendarBackend {
     });
   }
 
-  delete(id: string, etag?: string): Promise<void> {
+  delete(id: string, etag?: string, options: CallOptions = {}): Promise<void> {
+    options.signal?.throwIfAborted();
     return this.#serial(async () => {
       const o = await this.#store.get<Stored>(this.#objKey(id));
       if (!o) throw new NotFoundError(`no calendar object ${id}`, { id });

@@ -3,6 +3,10 @@
  * only (UnavailableError: 429/502/503/504, lost connections). A Retry-After
  * the server sends is honoured; one longer than `maxDelayMs` is not slept
  * through here but handed to the caller (the ledger's alarm can wait).
+ *
+ * A call's total deadline (`deadlineAt`, with `signal`) bounds the loop: a
+ * backoff that would end past it is not started (the last error, a 503, is
+ * thrown at once), and once the signal aborts its reason is what is thrown.
  */
 import { UnavailableError, isTransient } from "../errors.ts";
 
@@ -25,6 +29,8 @@ export interface AttemptInfo {
 export interface RetryOptions {
   policy?: Partial<RetryPolicy>;
   signal?: AbortSignal;
+  /** Absolute time (Date.now()) the whole loop must end by; see Deadline. */
+  deadlineAt?: number;
   /** Called before sleeping, for logs. */
   onRetry?: (info: { attempt: number; delayMs: number; error: unknown }) => void;
   /** Injected for tests; defaults to setTimeout. */
@@ -62,8 +68,11 @@ export async function withRetry<T>(fn: (info: AttemptInfo) => Promise<T>, option
     try {
       return await fn({ attempt, previous });
     } catch (e) {
+      if (options.signal?.aborted) throw options.signal.reason;
       const delayMs = backoffDelay(e, attempt, policy, options.random);
       if (delayMs === undefined) throw e;
+      // Sleeping past the deadline only to be cut off: give the caller the real reason now.
+      if (options.deadlineAt !== undefined && Date.now() + delayMs >= options.deadlineAt) throw e;
       options.onRetry?.({ attempt, delayMs, error: e });
       previous = e;
       await sleep(delayMs, options.signal);

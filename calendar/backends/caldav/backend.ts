@@ -2,8 +2,13 @@
  * The `caldav` backend: one calendar collection on an RFC 4791 server
  * (Nextcloud, Radicale, Xandikos, …), spoken to through tsdav's request and
  * XML layer with our own fetch (retries, typed errors, connection losses).
+ *
+ * Every method runs in one Deadline: `deadlineMs` (construction, default
+ * 15 s) or the call's own, and the call's signal. Out of time means
+ * CalendarTimeoutError, whatever was in flight.
  */
-import type { CalendarBackend, CalendarObject, SyncOptions, SyncResult } from "../backend.ts";
+import type { CalendarBackend, CalendarObject, CallOptions, SyncOptions, SyncResult, VerifyResult } from "../backend.ts";
+import type { Budget, Deadline } from "../deadline.ts";
 import type { TimeWindow } from "../../model.ts";
 import { ConflictError, InvalidEventError, NotFoundError, PreconditionFailedError, ValidationError } from "../../errors.ts";
 import { MapStore, type KeyValueStore } from "../kv-store.ts";
@@ -11,7 +16,7 @@ import { ConnectionLostError } from "../http-errors.ts";
 import { overlapsWindow } from "../time-range.ts";
 import { DavTransport, type TransportOptions } from "./transport.ts";
 import { discoverCalendar, type CalendarInfo } from "./discovery.ts";
-import { multiget, normalizeIcs, syncCalendar, type CollectionRef, type SyncMethod } from "./sync.ts";
+import { multiget, normalizeIcs, syncCalendar, verifyCalendar, type CollectionRef, type SyncMethod } from "./sync.ts";
 import { canonicalPath, davUtc, escapeXml, hrefOf, icsFingerprint, prop, text } from "./xml.ts";
 
 export interface CaldavOptions extends TransportOptions {
@@ -28,6 +33,8 @@ export interface CaldavOptions extends TransportOptions {
   /** Hrefs per calendar-multiget. */
   multigetBatch?: number;
   multigetConcurrency?: number;
+  /** Bounds connect() (discovery) together with `deadlineMs`. */
+  signal?: AbortSignal;
 }
 
 /** Object names we can put in a URL as they are; other UIDs are hashed. */
@@ -63,9 +70,16 @@ export class CaldavBackend implements CalendarBackend {
 
   static async connect(opts: CaldavOptions): Promise<CaldavBackend> {
     const t = new DavTransport(opts);
-    const info = await discoverCalendar(t, { serverUrl: opts.serverUrl, calendar: opts.calendar, create: opts.createCalendar });
+    const info = await t.budget("connect", opts.signal ? { signal: opts.signal } : {}).run((budget) =>
+      discoverCalendar(t, { serverUrl: opts.serverUrl, calendar: opts.calendar, create: opts.createCalendar, budget }),
+    );
     t.log({ level: "info", msg: "caldav calendar", url: info.url, syncCollection: info.syncCollection });
     return new CaldavBackend(t, info, opts);
+  }
+
+  /** One call's budget. */
+  #call<T>(what: string, options: CallOptions, fn: (b: Deadline) => Promise<T>): Promise<T> {
+    return this.#t.budget(what, options).run(fn);
   }
 
   get syncMethod(): SyncMethod {
@@ -81,11 +95,15 @@ export class CaldavBackend implements CalendarBackend {
     return canonicalPath(`${name}.ics`, this.#c.url);
   }
 
-  async list(window: TimeWindow): Promise<CalendarObject[]> {
+  async list(window: TimeWindow, options: CallOptions = {}): Promise<CalendarObject[]> {
     if (!(window.start < window.end)) throw new ValidationError("window start must be before its end");
+    return this.#call(`list ${this.#c.path}`, options, (b) => this.#list(window, b));
+  }
+
+  async #list(window: TimeWindow, b: Budget): Promise<CalendarObject[]> {
     const query = async (filter: string): Promise<CalendarObject[]> => {
       const body = `<?xml version="1.0" encoding="utf-8"?><c:calendar-query ${NS}><d:prop><d:getetag/><c:calendar-data/></d:prop><c:filter><c:comp-filter name="VCALENDAR"><c:comp-filter name="VEVENT">${filter}</c:comp-filter></c:comp-filter></c:filter></c:calendar-query>`;
-      const reply = await this.#t.dav("REPORT", this.#c.url, body, "1");
+      const reply = await this.#t.dav("REPORT", this.#c.url, body, "1", b);
       if (reply.status >= 300) throw DavTransport.fail(reply, `REPORT calendar-query ${this.#c.path}`);
       const out: CalendarObject[] = [];
       for (const r of reply.responses) {
@@ -100,11 +118,10 @@ export class CaldavBackend implements CalendarBackend {
     // The server's time-range filter, plus every recurring series checked here:
     // some servers (Xandikos 0.2) do not expand recurrences in time-range
     // filters and would miss a series that started before the window.
-    const [ranged, rrules, rdates] = await Promise.all([
-      query(`<c:time-range start="${davUtc(window.start)}" end="${davUtc(window.end)}"/>`),
-      query(`<c:prop-filter name="RRULE"/>`),
-      query(`<c:prop-filter name="RDATE"/>`),
-    ]);
+    // The first query alone, then the other two together: refused credentials
+    // then cost one failed login, not three at once (brute-force counters).
+    const ranged = await query(`<c:time-range start="${davUtc(window.start)}" end="${davUtc(window.end)}"/>`);
+    const [rrules, rdates] = await Promise.all([query(`<c:prop-filter name="RRULE"/>`), query(`<c:prop-filter name="RDATE"/>`)]);
     const byId = new Map<string, CalendarObject>(ranged.map((o) => [o.id, o]));
     for (const o of [...rrules, ...rdates]) {
       if (byId.has(o.id)) continue;
@@ -121,30 +138,44 @@ export class CaldavBackend implements CalendarBackend {
   }
 
   async sync(token: string | null, options: SyncOptions = {}): Promise<SyncResult> {
-    const { result, method } = await syncCalendar(this.#c, this.#method, token, options);
-    this.#method = method;
-    return result;
+    return this.#call(`sync ${this.#c.path}`, options, async (budget) => {
+      const { result, method } = await syncCalendar(this.#c, this.#method, token, { budget, ...(options.onProgress ? { onProgress: options.onProgress } : {}) });
+      this.#method = method;
+      return result;
+    });
   }
 
-  async get(id: string): Promise<CalendarObject> {
-    const r = await this.#t.raw("GET", this.#url(id), { headers: { Accept: "text/calendar" } });
+  async verify(known: ReadonlyMap<string, string>, options: SyncOptions = {}): Promise<VerifyResult> {
+    return this.#call(`verify ${this.#c.path}`, options, async (budget) => {
+      const { result, method } = await verifyCalendar(this.#c, this.#method, known, { budget, ...(options.onProgress ? { onProgress: options.onProgress } : {}) });
+      this.#method = method;
+      return result;
+    });
+  }
+
+  async get(id: string, options: CallOptions = {}): Promise<CalendarObject> {
+    return this.#call(`GET ${id}`, options, (b) => this.#get(id, b));
+  }
+
+  async #get(id: string, b: Budget): Promise<CalendarObject> {
+    const r = await this.#t.raw("GET", this.#url(id), { headers: { Accept: "text/calendar" }, budget: b });
     if (r.status !== 200) throw DavTransport.fail(r, `GET ${id}`);
-    const etag = r.headers.get("etag") ?? (await this.#etagOf(id));
+    const etag = r.headers.get("etag") ?? (await this.#etagOf(id, b));
     return { id, etag, ics: r.text };
   }
 
   /** The etag when a write answered without one (the server changed what we sent, RFC 4791 §5.3.4). */
-  async #etagOf(id: string): Promise<string> {
-    const { objects } = await multiget(this.#c, [id], {});
+  async #etagOf(id: string, budget: Budget): Promise<string> {
+    const { objects } = await multiget(this.#c, [id], { budget });
     const o = objects[0];
     if (!o) throw new NotFoundError(`no calendar object ${id}`, { id });
     return o.etag;
   }
 
   /** After a lost write, is what the server holds now what we sent? Then the lost attempt landed. */
-  async #landed(id: string, ics: string): Promise<CalendarObject | undefined> {
+  async #landed(id: string, ics: string, b: Budget): Promise<CalendarObject | undefined> {
     try {
-      const now = await this.get(id);
+      const now = await this.#get(id, b);
       return icsFingerprint(now.ics) === icsFingerprint(ics) ? now : undefined;
     } catch (e) {
       if (e instanceof NotFoundError) return undefined;
@@ -152,11 +183,12 @@ export class CaldavBackend implements CalendarBackend {
     }
   }
 
-  async #put(id: string, ics: string, condition: Record<string, string>): Promise<{ status: number; etag: string | null; lostBefore: boolean; text: string; headers: Headers }> {
+  async #put(id: string, ics: string, condition: Record<string, string>, b: Budget): Promise<{ status: number; etag: string | null; lostBefore: boolean; text: string; headers: Headers }> {
     let lostBefore = false;
     const r = await this.#t.raw("PUT", this.#url(id), {
       headers: { "Content-Type": "text/calendar; charset=utf-8", ...condition },
       body: ics,
+      budget: b,
       onAttempt: (_attempt, previous) => {
         if (previous instanceof ConnectionLostError) lostBefore = true;
       },
@@ -164,16 +196,20 @@ export class CaldavBackend implements CalendarBackend {
     return { status: r.status, etag: r.headers.get("etag"), lostBefore, text: r.text, headers: r.headers };
   }
 
-  async create(uid: string, ics: string): Promise<CalendarObject> {
+  async create(uid: string, ics: string, options: CallOptions = {}): Promise<CalendarObject> {
     if (!uid) throw new ValidationError("empty UID");
     const id = await this.#idFor(uid);
-    const r = await this.#put(id, ics, { "If-None-Match": "*" });
+    return this.#call(`PUT ${id}`, options, (b) => this.#create(uid, id, ics, b));
+  }
+
+  async #create(uid: string, id: string, ics: string, b: Budget): Promise<CalendarObject> {
+    const r = await this.#put(id, ics, { "If-None-Match": "*" }, b);
     if (r.status === 201 || r.status === 204 || r.status === 200) {
-      return { id, etag: r.etag && !r.etag.startsWith("W/") ? r.etag : await this.#etagOf(id), ics };
+      return { id, etag: r.etag && !r.etag.startsWith("W/") ? r.etag : await this.#etagOf(id, b), ics };
     }
     if (r.status === 412) {
       if (r.lostBefore) {
-        const mine = await this.#landed(id, ics);
+        const mine = await this.#landed(id, ics, b);
         if (mine) return mine;
       }
       throw new ConflictError(`an object with UID ${uid} exists`, { uid, id });
@@ -183,14 +219,18 @@ export class CaldavBackend implements CalendarBackend {
     throw DavTransport.fail(r, `PUT ${id}`);
   }
 
-  async update(id: string, ics: string, etag: string): Promise<CalendarObject> {
-    const r = await this.#put(id, ics, { "If-Match": etag });
+  async update(id: string, ics: string, etag: string, options: CallOptions = {}): Promise<CalendarObject> {
+    return this.#call(`PUT ${id}`, options, (b) => this.#update(id, ics, etag, b));
+  }
+
+  async #update(id: string, ics: string, etag: string, b: Budget): Promise<CalendarObject> {
+    const r = await this.#put(id, ics, { "If-Match": etag }, b);
     if (r.status === 200 || r.status === 201 || r.status === 204) {
-      return { id, etag: r.etag && !r.etag.startsWith("W/") ? r.etag : await this.#etagOf(id), ics };
+      return { id, etag: r.etag && !r.etag.startsWith("W/") ? r.etag : await this.#etagOf(id, b), ics };
     }
     if (r.status === 412) {
       if (r.lostBefore) {
-        const mine = await this.#landed(id, ics);
+        const mine = await this.#landed(id, ics, b);
         if (mine) return mine;
       }
       throw new PreconditionFailedError(`${id} changed since etag ${etag}`, { id, etag });
@@ -198,10 +238,15 @@ export class CaldavBackend implements CalendarBackend {
     throw DavTransport.fail(r, `PUT ${id}`);
   }
 
-  async delete(id: string, etag?: string): Promise<void> {
+  async delete(id: string, etag?: string, options: CallOptions = {}): Promise<void> {
+    return this.#call(`DELETE ${id}`, options, (b) => this.#delete(id, etag, b));
+  }
+
+  async #delete(id: string, etag: string | undefined, b: Budget): Promise<void> {
     let lostBefore = false;
     const r = await this.#t.raw("DELETE", this.#url(id), {
       headers: etag ? { "If-Match": etag } : {},
+      budget: b,
       onAttempt: (_a, previous) => {
         if (previous instanceof ConnectionLostError) lostBefore = true;
       },

@@ -3,8 +3,9 @@
  * server → current-user-principal → calendar-home-set → calendars, picked by
  * URL or display name, created when configured to and missing.
  */
-import { NotFoundError, LabhogError } from "../../errors.ts";
+import { CalendarAuthError, NotFoundError, LabhogError } from "../../errors.ts";
 import { DavTransport } from "./transport.ts";
+import type { Budget } from "../deadline.ts";
 import { canonicalPath, contains, escapeXml, hrefsIn, hrefOf, prop, text } from "./xml.ts";
 
 export interface CalendarInfo {
@@ -21,19 +22,20 @@ export interface DiscoveryOptions {
   calendar?: string;
   /** Create the calendar when it is missing (the name becomes the path segment). */
   create?: boolean;
-  signal?: AbortSignal;
+  /** The whole discovery shares one budget (CalendarBackend calls are bounded, connecting too). */
+  budget?: Budget;
 }
 
 const NS = `xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav" xmlns:cs="http://calendarserver.org/ns/"`;
 
-async function propfind(t: DavTransport, url: string, props: string, depth: "0" | "1", signal?: AbortSignal) {
-  const reply = await t.dav("PROPFIND", url, `<?xml version="1.0" encoding="utf-8"?><d:propfind ${NS}><d:prop>${props}</d:prop></d:propfind>`, depth, signal);
+async function propfind(t: DavTransport, url: string, props: string, depth: "0" | "1", budget?: Budget) {
+  const reply = await t.dav("PROPFIND", url, `<?xml version="1.0" encoding="utf-8"?><d:propfind ${NS}><d:prop>${props}</d:prop></d:propfind>`, depth, budget);
   if (reply.status >= 300) throw DavTransport.fail(reply, `PROPFIND ${new URL(url).pathname}`);
   return reply.responses;
 }
 
-async function firstHref(t: DavTransport, url: string, propXml: string, name: string, signal?: AbortSignal): Promise<string | undefined> {
-  const rs = await propfind(t, url, propXml, "0", signal);
+async function firstHref(t: DavTransport, url: string, propXml: string, name: string, budget?: Budget): Promise<string | undefined> {
+  const rs = await propfind(t, url, propXml, "0", budget);
   for (const r of rs) {
     const h = hrefsIn(prop(r, name))[0];
     if (h) return new URL(h, url).href;
@@ -41,8 +43,8 @@ async function firstHref(t: DavTransport, url: string, propXml: string, name: st
   return undefined;
 }
 
-export async function calendarsOf(t: DavTransport, homeUrl: string, signal?: AbortSignal): Promise<CalendarInfo[]> {
-  const rs = await propfind(t, homeUrl, "<d:resourcetype/><d:displayname/><d:supported-report-set/>", "1", signal);
+export async function calendarsOf(t: DavTransport, homeUrl: string, budget?: Budget): Promise<CalendarInfo[]> {
+  const rs = await propfind(t, homeUrl, "<d:resourcetype/><d:displayname/><d:supported-report-set/>", "1", budget);
   const out: CalendarInfo[] = [];
   for (const r of rs) {
     if (!contains(prop(r, "resourcetype"), "calendar")) continue;
@@ -54,8 +56,8 @@ export async function calendarsOf(t: DavTransport, homeUrl: string, signal?: Abo
   return out;
 }
 
-export async function calendarInfo(t: DavTransport, url: string, signal?: AbortSignal): Promise<CalendarInfo | undefined> {
-  const reply = await t.dav("PROPFIND", url, `<?xml version="1.0" encoding="utf-8"?><d:propfind ${NS}><d:prop><d:resourcetype/><d:displayname/><d:supported-report-set/></d:prop></d:propfind>`, "0", signal);
+export async function calendarInfo(t: DavTransport, url: string, budget?: Budget): Promise<CalendarInfo | undefined> {
+  const reply = await t.dav("PROPFIND", url, `<?xml version="1.0" encoding="utf-8"?><d:propfind ${NS}><d:prop><d:resourcetype/><d:displayname/><d:supported-report-set/></d:prop></d:propfind>`, "0", budget);
   if (reply.status === 404) return undefined;
   if (reply.status >= 300) throw DavTransport.fail(reply, `PROPFIND ${new URL(url).pathname}`);
   const r = reply.responses[0];
@@ -68,10 +70,10 @@ export async function calendarInfo(t: DavTransport, url: string, signal?: AbortS
  * fetch refuses that method ("Invalid HTTP method string", workerd#6877), so
  * we fall back to extended MKCOL (RFC 5689), which Radicale and Xandikos take.
  */
-export async function makeCalendar(t: DavTransport, url: string, displayName: string, signal?: AbortSignal): Promise<void> {
+export async function makeCalendar(t: DavTransport, url: string, displayName: string, budget?: Budget): Promise<void> {
   const set = `<d:set><d:prop><d:displayname>${escapeXml(displayName)}</d:displayname></d:prop></d:set>`;
   try {
-    const r = await t.raw("MKCALENDAR", url, { headers: { "Content-Type": "application/xml; charset=utf-8" }, body: `<?xml version="1.0" encoding="utf-8"?><c:mkcalendar ${NS}>${set}</c:mkcalendar>`, signal });
+    const r = await t.raw("MKCALENDAR", url, { headers: { "Content-Type": "application/xml; charset=utf-8" }, body: `<?xml version="1.0" encoding="utf-8"?><c:mkcalendar ${NS}>${set}</c:mkcalendar>`, budget });
     if (r.status === 201 || r.status === 200) return;
     if (r.status !== 405 && r.status !== 501 && r.status !== 400) throw DavTransport.fail(r, `MKCALENDAR ${new URL(url).pathname}`);
   } catch (e) {
@@ -79,10 +81,10 @@ export async function makeCalendar(t: DavTransport, url: string, displayName: st
     t.log({ level: "debug", msg: "MKCALENDAR not sendable here; using extended MKCOL", error: e.message });
   }
   const body = `<?xml version="1.0" encoding="utf-8"?><d:mkcol ${NS}><d:set><d:prop><d:resourcetype><d:collection/><c:calendar/></d:resourcetype><d:displayname>${escapeXml(displayName)}</d:displayname></d:prop></d:set></d:mkcol>`;
-  const r = await t.raw("MKCOL", url, { headers: { "Content-Type": "application/xml; charset=utf-8" }, body, signal });
+  const r = await t.raw("MKCOL", url, { headers: { "Content-Type": "application/xml; charset=utf-8" }, body, budget });
   if (r.status === 201 || r.status === 200) return;
   // A retried MKCOL whose first attempt landed gets 405: fine if the calendar is there now.
-  if (await calendarInfo(t, url, signal)) return;
+  if (await calendarInfo(t, url, budget)) return;
   throw DavTransport.fail(r, `MKCOL ${new URL(url).pathname}`);
 }
 
@@ -101,24 +103,28 @@ export async function discoverCalendar(t: DavTransport, opts: DiscoveryOptions):
   if (opts.calendar && looksLikeUrl(opts.calendar)) {
     let url = new URL(opts.calendar, server).href;
     if (!url.endsWith("/")) url += "/";
-    const info = await calendarInfo(t, url, opts.signal);
+    const info = await calendarInfo(t, url, opts.budget);
     if (info) return info;
     if (!opts.create) throw new NotFoundError(`no calendar collection at ${url}`, { url });
-    await makeCalendar(t, url, decodeURIComponent(canonicalPath(url, server).split("/").filter(Boolean).at(-1) ?? "calendar"), opts.signal);
-    const made = await calendarInfo(t, url, opts.signal);
+    await makeCalendar(t, url, decodeURIComponent(canonicalPath(url, server).split("/").filter(Boolean).at(-1) ?? "calendar"), opts.budget);
+    const made = await calendarInfo(t, url, opts.budget);
     if (!made) throw new LabhogError("upstream-error", 502, `created ${url} but it is not a calendar`);
     return made;
   }
-  let principal = await firstHref(t, server, "<d:current-user-principal/>", "currentUserPrincipal", opts.signal);
+  let principal = await firstHref(t, server, "<d:current-user-principal/>", "currentUserPrincipal", opts.budget);
   if (!principal) {
     // RFC 6764: /.well-known/caldav redirects to the context path.
-    principal = await firstHref(t, new URL("/.well-known/caldav", server).href, "<d:current-user-principal/>", "currentUserPrincipal", opts.signal).catch(() => undefined);
+    principal = await firstHref(t, new URL("/.well-known/caldav", server).href, "<d:current-user-principal/>", "currentUserPrincipal", opts.budget).catch((e: unknown) => {
+      // Only "no such thing there" is a reason to give up on the fallback quietly.
+      if (e instanceof CalendarAuthError || opts.budget?.signal.aborted) throw e;
+      return undefined;
+    });
   }
   if (!principal) throw new NotFoundError(`${server} names no current-user-principal (wrong URL or not authenticated?)`);
-  const home = await firstHref(t, principal, "<c:calendar-home-set/>", "calendarHomeSet", opts.signal);
+  const home = await firstHref(t, principal, "<c:calendar-home-set/>", "calendarHomeSet", opts.budget);
   if (!home) throw new NotFoundError(`principal ${principal} has no calendar-home-set`);
   const homeUrl = home.endsWith("/") ? home : home + "/";
-  const calendars = await calendarsOf(t, homeUrl, opts.signal);
+  const calendars = await calendarsOf(t, homeUrl, opts.budget);
   if (!opts.calendar) {
     const first = calendars[0];
     if (first) return first;
@@ -130,8 +136,8 @@ export async function discoverCalendar(t: DavTransport, opts: DiscoveryOptions):
   }
   const name = opts.calendar ?? "labhog";
   const url = new URL(encodeURIComponent(slug(name)) + "/", homeUrl).href;
-  await makeCalendar(t, url, name, opts.signal);
-  const made = await calendarInfo(t, url, opts.signal);
+  await makeCalendar(t, url, name, opts.budget);
+  const made = await calendarInfo(t, url, opts.budget);
   if (!made) throw new LabhogError("upstream-error", 502, `created ${url} but it is not a calendar`);
   return made;
 }

@@ -6,9 +6,15 @@
  *   caldav1:c:<state key>           ctag/etag fallback; the etags of that
  *                                   listing live in the KeyValueStore
  * Anything else, or a token the server refuses, gets a full listing.
+ *
+ * verifyCalendar is the full check that trusts no token (CalendarBackend.verify):
+ * an etag listing (a sync-collection from the empty token, or a Depth-1
+ * PROPFIND of getetag), no calendar data, then a multiget of what differs.
  */
-import type { CalendarObject, SyncOptions, SyncResult } from "../backend.ts";
+import type { CalendarObject, SyncProgress, SyncResult, VerifyResult } from "../backend.ts";
 import type { KeyValueStore } from "../kv-store.ts";
+import type { Budget } from "../deadline.ts";
+import { diffEtags } from "../verify.ts";
 import { LabhogError } from "../../errors.ts";
 import { DavTransport } from "./transport.ts";
 import { canonicalPath, escapeXml, hrefOf, multistatusSyncToken, prop, text } from "./xml.ts";
@@ -41,12 +47,18 @@ export function normalizeIcs(s: string): string {
   return t + "\r\n";
 }
 
+/** What the sync steps get from the backend call: its budget and the progress hook. */
+export interface SyncCall {
+  budget: Budget;
+  onProgress?: (p: SyncProgress) => void;
+}
+
 function etagOf(r: Parameters<typeof prop>[0]): string | undefined {
   return text(prop(r, "getetag"));
 }
 
 /** calendar-multiget of `hrefs` in batches: the objects found, and the hrefs the server no longer has. */
-export async function multiget(c: CollectionRef, hrefs: string[], options: SyncOptions): Promise<{ objects: CalendarObject[]; missing: string[] }> {
+export async function multiget(c: CollectionRef, hrefs: string[], options: SyncCall): Promise<{ objects: CalendarObject[]; missing: string[] }> {
   const objects: CalendarObject[] = [];
   const missing: string[] = [];
   const batches: string[][] = [];
@@ -56,9 +68,9 @@ export async function multiget(c: CollectionRef, hrefs: string[], options: SyncO
   const worker = async () => {
     while (next < batches.length) {
       const batch = batches[next++]!;
-      options.signal?.throwIfAborted();
+      options.budget.signal.throwIfAborted();
       const body = `<?xml version="1.0" encoding="utf-8"?><c:calendar-multiget ${NS}><d:prop><d:getetag/><c:calendar-data/></d:prop>${batch.map((h) => `<d:href>${escapeXml(h)}</d:href>`).join("")}</c:calendar-multiget>`;
-      const reply = await c.t.dav("REPORT", c.url, body, "1", options.signal);
+      const reply = await c.t.dav("REPORT", c.url, body, "1", options.budget);
       if (reply.status >= 300) throw DavTransport.fail(reply, `REPORT calendar-multiget ${c.path}`);
       const seen = new Set<string>();
       for (const r of reply.responses) {
@@ -96,7 +108,8 @@ function isRefusal(reply: { status: number; text: string }): boolean {
 /** Raised when the server does not do sync-collection at all: the caller switches to ctag. */
 export class SyncCollectionUnsupported extends Error {}
 
-async function syncCollection(c: CollectionRef, serverToken: string | null, options: SyncOptions): Promise<SyncResult> {
+/** The hrefs and etags changed since `serverToken` (all members from null), following 507 pages, and the new server token. */
+async function collectChanges(c: CollectionRef, serverToken: string | null, o: SyncCall): Promise<{ changed: Map<string, string>; deleted: Set<string>; token: string; full: boolean }> {
   let from = serverToken ?? "";
   let full = serverToken === null;
   let changed = new Map<string, string>();
@@ -105,7 +118,7 @@ async function syncCollection(c: CollectionRef, serverToken: string | null, opti
   for (let page = 0; ; page++) {
     if (page > MAX_PAGES) throw new LabhogError("upstream-error", 502, `sync of ${c.path} still truncated after ${MAX_PAGES} pages`);
     const body = `<?xml version="1.0" encoding="utf-8"?><d:sync-collection ${NS}><d:sync-token>${escapeXml(from)}</d:sync-token><d:sync-level>1</d:sync-level><d:prop><d:getetag/></d:prop></d:sync-collection>`;
-    const reply = await c.t.dav("REPORT", c.url, body, "1", options.signal);
+    const reply = await c.t.dav("REPORT", c.url, body, "1", o.budget);
     if (reply.status >= 300) {
       if (from !== "" && isRefusal(reply)) {
         c.t.log({ level: "info", msg: "sync token refused; full resync", calendar: c.path, status: reply.status });
@@ -144,7 +157,12 @@ async function syncCollection(c: CollectionRef, serverToken: string | null, opti
     c.t.log({ level: "debug", msg: "sync truncated (507); continuing", calendar: c.path, page, changesSoFar: changed.size });
     from = token;
   }
-  const { objects, missing } = await multiget(c, [...changed.keys()], options);
+  return { changed, deleted, token, full };
+}
+
+async function syncCollection(c: CollectionRef, serverToken: string | null, o: SyncCall): Promise<SyncResult> {
+  const { changed, deleted, token, full } = await collectChanges(c, serverToken, o);
+  const { objects, missing } = await multiget(c, [...changed.keys()], o);
   return {
     changed: objects,
     deleted: full ? [] : [...deleted, ...missing],
@@ -158,52 +176,100 @@ interface CtagState {
   etags: Record<string, string>;
 }
 
-async function ctagSync(c: CollectionRef, key: string | null, options: SyncOptions): Promise<SyncResult> {
-  const statePrefix = `caldav-ctag/${c.path}/`;
-  const previous = key ? await c.state.get<CtagState>(statePrefix + key) : undefined;
-  const top = await c.t.dav("PROPFIND", c.url, `<?xml version="1.0" encoding="utf-8"?><d:propfind ${NS}><d:prop><cs:getctag/></d:prop></d:propfind>`, "0", options.signal);
+async function getCtag(c: CollectionRef, o: SyncCall): Promise<string | null> {
+  const top = await c.t.dav("PROPFIND", c.url, `<?xml version="1.0" encoding="utf-8"?><d:propfind ${NS}><d:prop><cs:getctag/></d:prop></d:propfind>`, "0", o.budget);
   if (top.status >= 300) throw DavTransport.fail(top, `PROPFIND ${c.path}`);
-  const ctag = top.responses[0] ? text(prop(top.responses[0], "getctag")) ?? null : null;
-  if (previous && key && ctag !== null && previous.ctag === ctag) {
-    options.onProgress?.({ fetched: 0, total: 0 });
-    return { changed: [], deleted: [], token: PREFIX_C + key, full: false };
-  }
-  const listing = await c.t.dav("PROPFIND", c.url, `<?xml version="1.0" encoding="utf-8"?><d:propfind ${NS}><d:prop><d:getetag/><d:resourcetype/></d:prop></d:propfind>`, "1", options.signal);
+  return top.responses[0] ? text(prop(top.responses[0], "getctag")) ?? null : null;
+}
+
+/** Every member's etag, by a Depth-1 PROPFIND (no calendar data). */
+async function etagListing(c: CollectionRef, o: SyncCall): Promise<Map<string, string>> {
+  const listing = await c.t.dav("PROPFIND", c.url, `<?xml version="1.0" encoding="utf-8"?><d:propfind ${NS}><d:prop><d:getetag/><d:resourcetype/></d:prop></d:propfind>`, "1", o.budget);
   if (listing.status >= 300) throw DavTransport.fail(listing, `PROPFIND ${c.path}`);
-  const etags: Record<string, string> = {};
+  const etags = new Map<string, string>();
   for (const r of listing.responses) {
     const href = hrefOf(r);
     if (!href) continue;
     const id = canonicalPath(href, c.url);
     const etag = etagOf(r);
     if (id === c.path || id.endsWith("/") || etag === undefined || r.status === 404) continue;
-    etags[id] = etag;
+    etags.set(id, etag);
   }
-  const full = !previous;
-  const want = full ? Object.keys(etags) : Object.keys(etags).filter((id) => previous.etags[id] !== etags[id]);
-  const gone = full ? [] : Object.keys(previous.etags).filter((id) => !(id in etags));
-  const { objects, missing } = await multiget(c, want, options);
-  // Keep what the objects really are now (the multiget may be newer than the listing).
-  for (const o of objects) etags[o.id] = o.etag;
-  for (const m of missing) delete etags[m];
+  return etags;
+}
+
+/** Keeps a ctag-mode listing under a fresh key (the token's tail) and trims old ones. */
+async function saveCtagState(c: CollectionRef, ctag: string | null, etags: Map<string, string>): Promise<string> {
+  const statePrefix = `caldav-ctag/${c.path}/`;
   const newKey = `${Date.now().toString(36).padStart(10, "0")}-${crypto.randomUUID().slice(0, 8)}`;
-  await c.state.put<CtagState>(statePrefix + newKey, { ctag, etags });
+  await c.state.put<CtagState>(statePrefix + newKey, { ctag, etags: Object.fromEntries(etags) });
   const kept = [...(await c.state.list({ prefix: statePrefix })).keys()].sort();
   for (const old of kept.slice(0, Math.max(0, kept.length - CTAG_STATES_KEPT))) await c.state.delete(old);
+  return newKey;
+}
+
+async function ctagSync(c: CollectionRef, key: string | null, o: SyncCall): Promise<SyncResult> {
+  const statePrefix = `caldav-ctag/${c.path}/`;
+  const previous = key ? await c.state.get<CtagState>(statePrefix + key) : undefined;
+  const ctag = await getCtag(c, o);
+  if (previous && key && ctag !== null && previous.ctag === ctag) {
+    o.onProgress?.({ fetched: 0, total: 0 });
+    return { changed: [], deleted: [], token: PREFIX_C + key, full: false };
+  }
+  const etags = await etagListing(c, o);
+  const full = !previous;
+  const before = new Map(previous ? Object.entries(previous.etags) : []);
+  const want = full ? [...etags.keys()] : diffEtags(before, etags).fetch;
+  const gone = full ? [] : diffEtags(before, etags).gone;
+  const { objects, missing } = await multiget(c, want, o);
+  // Keep what the objects really are now (the multiget may be newer than the listing).
+  for (const obj of objects) etags.set(obj.id, obj.etag);
+  for (const m of missing) etags.delete(m);
+  const newKey = await saveCtagState(c, ctag, etags);
   return { changed: objects, deleted: full ? [] : [...gone, ...missing], token: PREFIX_C + newKey, full };
 }
 
-export async function syncCalendar(c: CollectionRef, method: SyncMethod, token: string | null, options: SyncOptions): Promise<{ result: SyncResult; method: SyncMethod }> {
-  options.signal?.throwIfAborted();
+export async function syncCalendar(c: CollectionRef, method: SyncMethod, token: string | null, o: SyncCall): Promise<{ result: SyncResult; method: SyncMethod }> {
+  o.budget.signal.throwIfAborted();
   if (method === "sync-collection") {
     const serverToken = token?.startsWith(PREFIX_S) && token.length > PREFIX_S.length ? token.slice(PREFIX_S.length) : null;
     try {
-      return { result: await syncCollection(c, serverToken, options), method };
+      return { result: await syncCollection(c, serverToken, o), method };
     } catch (e) {
       if (!(e instanceof SyncCollectionUnsupported)) throw e;
       c.t.log({ level: "warn", msg: "server refuses sync-collection; using ctag/etag sync", calendar: c.path, reason: e.message });
     }
   }
   const key = token?.startsWith(PREFIX_C) ? token.slice(PREFIX_C.length) : null;
-  return { result: await ctagSync(c, key && /^[0-9a-z]{10}-[0-9a-f]{8}$/.test(key) ? key : null, options), method: "ctag" };
+  return { result: await ctagSync(c, key && /^[0-9a-z]{10}-[0-9a-f]{8}$/.test(key) ? key : null, o), method: "ctag" };
+}
+
+/**
+ * The full check (CalendarBackend.verify). The token it returns was taken
+ * with the listing (sync-collection) or is the listing (ctag), so nothing
+ * that changes after the check is lost by continuing from it.
+ */
+export async function verifyCalendar(c: CollectionRef, method: SyncMethod, known: ReadonlyMap<string, string>, o: SyncCall): Promise<{ result: VerifyResult; method: SyncMethod }> {
+  o.budget.signal.throwIfAborted();
+  if (method === "sync-collection") {
+    try {
+      // From the empty token the server lists its members as they are now, not its change log.
+      const all = await collectChanges(c, null, o);
+      const { fetch, gone } = diffEtags(known, all.changed);
+      const { objects, missing } = await multiget(c, fetch, o);
+      return { result: { changed: objects, deleted: [...gone, ...missing], token: PREFIX_S + all.token, full: false, checked: all.changed.size }, method };
+    } catch (e) {
+      if (!(e instanceof SyncCollectionUnsupported)) throw e;
+      c.t.log({ level: "warn", msg: "server refuses sync-collection; using ctag/etag sync", calendar: c.path, reason: e.message });
+    }
+  }
+  const ctag = await getCtag(c, o);
+  const etags = await etagListing(c, o);
+  const checked = etags.size;
+  const { fetch, gone } = diffEtags(known, etags);
+  const { objects, missing } = await multiget(c, fetch, o);
+  for (const obj of objects) etags.set(obj.id, obj.etag);
+  for (const m of missing) etags.delete(m);
+  const key = await saveCtagState(c, ctag, etags);
+  return { result: { changed: objects, deleted: [...gone, ...missing], token: PREFIX_C + key, full: false, checked }, method: "ctag" };
 }

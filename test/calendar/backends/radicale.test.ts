@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CaldavBackend, type CaldavOptions } from "../../../calendar/backends/caldav/backend.ts";
-import { NotFoundError, UnauthorizedError } from "../../../calendar/errors.ts";
+import { CalendarAuthError, NotFoundError } from "../../../calendar/errors.ts";
 import { startRadicale, type RadicaleService } from "../../services/radicale.ts";
 import { backendContract } from "../contract/backend-contract.ts";
 import { caldavSpecifics } from "../contract/caldav-specifics.ts";
@@ -38,7 +38,7 @@ describe("caldav discovery on Radicale", () => {
     }
   });
 
-  it("refuses bad credentials with UnauthorizedError", async () => {
-    await expect(CaldavBackend.connect({ serverUrl: radicale.url, username: radicale.username, password: "wrong" })).rejects.toBeInstanceOf(UnauthorizedError);
+  it("refuses bad credentials with CalendarAuthError (calendar credentials refused, 502)", async () => {
+    await expect(CaldavBackend.connect({ serverUrl: radicale.url, username: radicale.username, password: "wrong", authCooldownMs: 0 })).rejects.toBeInstanceOf(CalendarAuthError);
   });
 });

@@ -5,7 +5,8 @@
  */
 import { afterEach, describe, expect, it } from "vitest";
 import type { CaldavBackend, CaldavOptions } from "../../../calendar/backends/caldav/backend.ts";
-import { ConflictError, NotFoundError, UnauthorizedError } from "../../../calendar/errors.ts";
+import { CalendarAuthError, ConflictError, NotFoundError } from "../../../calendar/errors.ts";
+import { clearCredentialRefusals } from "../../../calendar/backends/caldav/transport.ts";
 import { icsEvent, testUid, day } from "./ics-builder.ts";
 import { truncatingProxy } from "./truncating-fetch.ts";
 
@@ -202,8 +203,8 @@ export function caldavSpecifics(name: string, connect: CaldavConnect, caps: { au
       expect(rec.seen.filter((s) => s.method === "GET")).toHaveLength(1);
     });
 
-    // Only servers that check credentials have this case (Xandikos has no authentication at all).
-    if (caps.authenticates) it("bad credentials with a large body come out as UnauthorizedError, not as a lost connection", async () => {
+    // Only servers that check credentials have these cases (Xandikos has no authentication at all).
+    if (caps.authenticates) it("bad credentials with a large body come out as CalendarAuthError, not as a lost connection", async () => {
       let wrong = false;
       const f: typeof fetch = (input, init) => {
         if (!wrong) return globalThis.fetch(input, init);
@@ -211,12 +212,75 @@ export function caldavSpecifics(name: string, connect: CaldavConnect, caps: { au
         h.set("Authorization", "Basic " + btoa("labhog:not-the-password"));
         return globalThis.fetch(input, { ...init, headers: h });
       };
-      const b = await open({ fetch: f });
+      // No cool-down: every call goes to the server, so each one shows the classification.
+      const b = await open({ fetch: f, authCooldownMs: 0 });
       wrong = true;
       const uid = testUid("big");
       const big = icsEvent({ uid, start: new Date(t0), end: new Date(t0 + 3_600_000), description: "x".repeat(300_000) });
-      for (let i = 0; i < 5; i++) await expect(b.create(`${uid}${i}`, big.replace(uid, `${uid}${i}`))).rejects.toBeInstanceOf(UnauthorizedError);
+      for (let i = 0; i < 5; i++) await expect(b.create(`${uid}${i}`, big.replace(uid, `${uid}${i}`))).rejects.toBeInstanceOf(CalendarAuthError);
       wrong = false;
+    });
+
+    if (caps.authenticates) it("refused credentials: exactly one request per call, never retried (every method)", async () => {
+      // Counts the requests sent with the wrong password (the server's brute-force counter sees each one).
+      let wrong = false;
+      let sentWrong = 0;
+      const f: typeof fetch = (input, init) => {
+        if (!wrong) return globalThis.fetch(input, init);
+        sentWrong++;
+        const h = new Headers(init?.headers);
+        h.set("Authorization", "Basic " + btoa("labhog:not-the-password"));
+        return globalThis.fetch(input, { ...init, headers: h });
+      };
+      const b = await open({ fetch: f, authCooldownMs: 0, retry: { attempts: 10, baseDelayMs: 1 } });
+      const e = ev("auth"); const made = await b.create(e.uid, e.ics);
+      const { token } = await b.sync(null);
+      wrong = true;
+      const ops: Array<[string, () => Promise<unknown>]> = [
+        ["connect", () => open({ fetch: f, authCooldownMs: 0 })],
+        ["list", () => b.list({ start: new Date(t0), end: new Date(t0 + day) })],
+        ["sync (full)", () => b.sync(null)],
+        ["sync (incremental)", () => b.sync(token)],
+        ["verify", () => b.verify(new Map([[made.id, made.etag]]))],
+        ["get", () => b.get(made.id)],
+        ["create", () => { const n = ev("auth-new"); return b.create(n.uid, n.ics); }],
+        ["update", () => b.update(made.id, e.ics.replace("SUMMARY:", "SUMMARY:x "), made.etag)],
+        ["delete", () => b.delete(made.id, made.etag)],
+      ];
+      for (const [op, call] of ops) {
+        const before = sentWrong;
+        const err = await call().then(() => undefined, (x: unknown) => x);
+        expect(err, op).toBeInstanceOf(CalendarAuthError);
+        expect((err as CalendarAuthError).code).toBe("calendar-credentials-refused");
+        expect((err as CalendarAuthError).status).toBe(502);
+        expect(sentWrong - before, `${op}: requests sent with refused credentials`).toBe(1);
+      }
+      wrong = false;
+    });
+
+    if (caps.authenticates) it("after a refusal no request goes out with the same credentials during the cool-down, from any backend", async () => {
+      let sent = 0;
+      const counting: typeof fetch = (input, init) => { sent++; return globalThis.fetch(input, init); };
+      try {
+        // Really wrong credentials, from the first request on.
+        const first = await open({ password: "not-the-password", fetch: counting }).then(() => undefined, (x: unknown) => x);
+        expect(first).toBeInstanceOf(CalendarAuthError);
+        expect(sent).toBe(1);
+        expect((first as Error).message).toMatch(/calendar credentials refused/);
+        // The ledger's alarm tries again a minute later, another ledger connects: nothing is sent.
+        for (let i = 0; i < 5; i++) {
+          const again = await open({ password: "not-the-password", fetch: counting }).then(() => undefined, (x: unknown) => x);
+          expect(again).toBeInstanceOf(CalendarAuthError);
+          expect((again as CalendarAuthError).retryAfter).toBeGreaterThan(0);
+        }
+        expect(sent).toBe(1);
+        // Other credentials are not held back.
+        const good = await open({ fetch: counting });
+        expect(good.info.url).toBeTruthy();
+        expect(sent).toBeGreaterThan(1);
+      } finally {
+        clearCredentialRefusals();
+      }
     });
 
     it("sync in ctag/etag mode (for servers without sync-collection) finds the same changes", async () => {
