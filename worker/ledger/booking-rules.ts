@@ -1,7 +1,7 @@
 import { ConflictError, LabhogError, ValidationError } from "../../calendar/errors.ts";
 import { overlaps, type Reservation } from "../../calendar/model.ts";
 import { isUnbookedUse } from "../usage/unbooked.ts";
-import { freeSlotAfter } from "./calendar-port.ts";
+import { nextFreeSlot } from "../../calendar/slots.ts";
 import type { BookRequest, ConflictInfo } from "./protocol.ts";
 import type { Hold } from "./state.ts";
 
@@ -45,7 +45,7 @@ export function conflictError(resource: string, req: BookRequest, conflicts: Con
   for (const h of holds) all.push({ ...h.req, id: `hold:${h.id}`, uid: `hold:${h.id}`, resource, holder: { id: h.req.holder, raw: h.req.holder }, purpose: "", source: "api", state: "upcoming" });
   let nextFree: { start: string; end: string } | null = null;
   try {
-    nextFree = freeSlotAfter(all, new Date(Math.max(Date.parse(req.start), now)).toISOString(), duration, req.exclusive);
+    nextFree = nextFreeSlot(all, duration, new Date(Math.max(Date.parse(req.start), now)), req.exclusive);
   } catch (e) {
     onSlotError(e);
   }
