@@ -3,6 +3,7 @@ import { startRadicale } from "../services/radicale.ts";
 import { startXandikos } from "../services/xandikos.ts";
 import { startMosquitto } from "../services/mosquitto.ts";
 import { startAuthMosquitto, startMqttTap, startOidcStandIn } from "./stand-ins.ts";
+import { startHangingServer } from "../calendar/hanging-server.ts";
 
 /**
  * Real services for the tests that run inside workerd. Started once in Node
@@ -28,6 +29,10 @@ declare module "vitest" {
     mqttTapUrl: string;
     /** OIDC issuer stand-in (discovery, JWKS, token endpoint). */
     oidcIssuer: string;
+    /** A TCP listener that accepts and never answers (a wedged calendar server). */
+    hangingSilentUrl: string;
+    /** A TCP listener that sends a 207's headers, then one body byte every 200 ms forever. */
+    hangingTrickleUrl: string;
   }
 }
 
@@ -41,6 +46,7 @@ export default async function setup(project: TestProject) {
     startAuthMosquitto("labhog-worker", mqttAuthPassword),
     startOidcStandIn(),
   ]);
+  const [hangingSilent, hangingTrickle] = await Promise.all([startHangingServer("silent"), startHangingServer("trickle")]);
   const tap = await startMqttTap({ main: { url: mosquitto.url }, fault: { url: mosquittoFault.url, restart: () => mosquittoFault.restart() } });
   project.provide("radicaleUrl", radicale.url);
   project.provide("radicaleUser", radicale.username);
@@ -54,8 +60,10 @@ export default async function setup(project: TestProject) {
   project.provide("mqttAuthPassword", mqttAuthPassword);
   project.provide("mqttTapUrl", tap.url);
   project.provide("oidcIssuer", oidc.issuer);
+  project.provide("hangingSilentUrl", hangingSilent.url);
+  project.provide("hangingTrickleUrl", hangingTrickle.url);
   return async () => {
-    await Promise.allSettled([tap.stop(), oidc.stop()]);
+    await Promise.allSettled([tap.stop(), oidc.stop(), hangingSilent.stop(), hangingTrickle.stop()]);
     await Promise.all([radicale.stop(), xandikos.stop(), mosquitto.stop(), mosquittoFault.stop(), mosquittoAuth.stop()]);
   };
 }

@@ -289,6 +289,63 @@ export function backendContract(name: string, make: () => Promise<ContractSubjec
         expect(ids(r.changed)).toEqual([c.id]);
       });
 
+      it("verify (the full check) finds what a pruned sync token silently skipped: changed, created, deleted", async () => {
+        // The ledger's view after its last good sync: three objects and their etags.
+        const keep = event("v-keep", 1);
+        const upd = event("v-upd", 2, { summary: "before" });
+        const del = event("v-del", 3);
+        const k = await b.create(keep.uid, keep.ics);
+        const u = await b.create(upd.uid, upd.ics);
+        const d = await b.create(del.uid, del.ics);
+        const first = await b.sync(null);
+        const cache = new Map(first.changed.map((o) => [o.id, o.etag]));
+        expect(cache.size).toBe(3);
+
+        // Changes the ledger never hears of...
+        const u2 = await b.update(u.id, icsEvent({ uid: upd.uid, start: at(2), end: at(2, 1), summary: "after" }), u.etag);
+        await b.delete(d.id, d.etag);
+        const add = event("v-add", 4);
+        const a = await b.create(add.uid, add.ics);
+        // ...because its token now points past them with the change rows gone:
+        // what Nextcloud's pruning of calendarchanges (~60 days) does without
+        // reporting a gap. The token the server hands out after the changes,
+        // with their results thrown away, is exactly such a token.
+        const pruned = (await b.sync(first.token)).token;
+        const blind = await b.sync(pruned);
+        expect(blind).toMatchObject({ full: false, changed: [], deleted: [] });
+
+        // The full check trusts no token.
+        const v = await b.verify(cache);
+        expect(v.full).toBe(false);
+        expect(v.checked).toBe(3);
+        expect(ids(v.changed)).toEqual([a.id, u.id].sort());
+        expect(v.changed.find((o) => o.id === u.id)!.etag).toBe(u2.etag);
+        expect(v.changed.find((o) => o.id === u.id)!.ics).toContain("after");
+        expect(v.changed.find((o) => o.id === a.id)!.ics).toContain(add.uid);
+        expect(v.deleted).toEqual([d.id]);
+        expect(v.changed.map((o) => o.id)).not.toContain(k.id);
+
+        // Applied like an incremental sync, the cache is right, and its token goes on incrementally.
+        for (const o of v.changed) cache.set(o.id, o.etag);
+        for (const id of v.deleted) cache.delete(id);
+        expect(cache).toEqual(new Map([[k.id, k.etag], [u.id, u2.etag], [a.id, a.etag]]));
+        expect(await b.verify(cache)).toMatchObject({ changed: [], deleted: [], checked: 3 });
+        const later = event("v-later", 5);
+        const l = await b.create(later.uid, later.ics);
+        const next = await b.sync(v.token);
+        expect(next.full).toBe(false);
+        expect(ids(next.changed)).toEqual([l.id]);
+      });
+
+      it("verify of an empty cache lists everything; of an empty calendar, nothing", async () => {
+        expect(await b.verify(new Map())).toMatchObject({ full: false, changed: [], deleted: [], checked: 0 });
+        const e = event("v-only", 1);
+        const c = await b.create(e.uid, e.ics);
+        const v = await b.verify(new Map([["/no/such/object.ics", "\"x\""]]));
+        expect(ids(v.changed)).toEqual([c.id]);
+        expect(v.deleted).toEqual(["/no/such/object.ics"]);
+      });
+
       it("syncs many objects (120): full, then incremental with a few changes, with progress", async () => {
         const es = Array.from({ length: 120 }, (_, i) => event(`many${i}`, i % 40, { summary: `many ${i}` }));
         const created = await pool(es, 6, (e) => b.create(e.uid, e.ics));

@@ -283,6 +283,21 @@ export function caldavSpecifics(name: string, connect: CaldavConnect, caps: { au
       }
     });
 
+    it("verify is cheap when nothing drifted: an etag listing only, no calendar data (both sync methods)", async () => {
+      for (const syncMethod of ["sync-collection", "ctag"] as const) {
+        const rec = recording();
+        const b = await open({ fetch: rec.fetch, syncMethod });
+        const made = [];
+        for (let i = 0; i < 5; i++) { const e = ev(`cheap${i}`); made.push(await b.create(e.uid, e.ics)); }
+        rec.seen.length = 0;
+        const v = await b.verify(new Map(made.map((o) => [o.id, o.etag])));
+        expect(v).toMatchObject({ changed: [], deleted: [], checked: 5, full: false });
+        // sync-collection: one REPORT from the empty token; ctag: PROPFIND of the ctag and of the etags.
+        expect(rec.seen.map((x) => x.method), syncMethod).toEqual(syncMethod === "sync-collection" ? ["REPORT"] : ["PROPFIND", "PROPFIND"]);
+        expect(v.token).toMatch(syncMethod === "sync-collection" ? /^caldav1:s:/ : /^caldav1:c:/);
+      }
+    });
+
     it("sync in ctag/etag mode (for servers without sync-collection) finds the same changes", async () => {
       const b = await open({ syncMethod: "ctag" });
       const a = ev("ca"); const d = ev("cd");
