@@ -101,6 +101,32 @@ export async function addUser(name: string, uid: number): Promise<{ home: string
   return { home: `/home/${name}` };
 }
 
+/** A real password (through chpasswd, so PAM's pam_unix checks it like any other). */
+export async function setPassword(name: string, password: string): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    const c = spawn("chpasswd", [], { stdio: ["pipe", "ignore", "pipe"] });
+    let err = "";
+    c.stderr!.on("data", (b: Buffer) => (err += b.toString()));
+    c.on("error", reject);
+    c.on("exit", (code) => (code === 0 ? resolve() : reject(new Error(`chpasswd for ${name} failed (${code}): ${err}`))));
+    c.stdin!.end(`${name}:${password}\n`);
+  });
+}
+
+/**
+ * `<dir>/bin/labhog`, a root-owned wrapper that runs this checkout's CLI, for
+ * the hogged users' forced command (`command="<dir>/bin/labhog status …"`).
+ * sshd hands that line to the user's shell, so the checkout's path (which may
+ * hold spaces) is quoted here, once, and the command line itself stays plain.
+ */
+export async function installStatusCommand(dir: string): Promise<string> {
+  const sh = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+  await mkdir(`${dir}/bin`, { recursive: true, mode: 0o755 });
+  const path = `${dir}/bin/labhog`;
+  await writeFile(path, `#!/bin/sh\nexec ${sh(process.execPath)} ${sh(`${REPO}/edge-agent/bin/labhog.mjs`)} "$@"\n`, { mode: 0o755 });
+  return path;
+}
+
 export async function sshKey(path: string, comment: string): Promise<string> {
   await run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", path]);
   return (await import("node:fs/promises")).readFile(`${path}.pub`, "utf8").then((s) => s.trim());

@@ -8,16 +8,24 @@ import { durationMs } from "../../config/agent-config.ts";
 import { expandPattern, splitPatterns, sshdAuthorizedKeysPatterns } from "./authorized-keys-file.ts";
 import { hasLoginShell, readUsers, type UnixUser } from "./passwd.ts";
 import { keyPart, keysOf, restrictedLine } from "./key-lines.ts";
-import { bindMount, mountCount, unmountAll } from "./mounts.ts";
-import { endSessions, hasProcesses, warnUser } from "./sessions.ts";
+import { bindMount, mountCount, mountPointsOfSource, unmountAll } from "./mounts.ts";
+import { endSessions, uidsWithTerminals, warnUser } from "./sessions.ts";
+import { keysIn, writeManagedKeys } from "./managed-keys.ts";
+import { keysDir, lockSshd, unlockSshd, type SshdControl } from "./sshd-control.ts";
 
 /**
- * hog: locks SSH to the holder by bind-mounting, over every non-exempt
- * user's authorized keys file(s), a root-owned copy whose keys only run the
- * status command. The holder's file gets their own lines plus the holder
- * keys from the schedule. Bind mounts vanish on reboot, so nobody is locked
- * out for good; what is mounted is recorded (before mounting) so start-up
- * can undo it after a crash.
+ * hog: locks SSH to the holder in two layers.
+ * - An sshd rule (sshd-rule.ts, under /run) lets every other user in only
+ *   with a key from a root-owned file the agent writes, restricted to the
+ *   status command: no password/PAM logins, no AuthorizedKeysCommand, and
+ *   nothing the user creates, renames or symlinks in their home counts.
+ * - Over each non-exempt user's own keys file(s) a root-owned copy is
+ *   bind-mounted, whose keys only run the status command (the holder's gets
+ *   the schedule's keys added). This also holds when sshd cannot take the
+ *   rule (reported as a failure) and gives the holder their schedule keys.
+ * Both vanish on reboot, so nobody is locked out for good; what is done is
+ * recorded first, so start-up undoes it after a crash. Every failure is
+ * thrown from apply/release and listed by problems().
  */
 
 export interface HogMount {
@@ -37,6 +45,8 @@ export interface HogState {
   stoppedUnits: string[];
   /** Other users' sessions: warned once per reservation, ended at `deadline` (survives a restart). */
   sessions?: { reservation: string; deadline: number; users: string[]; done: boolean };
+  /** The sshd rule is (or is being) installed; `dropIn` is the file in sshd's Include folder. */
+  sshd?: { dropIn?: string };
 }
 
 export interface HogDeps extends Deps {
@@ -45,7 +55,11 @@ export interface HogDeps extends Deps {
   statusCommand: string;
   /** Persist driver state now (called before any mount so a crash cannot lose one). */
   checkpoint(): Promise<void>;
+  /** Where the sshd rule and the locked users' keys files go; must be on a tmpfs (gone on reboot). Default /run/labhog/hog. */
+  runDir?: string;
 }
+
+const SESSION_TERM_MS = 5000;
 
 const empty = (): HogState => ({ reservation: null, holder: null, mounts: [], stoppedUnits: [] });
 
@@ -54,9 +68,21 @@ export class HogDriver implements Driver {
   private st: HogState = empty();
   private sessionTimer: NodeJS.Timeout | undefined;
   private readonly realExec: ExecFn;
+  /** From the last apply/release. */
+  private lastProblems: string[] = [];
+  /** From ending sessions after the grace (runs later than apply). */
+  private sessionProblems: string[] = [];
 
   constructor(private readonly opts: HogOptions, private readonly deps: HogDeps) {
     this.realExec = execOf(deps);
+  }
+
+  problems(): string[] {
+    return [...this.lastProblems, ...this.sessionProblems];
+  }
+
+  private get sshd(): SshdControl {
+    return { sshdPath: this.opts.sshdPath, sshdConfig: this.opts.sshdConfig, runDir: this.deps.runDir ?? "/run/labhog/hog", exec: this.realExec };
   }
 
   state(): HogState {
@@ -106,9 +132,15 @@ export class HogDriver implements Driver {
       ctx.emit({ action: "shared", ok: true, message: "shared reservation: announced, not hogged", holder: entry.holder.id, reservation: entry.id });
       return;
     }
+    const problems: string[] = [];
+    const problem = (action: string, message: string) => {
+      problems.push(message);
+      ctx.emit({ action, ok: false, message, holder: entry.holder.id, reservation: entry.id });
+    };
     const exec = this.exec(ctx);
     const holders = new Set(entry.holder.unix);
-    const users = (await readUsers(this.opts.passwdFile)).filter((u) => hasLoginShell(u) && !this.exempt(u));
+    const all = await readUsers(this.opts.passwdFile);
+    const users = all.filter((u) => hasLoginShell(u) && !this.exempt(u));
     const patterns = await this.patterns();
     const dir = join(this.deps.stateDir, "hog");
     if (!ctx.simulate) await mkdir(dir, { recursive: true, mode: 0o755 });
@@ -116,8 +148,13 @@ export class HogDriver implements Driver {
     const missing = entry.holder.unix.filter((n) => !users.some((u) => u.name === n));
     if (missing.length) ctx.emit({ action: "holder-unknown", ok: false, message: `holder login(s) not on this host (or exempt): ${missing.join(", ")}`, holder: entry.holder.id, reservation: entry.id });
 
+    // 1. The sshd rule: closes passwords, PAM, keys commands and every file the user controls.
+    const locked = all.filter((u) => !this.exempt(u) && !holders.has(u.name));
+    await this.lockSshd(entry, locked, patterns, ctx, problem);
+
+    // 2. The bind mounts over the users' own keys files.
     const plan: { m: HogMount; content: string; uid: number; gid: number }[] = [];
-    let locked = 0;
+    let restricted = 0;
     for (const u of users) {
       const isHolder = holders.has(u.name);
       const paths = patterns.map((p) => expandPattern(p, u));
@@ -127,7 +164,10 @@ export class HogDriver implements Driver {
         try {
           target = await this.safeTarget(path, u);
         } catch (e) {
-          ctx.emit({ action: "hog-user", ok: false, message: `cannot hog ${u.name}: ${(e as Error).message}`, reservation: entry.id });
+          // Not mountable (a symlink from a dotfile manager, or outside the home): for others the sshd rule
+          // covers it; the holder's schedule keys cannot be added to it.
+          if (isHolder) problem("hog-user", `cannot add the schedule's keys for ${u.name}: ${(e as Error).message}`);
+          else ctx.emit({ action: "hog-user", ok: true, message: `${u.name}: ${(e as Error).message}; not mounted over, the sshd rule locks it`, reservation: entry.id });
           continue;
         }
         const source = join(dir, `${u.name}.${i}.keys`);
@@ -149,17 +189,22 @@ export class HogDriver implements Driver {
         } else {
           const lines = own.split("\n").map(keyPart).filter((k): k is string => !!k).map((k) => restrictedLine(k, this.deps.statusCommand));
           plan.push({ m: { user: u.name, target, source, original: own }, content: lines.join("\n") + (lines.length ? "\n" : ""), uid: u.uid, gid: u.gid });
-          locked++;
+          restricted++;
         }
       }
     }
 
     // Undo mounts that the new plan does not want (holder changed, user removed).
     const wanted = new Set(plan.map((p) => p.m.target));
-    for (const m of this.st.mounts.filter((m) => !wanted.has(m.target))) await this.undoMount(m, exec, ctx);
+    for (const m of this.st.mounts.filter((m) => !wanted.has(m.target))) {
+      const err = await this.undoMount(m, exec, ctx);
+      if (err) problem("unhog-user", err);
+    }
 
     // Record intent before touching anything.
-    this.st = { ...this.st, reservation: entry.id, holder: entry.holder.id, mounts: [...this.st.mounts.filter((m) => wanted.has(m.target)), ...plan.filter((p) => !this.st.mounts.some((m) => m.target === p.m.target)).map((p) => p.m)] };
+    // A recorded target keeps `created`; its `original` is what the plan just read (the file may have been replaced).
+    const again = (p: (typeof plan)[number]) => ({ ...p.m, created: p.m.created ?? this.st.mounts.find((m) => m.target === p.m.target)?.created });
+    this.st = { ...this.st, reservation: entry.id, holder: entry.holder.id, mounts: [...this.st.mounts.filter((m) => !wanted.has(m.target)), ...plan.map(again)] };
     if (!ctx.simulate) await this.deps.checkpoint();
 
     let failed = 0;
@@ -177,56 +222,110 @@ export class HogDriver implements Driver {
         if (n === 0) await bindMount(exec, p.m.source, p.m.target);
       } catch (e) {
         failed++;
-        ctx.emit({ action: "hog-user", ok: false, message: `cannot hog ${p.m.user} (${p.m.target}): ${(e as Error).message}`, reservation: entry.id });
+        problem("hog-user", `cannot hog ${p.m.user} (${p.m.target}): ${(e as Error).message}`);
       }
     });
     if (!ctx.simulate) await this.deps.checkpoint();
-    ctx.emit({ action: "hogged", ok: failed === 0, message: `held by ${entry.holder.id} until ${entry.end}: ${locked} key file(s) restricted, ${plan.length - locked} holder file(s)${failed ? `, ${failed} failed` : ""}`, holder: entry.holder.id, reservation: entry.id });
-    await this.stopUnits(exec, ctx);
+    ctx.emit({ action: "hogged", ok: problems.length === 0, message: `held by ${entry.holder.id} until ${entry.end}: ${restricted} key file(s) restricted, ${plan.length - restricted} holder file(s)${failed ? `, ${failed} failed` : ""}${this.st.sshd ? ", sshd rule in force" : ", NO sshd rule"}`, holder: entry.holder.id, reservation: entry.id });
+    for (const p of await this.stopUnits(exec, ctx)) problems.push(p);
     if (!ctx.simulate) await this.deps.checkpoint();
     this.scheduleSessionEnd(entry, users.filter((u) => !holders.has(u.name)), exec, ctx);
+    this.lastProblems = problems;
+    if (problems.length) throw new Error(`hog not fully in force: ${problems.join("; ")}`);
+  }
+
+  /** Writes the locked users' keys files, then installs the sshd rule (checked, then sshd reloaded). */
+  private async lockSshd(entry: ScheduleEntry, locked: UnixUser[], patterns: string[], ctx: DriverContext, problem: (action: string, message: string) => void): Promise<void> {
+    const c = this.sshd;
+    const allowed = [...new Set(["root", ...this.opts.admins, ...this.opts.exemptUsers, ...entry.holder.unix])].filter((n) => !locked.some((u) => u.name === n));
+    const byUid0 = (await readUsers(this.opts.passwdFile)).filter((u) => u.uid === 0).map((u) => u.name);
+    if (ctx.simulate) {
+      ctx.emit({ action: "would-lock-sshd", ok: true, message: `only keys from ${keysDir(c)}/%u, restricted to the status command, for everyone but ${[...new Set([...byUid0, ...allowed])].join(", ")}` });
+      return;
+    }
+    try {
+      const byUser = new Map<string, string[]>();
+      for (const u of locked) {
+        const own = this.st.mounts.filter((m) => m.user === u.name && m.original !== undefined && m.target).map((m) => m.original!);
+        const keys = await keysIn(patterns.map((p) => expandPattern(p, u)));
+        for (const text of own) for (const k of keysOf(text)) if (!keys.includes(k)) keys.push(k);
+        byUser.set(u.name, keys);
+      }
+      await writeManagedKeys(keysDir(c), byUser, this.deps.statusCommand);
+      this.st.sshd = { ...this.st.sshd };
+      await this.deps.checkpoint();
+      const { dropIn, reloaded } = await lockSshd(c, [...new Set([...byUid0, ...allowed])], locked[0]?.name ?? "labhog-probe");
+      this.st.sshd = { dropIn };
+      await this.deps.checkpoint();
+      if (reloaded) ctx.emit({ action: "sshd-locked", ok: true, message: `${dropIn}: only restricted keys for everyone but ${[...new Set([...byUid0, ...allowed])].join(", ")}; sshd reloaded`, reservation: entry.id });
+    } catch (e) {
+      problem("sshd-locked", `sshd rule not applied (password, keyboard-interactive and new keys files stay open): ${(e as Error).message}`);
+    }
   }
 
   private scheduleSessionEnd(entry: ScheduleEntry, others: UnixUser[], exec: ExecFn, ctx: DriverContext): void {
-    if (this.opts.sessionGrace === undefined || this.sessionTimer) return;
+    if (this.opts.sessionGrace === "off" || this.sessionTimer) return;
     const prior = this.st.sessions;
     if (prior?.reservation === entry.id) {
-      // Restarted mid-reservation: do not warn again; finish what was started.
-      if (!prior.done) this.armSessionEnd(prior.users, Math.max(0, prior.deadline - Date.now()), entry, exec, ctx);
+      // Restarted mid-reservation (or apply retried): do not warn again; finish what was started.
+      if (!prior.done) this.armSessionEnd(others, Math.max(0, prior.deadline - Date.now()), entry, exec, ctx);
       return;
     }
+    this.sessionProblems = [];
     const grace = durationMs(this.opts.sessionGrace);
     void (async () => {
-      const who: string[] = [];
-      for (const u of others) if (await hasProcesses(this.realExec, u.name)) who.push(u.name);
-      this.st.sessions = { reservation: entry.id, deadline: Date.now() + grace, users: who, done: who.length === 0 };
+      const withTty = await uidsWithTerminals(this.realExec, new Set(others.map((u) => u.uid)));
+      const who = others.filter((u) => withTty.has(u.uid)).map((u) => u.name);
+      this.st.sessions = { reservation: entry.id, deadline: Date.now() + grace, users: who, done: false };
       if (!ctx.simulate) await this.deps.checkpoint();
-      if (!who.length) return;
-      const msg = `${entry.holder.id} holds this host until ${entry.end}; your session ends in ${Math.round(grace / 1000)} s`;
+      const msg = `${entry.holder.id} holds this host until ${entry.end}; your session ends in ${graceText(grace)}`;
       for (const name of who) {
         if (ctx.simulate) ctx.emit({ action: "would-warn", ok: true, message: `${name}: ${msg}` });
         else await warnUser(this.realExec, name, msg, ctx.log);
       }
-      ctx.emit({ action: "sessions-warned", ok: true, message: `warned ${who.join(", ")}; ending in ${grace} ms`, reservation: entry.id });
-      this.armSessionEnd(who, grace, entry, exec, ctx);
-    })().catch((e) => ctx.log.warn("warning sessions failed", { error: e as Error }));
+      if (who.length) ctx.emit({ action: "sessions-warned", ok: true, message: `warned ${who.join(", ")}; ending in ${grace} ms`, reservation: entry.id });
+      // Armed even when nobody is logged in now: whoever has a terminal at the deadline is ended too.
+      this.armSessionEnd(others, grace, entry, exec, ctx);
+    })().catch((e) => {
+      this.sessionProblems = [`cannot look for other users' sessions: ${(e as Error).message}`];
+      ctx.emit({ action: "sessions-warned", ok: false, message: this.sessionProblems[0], reservation: entry.id });
+    });
   }
 
-  private armSessionEnd(who: string[], delay: number, entry: ScheduleEntry, exec: ExecFn, ctx: DriverContext): void {
+  private armSessionEnd(others: UnixUser[], delay: number, entry: ScheduleEntry, exec: ExecFn, ctx: DriverContext): void {
     clearTimeout(this.sessionTimer);
     this.sessionTimer = setTimeout(() => {
-      this.sessionTimer = undefined;
       void (async () => {
-        for (const name of who) await (ctx.simulate ? exec("pkill", ["-TERM", "-u", name]) : endSessions(exec, name));
-        if (this.st.sessions?.reservation === entry.id) this.st.sessions.done = true;
+        const withTty = await uidsWithTerminals(this.realExec, new Set(others.map((u) => u.uid)));
+        const warned = new Set(this.st.sessions?.reservation === entry.id ? this.st.sessions.users : []);
+        const who = others.filter((u) => withTty.has(u.uid) || warned.has(u.name)).map((u) => u.name);
+        const failures: string[] = [];
+        for (const name of who) {
+          try {
+            await (ctx.simulate ? exec("pkill", ["-TERM", "-u", name]) : endSessions(exec, name, SESSION_TERM_MS));
+          } catch (e) {
+            failures.push(`cannot end ${name}'s session: ${(e as Error).message}`);
+          }
+        }
+        this.sessionTimer = undefined;
+        if (this.st.reservation !== entry.id) return; // released meanwhile
+        this.sessionProblems = failures;
+        if (this.st.sessions?.reservation === entry.id) this.st.sessions.done = failures.length === 0;
         if (!ctx.simulate) await this.deps.checkpoint();
-        ctx.emit({ action: "sessions-ended", ok: true, message: who.join(", "), reservation: entry.id });
-      })().catch((e) => ctx.emit({ action: "sessions-ended", ok: false, message: (e as Error).message }));
+        if (failures.length) ctx.emit({ action: "sessions-ended", ok: false, message: failures.join("; "), reservation: entry.id });
+        else if (who.length) ctx.emit({ action: "sessions-ended", ok: true, message: who.join(", "), reservation: entry.id });
+      })().catch((e) => {
+        this.sessionTimer = undefined;
+        this.sessionProblems = [`cannot end other users' sessions: ${(e as Error).message}`];
+        ctx.emit({ action: "sessions-ended", ok: false, message: this.sessionProblems[0], reservation: entry.id });
+      });
     }, delay);
     this.sessionTimer.unref?.();
   }
 
-  private async stopUnits(exec: ExecFn, ctx: DriverContext): Promise<void> {
+  /** Returns what failed. */
+  private async stopUnits(exec: ExecFn, ctx: DriverContext): Promise<string[]> {
+    const failed: string[] = [];
     for (const unit of this.opts.stopUnits) {
       if (this.st.stoppedUnits.includes(unit)) continue;
       try {
@@ -234,15 +333,20 @@ export class HogDriver implements Driver {
         this.st.stoppedUnits.push(unit);
         ctx.emit({ action: "unit-stopped", ok: true, message: unit });
       } catch (e) {
+        failed.push(`cannot stop ${unit}: ${(e as Error).message}`);
         ctx.emit({ action: "unit-stopped", ok: false, message: `${unit}: ${(e as Error).message}` });
       }
     }
+    return failed;
   }
 
-  private async undoMount(m: HogMount, exec: ExecFn, ctx: DriverContext): Promise<void> {
+  /** Returns why it failed, or undefined when undone. */
+  private async undoMount(m: HogMount, exec: ExecFn, ctx: DriverContext): Promise<string | undefined> {
     try {
       if (!ctx.simulate) {
         await unmountAll(exec, m.target);
+        // Carried along when the user renamed a folder above the mount point.
+        for (const moved of await mountPointsOfSource(m.source)) await unmountAll(exec, moved);
         if (m.created) {
           const s = await stat(m.target).catch(() => undefined);
           if (s && s.size === 0) await rm(m.target, { force: true });
@@ -252,33 +356,64 @@ export class HogDriver implements Driver {
         await exec("umount", [m.target]);
       }
       this.st.mounts = this.st.mounts.filter((x) => x.target !== m.target);
+      return undefined;
     } catch (e) {
-      ctx.emit({ action: "unhog-user", ok: false, message: `cannot undo ${m.target}: ${(e as Error).message}` });
+      const message = `cannot undo ${m.target}: ${(e as Error).message}`;
+      ctx.emit({ action: "unhog-user", ok: false, message });
+      return message;
     }
   }
 
   async release(ctx: DriverContext): Promise<void> {
     if (this.sessionTimer) clearTimeout(this.sessionTimer);
     this.sessionTimer = undefined;
+    this.sessionProblems = [];
+    const problems: string[] = [];
     const exec = this.exec(ctx);
-    const had = this.st.mounts.length > 0 || this.st.stoppedUnits.length > 0 || this.st.reservation !== null;
-    await eachLimited([...this.st.mounts], 6, (m) => this.undoMount(m, exec, ctx));
-    const left = this.st.mounts.length;
+    const had = this.st.mounts.length > 0 || this.st.stoppedUnits.length > 0 || this.st.reservation !== null || this.st.sshd !== undefined;
+    // The sshd rule first: it is what keeps passwords closed. Also when no state records it (a crash between writing and recording).
+    if (ctx.simulate) {
+      if (this.st.sshd) ctx.emit({ action: "would-unlock-sshd", ok: true, message: "remove the sshd rule and reload sshd" });
+    } else {
+      try {
+        const { removed } = await unlockSshd(this.sshd, this.st.sshd?.dropIn);
+        const { sshd: _gone, ...rest } = this.st;
+        this.st = rest;
+        if (removed) ctx.emit({ action: "sshd-unlocked", ok: true, message: "sshd rule removed, sshd reloaded" });
+      } catch (e) {
+        const message = `cannot remove the sshd rule: ${(e as Error).message}`;
+        problems.push(message);
+        ctx.emit({ action: "sshd-unlocked", ok: false, message });
+      }
+    }
+    await eachLimited([...this.st.mounts], 6, async (m) => {
+      const err = await this.undoMount(m, exec, ctx);
+      if (err) problems.push(err);
+    });
+    const left = this.st.mounts.length + (this.st.sshd ? 1 : 0);
     const { sessions: _done, ...rest } = this.st;
     this.st = { ...rest, reservation: left ? this.st.reservation : null, holder: left ? this.st.holder : null };
     if (!ctx.simulate) await this.deps.checkpoint();
-    if (had) ctx.emit({ action: "released", ok: left === 0, message: left ? `${left} mount(s) could not be undone` : "SSH open to everyone again" });
+    if (had) ctx.emit({ action: "released", ok: left === 0, message: left ? `${problems.join("; ")}` : "SSH open to everyone again" });
     for (const unit of [...this.st.stoppedUnits]) {
       try {
         await exec("systemctl", ["start", unit], { timeout: 60_000 });
         ctx.emit({ action: "unit-started", ok: true, message: unit });
+        this.st.stoppedUnits = this.st.stoppedUnits.filter((u) => u !== unit);
       } catch (e) {
+        // Kept in the list: the next release (retry) starts it again.
+        problems.push(`cannot start ${unit} again: ${(e as Error).message}`);
         ctx.emit({ action: "unit-started", ok: false, message: `${unit}: ${(e as Error).message}` });
       }
-      this.st.stoppedUnits = this.st.stoppedUnits.filter((u) => u !== unit);
     }
     if (!ctx.simulate) await this.deps.checkpoint();
+    this.lastProblems = problems;
+    if (problems.length) throw new Error(`hog not fully released: ${problems.join("; ")}`);
   }
+}
+
+function graceText(ms: number): string {
+  return ms < 120_000 ? `${Math.round(ms / 1000)} s` : `${Math.round(ms / 60_000)} min`;
 }
 
 async function createEmpty(path: string, uid: number, gid: number): Promise<void> {

@@ -27,3 +27,23 @@ export async function unmountAll(exec: ExecFn, target: string): Promise<number> 
   }
   return n;
 }
+
+/**
+ * Where a bind mount of `source` is now: a user who renames the folder
+ * holding the mount point (`mv ~/.ssh ~/.ssh2`) carries the mount along, and
+ * it must still be undone. Matched by the mount's root (the source's path
+ * inside its filesystem, mountinfo field 4) being the tail of `source`.
+ */
+export async function mountPointsOfSource(source: string, mountinfo = "/proc/self/mountinfo"): Promise<string[]> {
+  const unescape = (s: string) => s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+  const base = source.slice(source.lastIndexOf("/"));
+  return (await readFile(mountinfo, "utf8"))
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => l.split(" "))
+    .filter((f) => {
+      const root = unescape(f[3]!);
+      return root.length > 1 && root.endsWith(base) && source.endsWith(root);
+    })
+    .map((f) => unescape(f[4]!));
+}
