@@ -56,7 +56,7 @@ async function describe(cfg: AgentConfig, mods: DriverModules, simulate: boolean
     out.push(`hog: AuthorizedKeysFile ${patterns.join(" ")}; locked keys run: ${statusCommand(cfg)}`);
     out.push(`  never locked out: root${[...cfg.hog.admins, ...cfg.hog.exemptUsers].map((u) => `, ${u}`).join("")}`);
     if (cfg.hog.stopUnits.length) out.push(`  while hogged, stop: ${cfg.hog.stopUnits.join(", ")}`);
-    if (cfg.hog.sessionGrace !== undefined) out.push(`  other users' sessions: warned, ended after ${cfg.hog.sessionGrace}${typeof cfg.hog.sessionGrace === "number" ? " s" : ""}`);
+    if (cfg.hog.sessionGrace !== "off") out.push(`  other users' sessions: warned, ended after ${cfg.hog.sessionGrace}${typeof cfg.hog.sessionGrace === "number" ? " s" : ""}`);
   }
   if (cfg.resources.some((r) => r.notify)) out.push(`notify: motd ${cfg.notify.motd === false ? "off" : cfg.notify.motd}; wall ${cfg.notify.wall ? "on" : "off"}; tmux popups ${cfg.notify.tmux ? "on" : "off"}; reminder ${cfg.notify.endingSoon} before the end`);
   if (cfg.worker) out.push(`usage: POST to ${cfg.worker.url}`);
