@@ -53,6 +53,15 @@ export const AgentStateSchema = z
   .object({ id: z.string(), status: z.enum(["online", "offline", "unknown"]), lastSeen: z.string().nullable() })
   .openapi("AgentState");
 
+export const EnforcementSchema = z
+  .object({
+    ok: z.boolean().nullable().openapi({ description: "true: every driver on the host applied the booking in the agent's latest attempt; false: something failed (see problems; the agent retries with backoff); null: unknown, the agent has not reported it" }),
+    problems: z.array(z.string()).openapi({ description: "what is not in place, `<driver>: <reason>`; empty unless ok is false" }),
+    since: z.string().nullable().openapi({ description: "when ok took its current value" }),
+    at: z.string().nullable().openapi({ description: "when the agent reached this verdict" }),
+  })
+  .openapi("Enforcement");
+
 export const ResourceSchema = z
   .object({
     id: z.string(),
@@ -63,6 +72,7 @@ export const ResourceSchema = z
     agent: AgentStateSchema.nullable(),
     usage: z.unknown().openapi({ description: "latest usage snapshot the agent reported" }),
     usageAt: z.string().nullable(),
+    enforcement: EnforcementSchema.openapi({ description: "whether the booking is in place on the host, as its agent last reported it (…/agents/<agent>/enforcement)" }),
     current: z.array(ReservationSchema),
     next: ReservationSchema.nullable(),
     unbookedUse: ReservationSchema.nullable().openapi({ description: "someone using it without a booking (a transparent 'unbooked use by …' event); not a reservation" }),

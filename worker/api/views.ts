@@ -1,7 +1,7 @@
 import type { LabConfig } from "../../calendar/config/lab-config.ts";
 import { NotFoundError, ValidationError } from "../../calendar/errors.ts";
 import type { Reservation } from "../../calendar/model.ts";
-import type { AgentState } from "../broker/agent-state.ts";
+import type { AgentState, EnforcementReport } from "../broker/agent-state.ts";
 import type { Env } from "../env.ts";
 import { brokerOf, forApi, ledgerOf, unwrap } from "../ledger/client.ts";
 import type { ReservationList, ResourceSnapshot } from "../ledger/protocol.ts";
@@ -18,6 +18,8 @@ export interface ResourceView {
   agent: { id: string; status: AgentState["status"]; lastSeen: string | null } | null;
   usage: unknown;
   usageAt: string | null;
+  /** Whether the booking is in place on the host, as its agent last reported. */
+  enforcement: EnforcementView;
   current: Reservation[];
   next: Reservation | null;
   /** Someone using the resource without a booking (from the agent's usage), or null. Not a reservation. */
@@ -29,6 +31,19 @@ export interface ResourceView {
   stale: boolean;
   /** Since when syncs have been failing, or null. */
   unreachableSince: string | null;
+}
+
+/** `ok: null` while the agent has not reported the resource: unknown is never shown as ok. */
+export interface EnforcementView {
+  ok: boolean | null;
+  problems: string[];
+  since: string | null;
+  at: string | null;
+}
+
+function enforcementOf(a: AgentState | undefined, id: string): EnforcementView {
+  const e: EnforcementReport | undefined = a?.enforcement && Object.hasOwn(a.enforcement, id) ? a.enforcement[id] : undefined;
+  return e ? { ok: e.ok, problems: e.problems, since: e.since, at: e.at } : { ok: null, problems: [], since: null, at: null };
 }
 
 async function agents(env: Env): Promise<Record<string, AgentState>> {
@@ -52,6 +67,7 @@ function view(lab: LabConfig, id: string, snap: ResourceSnapshot, states: Record
     agent: r.agent ? { id: r.agent, status: a?.status ?? "unknown", lastSeen: a?.lastSeen ?? null } : null,
     usage: a?.usage ?? null,
     usageAt: a?.usageAt ?? null,
+    enforcement: enforcementOf(a, id),
     current: snap.current.filter((r) => !isUnbookedUse(r)).map(forApi),
     next: snap.next && !isUnbookedUse(snap.next) ? forApi(snap.next) : null,
     unbookedUse: ((u) => (u ? forApi(u) : null))(snap.current.find(isUnbookedUse)),

@@ -3,13 +3,14 @@ import type { LabConfig } from "../../calendar/config/lab-config.ts";
 import { effectiveEnv, secretOf, type Env } from "../env.ts";
 import { labOf, mqttPrefix } from "../lab.ts";
 import { createLogger } from "../log.ts";
-import { applyAgentMessage, type AgentState } from "./agent-state.ts";
+import { applyAgentMessage, type AgentState, type AgentTopic } from "./agent-state.ts";
 import { connectMqtt, type MqttClient } from "./mqtt.ts";
 
 const log = createLogger({ component: "broker" });
 const CONNECT_WAIT_MS = 5_000;
 const PUBLISH_TIMEOUT_MS = 5_000;
 const KEEPALIVE_ALARM_MS = 30_000;
+const AGENT_TOPICS = new Set<AgentTopic>(["status", "usage", "enforcement"]);
 
 export type PublishResult = { ok: true } | { ok: false; error: string };
 
@@ -31,8 +32,8 @@ function settingsOf(env: Env, lab: LabConfig): MqttSettings | undefined {
 /**
  * The Worker's one MQTT connection. A client opened in a stateless request
  * dies with that request (workerd's per-request I/O isolation); held here it
- * is shared by every ledger. Also listens to the agents' retained status and
- * usage topics.
+ * is shared by every ledger. Also listens to the agents' retained status,
+ * usage and enforcement topics.
  */
 export class Broker extends DurableObject<Env> {
   #client: MqttClient | undefined;
@@ -69,7 +70,7 @@ export class Broker extends DurableObject<Env> {
       ...(s.username ? { username: s.username } : {}),
       ...(s.password ? { password: s.password } : {}),
     });
-    const topics = [`${s.prefix}/agents/+/status`, `${s.prefix}/agents/+/usage`];
+    const topics = [`${s.prefix}/agents/+/status`, `${s.prefix}/agents/+/usage`, `${s.prefix}/agents/+/enforcement`];
     client.on("connect", () => {
       log.info("mqtt connected", { url: s.url });
       client.subscribe(topics, { qos: 1 }, (err) => {
@@ -87,9 +88,9 @@ export class Broker extends DurableObject<Env> {
   #onMessage(prefix: string, topic: string, payload: Uint8Array, retained: boolean): void {
     if (!topic.startsWith(prefix + "/agents/")) return;
     const [agent, kind, ...rest] = topic.slice(prefix.length + "/agents/".length).split("/");
-    if (!agent || rest.length || (kind !== "status" && kind !== "usage")) return;
+    if (!agent || rest.length || !AGENT_TOPICS.has(kind as AgentTopic)) return;
     const text = new TextDecoder().decode(payload);
-    const next = applyAgentMessage(this.#agents.get(agent), kind, text, retained, new Date());
+    const next = applyAgentMessage(this.#agents.get(agent), kind as AgentTopic, text, retained, new Date());
     this.#agents.set(agent, next);
     void this.ctx.storage.put(`agent:${agent}`, next);
   }

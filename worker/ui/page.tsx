@@ -111,6 +111,28 @@ const Holding: FC<{ row: ResourceRow; m: StatusModel }> = ({ row, m }) => {
   );
 };
 
+/** Whether the agent got the booking in place; unknown (never reported) is said so, not shown as fine. */
+const Enforcement: FC<{ row: ResourceRow; m: StatusModel }> = ({ row, m }) => {
+  if (!row.view.agent) return null;
+  const e = row.view.enforcement;
+  if (e.ok === null) return <p class="enforcement unknown">enforcement unknown: the agent has not reported it</p>;
+  const since = e.since ? (
+    <>
+      {" "}
+      <time class="muted" datetime={e.since}>
+        (since {fmtWhen(m.tz, Date.parse(e.since), m.now)})
+      </time>
+    </>
+  ) : null;
+  if (e.ok) return <p class="enforcement ok">✓ enforced{since}</p>;
+  return (
+    <p class="enforcement bad" role="alert">
+      <strong>not enforced: {e.problems.join("; ")}</strong>
+      {since}
+    </p>
+  );
+};
+
 const Usage: FC<{ row: ResourceRow; m: StatusModel }> = ({ row, m }) => {
   const u = row.usage;
   if (!u) return <p class="usage muted">no live usage reported</p>;
@@ -232,6 +254,7 @@ export const Row: FC<{ row: ResourceRow; m: StatusModel; axis: Axis; echo?: Form
         </div>
         <CalendarStale row={row} m={m} />
         <Holding row={row} m={m} />
+        <Enforcement row={row} m={m} />
         <Usage row={row} m={m} />
         {mine.length ? (
           <div class="mine">

@@ -42,6 +42,7 @@ button.danger{color:var(--bad)}
 .holding{margin:2px 0}.holding.busy strong{color:var(--acc)}.holding.free strong{color:var(--ok)}
 .holding .who{display:block}
 .purpose{color:var(--mute)}.unbooked-note{color:var(--warn)}
+.enforcement{margin:2px 0;font-size:12.5px}.enforcement.ok{color:var(--ok)}.enforcement.unknown{color:var(--mute)}.enforcement.bad{color:var(--bad)}
 .usage{margin:2px 0;font-size:12.5px}.usage .k{font-size:10px;text-transform:uppercase;font-weight:700;color:var(--warn);letter-spacing:.05em;margin-right:2px}.usage.stale{opacity:.6}.calendar-stale{margin:2px 0;font-size:12.5px;font-weight:600;color:var(--warn)}
 .mine{display:flex;flex-direction:column;gap:4px;margin-top:4px}
 .acts{display:flex;flex-wrap:wrap;gap:6px;align-items:center;font-size:12.5px}.acts-what{min-width:8em;color:var(--mute)}
