@@ -1,5 +1,6 @@
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
+import { durationSchema, parseDuration } from "../duration.ts";
 import { ValidationError } from "../errors.ts";
 import { hasOwnKey, nullProtoRecord, protoKeyPaths } from "./own.ts";
 
@@ -11,7 +12,8 @@ import { hasOwnKey, nullProtoRecord, protoKeyPaths } from "./own.ts";
 
 const id = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, "ids are letters, digits, '.', '_' or '-' (at most 128), starting with a letter or digit");
 const secretName = z.string().regex(/^[A-Z][A-Z0-9_]*$/, "a secret name is UPPER_SNAKE_CASE");
-const duration = z.union([z.number().int().positive(), z.string().regex(/^\d+\s*(s|m|h|d)$/, "a duration is a number of seconds or like 15s, 10m, 2h, 1d")]);
+/** calendar/duration.ts's grammar; a policy of zero length means nothing. */
+const duration = durationSchema({ min: 1 });
 
 const memoryCalendar = z.strictObject({ backend: z.literal("memory") });
 const caldavCalendar = z.strictObject({
@@ -102,11 +104,9 @@ export type LabConfigInput = z.input<typeof labConfigSchema>;
 export type LabConfig = z.output<typeof labConfigSchema>;
 export type CalendarConfig = z.output<typeof calendarConfigSchema>;
 
+/** Seconds of a duration from the lab file (calendar/duration.ts). */
 export function durationSeconds(d: number | string): number {
-  if (typeof d === "number") return d;
-  const m = /^(\d+)\s*(s|m|h|d)$/.exec(d);
-  if (!m) throw new ValidationError(`bad duration ${d}`);
-  return Number(m[1]) * { s: 1, m: 60, h: 3600, d: 86400 }[m[2] as "s" | "m" | "h" | "d"];
+  return parseDuration(d);
 }
 
 function formatIssues(error: z.ZodError): string {

@@ -3,6 +3,7 @@ import { dirname, isAbsolute, resolve } from "node:path";
 import type { JWK } from "jose";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
+import { durationSchema, parseDurationMs } from "../../calendar/duration.ts";
 import { ValidationError } from "../../calendar/errors.ts";
 
 /**
@@ -19,13 +20,11 @@ const unitName = z.string().regex(/^[A-Za-z0-9@:._\\-]+\.(service|socket|timer|t
 /** Goes into an authorized_keys `command="…"` option: no quotes, backslashes or newlines. */
 const safeCommand = z.string().min(1).regex(/^[^"\\\r\n]+$/, "may not contain quotes, backslashes or newlines");
 const absPath = z.string().refine((p) => isAbsolute(p), "must be an absolute path");
-const duration = z.union([z.number().nonnegative(), z.string().regex(/^\d+(\.\d+)?\s*(ms|s|m|h)$/, "a duration is a number of seconds or like 500ms, 15s, 10m, 2h")]);
+/** calendar/duration.ts's grammar, as everywhere. */
+const duration = durationSchema();
 
 export function durationMs(d: number | string): number {
-  if (typeof d === "number") return d * 1000;
-  const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)$/.exec(d)!;
-  const n = Number(m[1]);
-  return n * ({ ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const)[m[2] as "ms" | "s" | "m" | "h"];
+  return parseDurationMs(d);
 }
 
 const publicJwk = z.looseObject({ kty: z.literal("OKP"), crv: z.literal("Ed25519"), x: z.string().min(1) }).refine((k) => !("d" in k), "this is a PRIVATE key: agents only need the public key");

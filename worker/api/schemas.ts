@@ -1,21 +1,13 @@
 import { z } from "@hono/zod-openapi";
+import { durationSchema, parseDurationMs } from "../../calendar/duration.ts";
 
 const id = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, "letters, digits, '.', '_' or '-' (at most 128)");
 const dateTime = z.iso.datetime({ offset: true, message: "an ISO 8601 date-time with offset, like 2026-05-01T09:00:00Z" });
-/** 90, "90s", "30m", "2h", "1d" or ISO 8601 like PT2H30M. */
-export const durationInput = z.union([
-  z.number().int().positive().max(366 * 86_400),
-  z.string().max(32).regex(/^(\d+\s*[smhd]|P(?:\d+D)?(?:T(?:\d+H)?(?:\d+M)?(?:\d+S)?)?)$/, "a duration like 90s, 30m, 2h, 1d or PT2H"),
-]);
+/** calendar/duration.ts's grammar: 90 (seconds), "90s", "30m", "2h", "1d", "1h30m" or ISO 8601 like PT2H30M. */
+export const durationInput = durationSchema({ min: 1, max: 366 * 86_400 });
 
 export function durationMs(d: number | string): number {
-  if (typeof d === "number") return d * 1000;
-  const simple = /^(\d+)\s*([smhd])$/.exec(d);
-  if (simple) return Number(simple[1]) * { s: 1, m: 60, h: 3600, d: 86400 }[simple[2] as "s" | "m" | "h" | "d"] * 1000;
-  const iso = /^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$/.exec(d);
-  if (!iso) return NaN;
-  const [, D, H, M, S] = iso.map((x) => Number(x ?? 0));
-  return (((D ?? 0) * 24 + (H ?? 0)) * 3600 + (M ?? 0) * 60 + (S ?? 0)) * 1000;
+  return parseDurationMs(d);
 }
 
 const image = z.string().max(4096).regex(/^[A-Za-z0-9._~:/+@%=-]+$/, "image reference has characters that are not allowed");

@@ -1,14 +1,11 @@
+import { durationProblem, tryParseDuration } from "../../../calendar/duration.ts";
 import { UsageError } from "../main.ts";
 
-const UNITS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400 };
-
-/** "90s", "30m", "2h", "1d", "1h30m" → seconds. */
+/** Seconds, in calendar/duration.ts's grammar ("90", "90s", "30m", "2h", "1d", "1h30m", "PT2H"). */
 export function parseDuration(text: string, what = "duration"): number {
-  const parts = [...text.matchAll(/(\d+)\s*([smhd])/g)];
-  if (!parts.length || parts.map((p) => p[0]).join("") !== text.replace(/\s+/g, "")) {
-    throw new UsageError(`${what} "${text}" is not like 90s, 30m, 2h, 1h30m or 1d`);
-  }
-  return parts.reduce((sum, p) => sum + Number(p[1]) * UNITS[p[2]!]!, 0);
+  const s = tryParseDuration(text);
+  if (s === undefined) throw new UsageError(`${what}: ${durationProblem(text)}`);
+  return s;
 }
 
 /**

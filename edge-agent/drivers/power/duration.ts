@@ -1,11 +1,8 @@
-import { z } from "zod";
+import { durationSchema as oneGrammar, parseDurationMs } from "../../../calendar/duration.ts";
 
-/** "250ms", "2s", "1.5m" or a bare number of milliseconds (Boardswarm writes stabilisation as "2s"). */
-export const durationSchema = z
-  .union([z.number().nonnegative(), z.string().regex(/^\d+(\.\d+)?\s*(ms|s|m)$/, 'a duration such as "500ms", "2s" or "1m"')])
-  .transform((v) => {
-    if (typeof v === "number") return v;
-    const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m)$/.exec(v)!;
-    const n = Number(m[1]);
-    return Math.round(m[2] === "ms" ? n : m[2] === "s" ? n * 1000 : n * 60_000);
-  });
+/**
+ * A power step's wait, in calendar/duration.ts's grammar like every other
+ * duration ("2s", "500ms", "PT1S"; a bare number is seconds, as everywhere),
+ * held in milliseconds for the sequencer.
+ */
+export const durationSchema = oneGrammar().transform((v) => parseDurationMs(v));
