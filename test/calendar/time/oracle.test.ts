@@ -55,6 +55,26 @@ describe("event times against python3-icalendar + zoneinfo", async () => {
     expect(Date.parse(end!) - Date.parse(start!)).toBe(3_600_000);
   });
 
+  // The oracle does not expand RDATE; worked by hand from RFC 5545 §3.3.6 and §3.3.9
+  // (a PERIOD's duration follows DURATION's rules): Berlin, spring day, clocks 02:00 → 03:00.
+  it("RDATE periods with a duration: the time part exact, days nominal", () => {
+    const ics = icsOf({
+      name: "rdate",
+      lab: "Europe/Berlin",
+      window: ["2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z"],
+      events: [[
+        "DTSTART;TZID=Europe/Berlin:20260320T013000",
+        "DURATION:PT1H",
+        "RDATE;VALUE=PERIOD;TZID=Europe/Berlin:20260329T013000/PT4H,20260328T090000/P1D",
+      ]],
+    });
+    expect(ours(ics, "Europe/Berlin", ["2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z"])).toEqual([
+      ["2026-03-20T00:30:00.000Z", "2026-03-20T01:30:00.000Z"],
+      ["2026-03-28T08:00:00.000Z", "2026-03-29T07:00:00.000Z"], // 09:00 CET → 09:00 CEST next day: 23 h
+      ["2026-03-29T00:30:00.000Z", "2026-03-29T04:30:00.000Z"], // 01:30 CET + 4 real hours = 06:30 CEST
+    ]);
+  });
+
   it.each(CASES)("reads: $name", (c) => {
     expect(ours(icsOf(c), c.lab, c.window)).toEqual(fromOracle[c.name]);
   });
