@@ -10,6 +10,8 @@ command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need+=(mos
 [ -x /usr/sbin/sshd ] || need+=(openssh-server)
 [ -x /usr/sbin/pdudaemon ] || need+=(pdudaemon)
 command -v socat >/dev/null 2>&1 || need+=(socat)
+# The completion tests run the generated scripts in real bash and zsh.
+command -v zsh >/dev/null 2>&1 || need+=(zsh)
 [ -x /usr/bin/chromium ] || need+=(chromium)
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
 command -v unshare >/dev/null 2>&1 || need+=(util-linux)

@@ -8,13 +8,14 @@ import { sshdAuthorizedKeysPatterns, splitPatterns } from "../drivers/hog/index.
 import { execFileArgs } from "../drivers/deps.ts";
 import { createLogger } from "../log.ts";
 import { UsageError } from "./main.ts";
+import { parseOptions, SPECS } from "./spec.ts";
 
 const usage = "labhog agent --config agent.yaml [--check] [--simulate]";
 
 export async function runAgent(argv: string[]): Promise<number> {
   let values;
   try {
-    ({ values } = parseArgs({ args: argv, options: { config: { type: "string", short: "c", default: "/etc/labhog/agent.yaml" }, check: { type: "boolean" }, simulate: { type: "boolean" } }, strict: true }));
+    ({ values } = parseArgs({ args: argv, options: { ...parseOptions(SPECS.agent.options), config: { type: "string", short: "c", default: "/etc/labhog/agent.yaml" } }, strict: true }));
   } catch (e) {
     throw new UsageError(`${(e as Error).message}; usage: ${usage}`);
   }

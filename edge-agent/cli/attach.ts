@@ -3,6 +3,7 @@ import { createLogger } from "../log.ts";
 import { execFileArgs } from "../drivers/deps.ts";
 import { attachMissing, detachHost, keepAttached } from "../drivers/usb/attach-loop.ts";
 import { Usbip } from "../drivers/usb/usbip.ts";
+import { parseOptions, SPECS } from "./spec.ts";
 
 const USAGE = `usage: labhog attach <resource> --host <agent-host> [--device vvvv:pppp]... [--once] [--keep] [--interval <ms>]
 
@@ -19,11 +20,7 @@ export async function runAttach(argv: string[]): Promise<number> {
       args: argv,
       allowPositionals: true,
       options: {
-        host: { type: "string" },
-        device: { type: "string", multiple: true },
-        once: { type: "boolean", default: false },
-        keep: { type: "boolean", default: false },
-        interval: { type: "string", default: "2000" },
+        ...parseOptions(SPECS.attach.options),
         usbip: { type: "string", default: process.env.LABHOG_USBIP ?? "usbip" },
         help: { type: "boolean", short: "h", default: false },
       },
@@ -39,7 +36,7 @@ export async function runAttach(argv: string[]): Promise<number> {
   }
   const resource = positionals[0];
   const host = values.host ?? process.env.LABHOG_USBIP_HOST;
-  const interval = Number(values.interval);
+  const interval = Number(values.interval ?? 2000);
   const ids = (values.device ?? []).map((d) => d.toLowerCase());
   const bad = ids.find((d) => !/^[0-9a-f]{4}:[0-9a-f]{4}$/.test(d));
   if (!resource || positionals.length > 1 || !host || !Number.isFinite(interval) || interval < 100 || bad) {

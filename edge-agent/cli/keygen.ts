@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { generateSigningKey } from "../../calendar/schedule/schedule.ts";
 import { UsageError } from "./main.ts";
+import { parseOptions, SPECS } from "./spec.ts";
 
 /**
  * labhog keygen [--kid K] [--out DIR]
@@ -15,7 +16,7 @@ import { UsageError } from "./main.ts";
 export async function runKeygen(argv: string[]): Promise<number> {
   let values: { kid?: string; out?: string };
   try {
-    ({ values } = parseArgs({ args: argv, options: { kid: { type: "string" }, out: { type: "string" } }, strict: true }));
+    ({ values } = parseArgs({ args: argv, options: parseOptions(SPECS.keygen.options), strict: true }));
   } catch (e) {
     throw new UsageError((e as Error).message);
   }

@@ -2,7 +2,9 @@ import { access, mkdir, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { cliEnv, json, runLabhog, startCliLab, TOKENS, type CliLab, type CliResult } from "./cli-lab.ts";
+import { spawn } from "node:child_process";
+import { BIN, cliEnv, json, runLabhog, startCliLab, TOKENS, type CliLab, type CliResult } from "./cli-lab.ts";
+import { bashCompletes, labhogOnPath, zshCompletes } from "./completion-shells.ts";
 
 /**
  * The real `labhog` binary (its own Node process) against the real Worker in
@@ -255,4 +257,72 @@ describe("labhog CLI configuration", () => {
     expect(missing.code).toBe(3);
     oneLineError(missing, "status");
   }, 60_000);
+});
+
+describe("labhog CLI on a terminal and in a pipe", () => {
+  /** Runs labhog on a real pseudo-terminal (util-linux `script`), as a person at a shell would. */
+  async function onTty(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; out: string }> {
+    const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+    const cmd = [process.execPath, BIN, ...args].map(q).join(" ");
+    const r = await new Promise<CliResult>((res, rej) => {
+      const child = spawn("script", ["-qfec", cmd, "/dev/null"], { env, stdio: ["ignore", "pipe", "pipe"] });
+      let stdout = "";
+      let stderr = "";
+      child.stdout.on("data", (b: Buffer) => (stdout += b.toString()));
+      child.stderr.on("data", (b: Buffer) => (stderr += b.toString()));
+      child.on("error", rej);
+      child.on("close", (code, signal) => res({ code, stdout, stderr, signal }));
+    });
+    return { code: r.code, out: r.stdout.replace(/\r/g, "") };
+  }
+  const env = (extra: NodeJS.ProcessEnv = {}) => cliEnv(lab.home, { LABHOG_URL: lab.worker.url, LABHOG_TOKEN: TOKENS.bob, LABHOG_LOG_LEVEL: "info", ...extra });
+
+  it("lease: sentences on a terminal, JSON lines in a pipe or with --json", async () => {
+    const tty = await onTty(["lease", "probe2", "--ttl", "30s", "--", "true"], env());
+    expect(tty.code, tty.out).toBe(0);
+    expect(tty.out).toMatch(/^labhog lease: holding probe2 until (\d{4}-\d\d-\d\d )?\d\d:\d\d; keep-alive every 10 s, released when the command exits$/m);
+    expect(tty.out).toMatch(/^labhog lease: released probe2; the command exited with 0$/m);
+    expect(tty.out).not.toContain("{");
+
+    const piped = await runLabhog(["lease", "probe2", "--ttl", "30s", "--", "true"], env());
+    expect(piped.code, piped.stderr).toBe(0);
+    const lines = piped.stderr.trim().split("\n").map((l) => JSON.parse(l));
+    expect(lines.map((l) => l.msg)).toEqual(["lease granted", "lease released"]);
+    expect(lines[0]).toMatchObject({ level: "info", cmd: "lease", ttl: 30 });
+
+    const jsonOnTty = await onTty(["lease", "probe2", "--ttl", "30s", "--json", "--", "true"], env());
+    expect(jsonOnTty.code).toBe(0);
+    expect(jsonOnTty.out).toMatch(/^\{"time":"[^"]+","level":"info","msg":"lease granted"/m);
+  }, 90_000);
+
+  it("wait says on a terminal who holds what it waits for, with a date when it is not today", async () => {
+    const held = json(await lab.labhog(["book", "host3", "--for", "2d", "--json"]));
+    try {
+      const tty = await onTty(["wait", "host3", "--timeout", "2s", "--interval", "1s"], env());
+      expect(tty.code).toBe(6);
+      const end = new Date(held.reservation.end);
+      const date = end.toLocaleDateString("en-CA", { timeZone: "UTC" });
+      expect(tty.out).toMatch(new RegExp(`^labhog wait: waiting: host3 held by alice until ${date} \\d\\d:\\d\\d$`, "m"));
+    } finally {
+      await lab.labhog(["release", held.reservation.id]);
+    }
+  }, 60_000);
+
+  it("completion offers the server's resources, pools and my reservations (bash and zsh)", async () => {
+    const path = await labhogOnPath();
+    // A generous deadline: the first listing wakes every ledger of a cold Worker. (The short default is for a person at a prompt.)
+    const e = env({ LABHOG_LOG_LEVEL: "warn", LABHOG_COMPLETE_TIMEOUT_MS: "30000" });
+    expect(await bashCompletes("labhog book ho", path, e)).toEqual(["host1", "host2", "host3", "host4"]);
+    expect(await bashCompletes("labhog book --pool ", path, e)).toEqual(["boards"]);
+    expect(await zshCompletes("labhog book pro", path, e)).toEqual(["probe", "probe2"]);
+    const mine = json(await lab.labhog(["book", "host4", "--for", "10m", "--json"], { who: "bob" }));
+    try {
+      const bobs = json(await lab.labhog(["ls", "--json"], { who: "bob" })).reservations.filter((r: any) => r.state === "active" || r.state === "upcoming");
+      const expected = [...new Set(bobs.flatMap((r: any) => [r.id, r.resource]))].sort();
+      expect(expected).toContain(mine.reservation.id);
+      expect(await bashCompletes("labhog release ", path, e)).toEqual(expected);
+    } finally {
+      await lab.labhog(["release", mine.reservation.id], { who: "bob" });
+    }
+  }, 120_000);
 });

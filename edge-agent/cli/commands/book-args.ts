@@ -1,22 +1,10 @@
 import { parseArgs } from "node:util";
 import { UsageError } from "../main.ts";
+import { parseOptions, SPECS } from "../spec.ts";
 import { parseDuration, parseWhen } from "./time-args.ts";
 
-/** Options shared by `book`, `wait` and `lease`: what to book and for how long. */
-export const bookOptions = {
-  pool: { type: "string" },
-  tag: { type: "string", multiple: true },
-  for: { type: "string" },
-  until: { type: "string" },
-  start: { type: "string" },
-  shared: { type: "boolean" },
-  purpose: { type: "string" },
-  image: { type: "string" },
-  mode: { type: "string" },
-  holder: { type: "string" },
-  wait: { type: "string" },
-  json: { type: "boolean" },
-} as const;
+/** Options shared by `book` and `lease`: what to book and for how long (described in cli/spec.ts). */
+export const bookOptions = parseOptions(SPECS.book.options);
 
 export type BookValues = ReturnType<typeof parseArgs<{ options: typeof bookOptions; allowPositionals: true }>>["values"];
 

@@ -1,4 +1,5 @@
 import { parse } from "./book-args.ts";
+import { parseOptions, SPECS } from "../spec.ts";
 import { when } from "./output.ts";
 import { resolveReservation } from "./resolve-reservation.ts";
 import { client, print } from "./session.ts";
@@ -7,7 +8,7 @@ import { UsageError } from "../main.ts";
 
 /** labhog extend <id|resource> (--for 1h | --until 18:00) — --for adds to the current end. */
 export async function runExtend(argv: string[]): Promise<number> {
-  const { values, positionals } = parse(argv, { for: { type: "string" }, until: { type: "string" }, json: { type: "boolean" } });
+  const { values, positionals } = parse(argv, parseOptions(SPECS.extend.options));
   if (!values.for === !values.until) throw new UsageError("give --for (added to the end) or --until");
   const api = await client();
   const r = await resolveReservation(api, positionals[0]);

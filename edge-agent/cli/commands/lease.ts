@@ -1,7 +1,9 @@
 import { spawn } from "node:child_process";
 import type { ApiClient, ApiReservation } from "../../client/api-client.ts";
-import { createLogger } from "../../log.ts";
-import { bookOptions, bookingBody, parse } from "./book-args.ts";
+import { progressFor, type Progress } from "../progress.ts";
+import { when } from "./output.ts";
+import { bookingBody, parse } from "./book-args.ts";
+import { parseOptions, SPECS } from "../spec.ts";
 import { client } from "./session.ts";
 import { parseDuration } from "./time-args.ts";
 import { UsageError } from "../main.ts";
@@ -19,20 +21,20 @@ export async function runLease(argv: string[]): Promise<number> {
   const dash = argv.indexOf("--");
   if (dash < 0 || dash === argv.length - 1) throw new UsageError("usage: labhog lease <what to book> [--ttl 60s] -- <command> [args…]");
   const command = argv.slice(dash + 1);
-  const { values, positionals } = parse(argv.slice(0, dash), { ...bookOptions, ttl: { type: "string" } });
+  const { values, positionals } = parse(argv.slice(0, dash), parseOptions(SPECS.lease.options));
   const ttl = parseDuration(values.ttl ?? "60s", "--ttl");
   if (ttl < 10) throw new UsageError("--ttl must be at least 10s");
   const body: Record<string, unknown> = { ...bookingBody(positionals, values), lease: { ttl } };
   if (!values.for && !values.until) body.duration = 12 * 3600; // the lease, not the end, bounds it
-  const log = createLogger({ base: { cmd: "lease" } });
+  const log = progressFor("lease", { json: values.json });
   const api = await client();
   const booked = await api.create(body, typeof body.wait === "number" ? body.wait : 0);
   const held = booked.reservations;
-  log.info("lease granted", { reservations: held.map((r) => r.id), ttl });
+  log.info("lease granted", { reservations: held.map((r) => r.id), ttl }, `holding ${held.map((r) => `${r.resource} until ${when(r.end)}`).join(", ")}; keep-alive every ${Math.max(3, Math.floor(ttl / 3))} s, released when the command exits`);
   return runHolding(api, held, ttl, command, log);
 }
 
-async function runHolding(api: ApiClient, held: ApiReservation[], ttl: number, command: string[], log: ReturnType<typeof createLogger>): Promise<number> {
+async function runHolding(api: ApiClient, held: ApiReservation[], ttl: number, command: string[], log: Progress): Promise<number> {
   const first = held[0]!;
   const child = spawn(command[0]!, command.slice(1), {
     stdio: "inherit",
@@ -42,11 +44,11 @@ async function runHolding(api: ApiClient, held: ApiReservation[], ttl: number, c
   const renew = setInterval(() => {
     for (const r of held) {
       api.keepalive(r.id).catch((e: Error & { status?: number }) => {
-        log.warn("keep-alive failed", { reservation: r.id, error: e.message });
+        log.warn("keep-alive failed", { reservation: r.id, error: e.message }, `keep-alive for ${r.resource} failed: ${e.message}`);
         // 404/409: the lease is gone (ended by the Worker or an admin): the command no longer holds the hardware.
         if ((e.status === 404 || e.status === 409) && !lost) {
           lost = true;
-          log.error("lease lost; stopping the command", { reservation: r.id });
+          log.error("lease lost; stopping the command", { reservation: r.id }, `the lease on ${r.resource} is gone (ended by the server or an admin); stopping the command`);
           child.kill("SIGTERM");
         }
       });
@@ -58,16 +60,16 @@ async function runHolding(api: ApiClient, held: ApiReservation[], ttl: number, c
   process.on("SIGINT", onInt);
   process.on("SIGTERM", onTerm);
   const code = await new Promise<number>((resolve) => {
-    child.once("error", (e) => { log.error("cannot run the command", { error: e.message }); resolve(127); });
+    child.once("error", (e) => { log.error("cannot run the command", { error: e.message }, `cannot run ${command[0]}: ${e.message}`); resolve(127); });
     child.once("exit", (c, sig) => resolve(c ?? (sig ? 128 + (signalNumber(sig) ?? 1) : 1)));
   });
   clearInterval(renew);
   process.off("SIGINT", onInt);
   process.off("SIGTERM", onTerm);
   for (const r of held) {
-    await api.release(r.id).catch((e: Error) => log.warn("release failed; the lease ends by itself", { reservation: r.id, error: e.message }));
+    await api.release(r.id).catch((e: Error) => log.warn("release failed; the lease ends by itself", { reservation: r.id, error: e.message }, `could not release ${r.resource} (${e.message}); the lease ends by itself within ${ttl} s`));
   }
-  log.info("lease released", { reservations: held.map((r) => r.id), exitCode: code });
+  log.info("lease released", { reservations: held.map((r) => r.id), exitCode: code }, `released ${held.map((r) => r.resource).join(", ")}; the command exited with ${code}`);
   return lost && code === 0 ? 1 : code;
 }
 

@@ -1,11 +1,12 @@
 import { parse } from "./book-args.ts";
+import { parseOptions, SPECS } from "../spec.ts";
 import { reservationHead, reservationRows, table } from "./output.ts";
 import { client, print } from "./session.ts";
 import { parseWhen } from "./time-args.ts";
 
 /** labhog ls [resource] [--all] [--pool P] [--until when] — mine by default. */
 export async function runLs(argv: string[]): Promise<number> {
-  const { values, positionals } = parse(argv, { all: { type: "boolean" }, pool: { type: "string" }, until: { type: "string" }, json: { type: "boolean" } });
+  const { values, positionals } = parse(argv, parseOptions(SPECS.ls.options));
   const api = await client();
   const query: { resource?: string; holder?: string; pool?: string; to?: string } = {};
   if (positionals[0]) query.resource = positionals[0];

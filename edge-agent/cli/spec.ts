@@ -1,0 +1,209 @@
+/**
+ * What each `labhog` command accepts, in one table: the commands parse their
+ * arguments with these options, `labhog <command> --help` prints them, and
+ * the bash/zsh completion scripts are generated from them. One table means
+ * the help can't list an option the parser refuses, or miss one it takes.
+ *
+ * This file imports nothing: `labhog status` (what a locked-out user's ssh
+ * login runs) must start fast.
+ */
+export type Completion = "resource" | "reservation" | "pool" | "file" | "dir" | "command" | "shell";
+
+export interface OptionSpec {
+  type: "string" | "boolean";
+  multiple?: boolean;
+  short?: string;
+  /** Placeholder shown in help: `--for <2h>`. */
+  arg?: string;
+  help: string;
+  complete?: Completion;
+}
+
+export interface CommandSpec {
+  summary: string;
+  /** The line after `usage:`. */
+  usage: string;
+  /** Paragraphs under the usage line. */
+  details?: string;
+  options: Record<string, OptionSpec>;
+  /** What the positional arguments are, for completion. */
+  positional?: Completion;
+  examples?: string[];
+}
+
+const json = { type: "boolean", help: "print the API's JSON instead of text (also turns progress lines into JSON)" } satisfies OptionSpec;
+
+const what = {
+  pool: { type: "string", arg: "P", help: "any free resource of pool P (resources whose agent is offline are skipped)", complete: "pool" },
+  tag: { type: "string", multiple: true, arg: "k=v", help: "any free resource with this tag; all given tags must match" },
+} satisfies Record<string, OptionSpec>;
+
+const bookOptions = {
+  ...what,
+  for: { type: "string", arg: "2h", help: "length: 90s, 30m, 2h, 1h30m, 1d, PT2H or seconds (default: the lab's defaultDuration)" },
+  until: { type: "string", arg: "18:00", help: 'end: 18:00 (today, or tomorrow when past), "2027-01-05 09:00" or ISO' },
+  start: { type: "string", arg: "when", help: "a later start (same forms as --until)" },
+  shared: { type: "boolean", help: "not exclusive: others may book it too; the agent announces but does not lock" },
+  purpose: { type: "string", arg: "text", help: "what it is for (shown in the calendar and on the status page)" },
+  image: { type: "string", arg: "ref", help: "the image the board should run" },
+  mode: { type: "string", arg: "name", help: "the mode the board should be in (power/flash sequence)" },
+  holder: { type: "string", arg: "user", help: "book for someone else (admins only)" },
+  wait: { type: "string", arg: "2m", help: "wait for the slot to free up, up to this long (at most 10m)" },
+  json,
+} satisfies Record<string, OptionSpec>;
+
+export const SPECS = {
+  book: {
+    summary: "book a resource, any free one of a pool, or several at once",
+    usage: "labhog book <resource…|--pool P|--tag k=v> [--for 2h|--until 18:00] [options]",
+    details: "Books now, or at --start. Several resources are booked all or none.",
+    options: bookOptions,
+    positional: "resource",
+    examples: ['labhog book rock5b-1 --for 2h --purpose "u-boot bring-up"', "labhog book --pool rk3588 --until 18:00 --wait 5m"],
+  },
+  extend: {
+    summary: "extend a reservation: --for adds to its end, --until sets it",
+    usage: "labhog extend <id|resource> (--for 1h | --until 18:00)",
+    details: "A resource name means your current (else next) reservation there.",
+    options: {
+      for: { type: "string", arg: "1h", help: "add this much to the current end" },
+      until: { type: "string", arg: "18:00", help: "set the end" },
+      json,
+    },
+    positional: "reservation",
+  },
+  release: {
+    summary: "end a running reservation now, or cancel a future one",
+    usage: "labhog release <id|resource>",
+    options: { json },
+    positional: "reservation",
+  },
+  ls: {
+    summary: "list reservations (yours by default)",
+    usage: "labhog ls [resource] [--all] [--pool P] [--until when]",
+    options: {
+      all: { type: "boolean", help: "everyone's reservations" },
+      pool: what.pool,
+      until: { type: "string", arg: "when", help: "only those starting before this" },
+      json,
+    },
+    positional: "resource",
+  },
+  status: {
+    summary: "on a host: who holds it until when; --lab: the whole lab from the server",
+    usage: "labhog status [--file status.json] | labhog status --lab [--pool P] [--tag k=v]",
+    details: "Without --lab it reads the local agent's status file (no network): this is what a locked-out user's SSH key runs.",
+    options: {
+      lab: { type: "boolean", help: "a table of the whole lab from the server, like the status page" },
+      file: { type: "string", arg: "status.json", help: "the agent's status file (default: $LABHOG_STATE_DIR/status.json)", complete: "file" },
+      ...what,
+      json,
+    },
+  },
+  wait: {
+    summary: "wait until a resource (or one of a pool) is free; does not book it",
+    usage: "labhog wait <resource|--pool P|--tag k=v> [--timeout 1h] [--interval 5s]",
+    options: {
+      ...what,
+      timeout: { type: "string", arg: "1h", help: "give up after this long (exit 6)" },
+      interval: { type: "string", arg: "5s", help: "how often to ask" },
+      json,
+    },
+    positional: "resource",
+  },
+  lease: {
+    summary: "hold a booking while a command runs (CI); released when it exits",
+    usage: "labhog lease <what to book> [--ttl 60s] [book options] -- <command> [args…]",
+    details:
+      "The lease is renewed every ttl/3 while the command runs. If labhog itself is killed, the renewals stop and the server ends the reservation within the TTL. Exits with the command's exit code.",
+    options: { ...bookOptions, ttl: { type: "string", arg: "60s", help: "lease time-to-live (at least 10s)" } },
+    positional: "resource",
+    examples: ['labhog lease --pool rk3588 --ttl 60s --purpose "CI $CI_JOB_ID" -- ./run-hw-tests.sh'],
+  },
+  attach: {
+    summary: "attach a resource's USB devices over usbip (on the holder's machine)",
+    usage: "labhog attach <resource> --host <agent-host> [--device vvvv:pppp]… [--once] [--keep] [--interval ms]",
+    details:
+      "Attaches the USB devices the agent on <agent-host> exports for <resource> (usbip attach -r), then keeps them attached: a device that comes back on another bus id (a reset, DFU mode) is attached again. Ctrl-C detaches them unless --keep. Needs vhci-hcd and root.",
+    options: {
+      host: { type: "string", arg: "host", help: "the agent's host (else $LABHOG_USBIP_HOST)" },
+      device: { type: "string", multiple: true, arg: "vvvv:pppp", help: "only this device" },
+      once: { type: "boolean", help: "attach once and exit" },
+      keep: { type: "boolean", help: "leave the devices attached on exit" },
+      interval: { type: "string", arg: "ms", help: "how often to check the exports, in milliseconds (default 2000)" },
+      usbip: { type: "string", arg: "path", help: "the usbip program (default: $LABHOG_USBIP or usbip)", complete: "file" },
+    },
+    positional: "resource",
+  },
+  keygen: {
+    summary: "make the Ed25519 key pair that signs schedules",
+    usage: "labhog keygen [--kid K] [--out DIR]",
+    details: "The private JWK is the Worker's SCHEDULE_SIGNING_KEY secret; the public JWK goes into every agent's trustedKeys. Never overwrites a file.",
+    options: {
+      kid: { type: "string", arg: "K", help: "key id (default labhog-<date>)" },
+      out: { type: "string", arg: "DIR", help: "write the two files there instead of printing them", complete: "dir" },
+    },
+  },
+  agent: {
+    summary: "run the edge agent daemon",
+    usage: "labhog agent [--config agent.yaml] [--check] [--simulate]",
+    options: {
+      config: { type: "string", short: "c", arg: "agent.yaml", help: "the agent file (default /etc/labhog/agent.yaml)", complete: "file" },
+      check: { type: "boolean", help: "validate the file and print what the agent would do, then exit" },
+      simulate: { type: "boolean", help: "drivers only report what they would do" },
+    },
+  },
+  completion: {
+    summary: "print the shell completion script for bash or zsh",
+    usage: "labhog completion <bash|zsh>",
+    details: 'bash: add  eval "$(labhog completion bash)"  to ~/.bashrc.  zsh: add  eval "$(labhog completion zsh)"  to ~/.zshrc (after compinit).',
+    options: {},
+    positional: "shell",
+  },
+} satisfies Record<string, CommandSpec>;
+
+export type CommandName = keyof typeof SPECS;
+
+type ParseOption<O extends OptionSpec> = { type: O["type"] } & (O extends { multiple: true } ? { multiple: true } : unknown) & (O extends { short: string } ? { short: string } : unknown);
+
+/** The option table in node:util parseArgs' shape (typed, so parsed values keep their types). */
+export function parseOptions<S extends Record<string, OptionSpec>>(options: S): { [K in keyof S]: ParseOption<S[K]> } {
+  const out: Record<string, { type: "string" | "boolean"; multiple?: boolean; short?: string }> = {};
+  for (const [name, o] of Object.entries(options)) {
+    out[name] = { type: o.type, ...(o.multiple ? { multiple: true } : {}), ...(o.short ? { short: o.short } : {}) };
+  }
+  return out as { [K in keyof S]: ParseOption<S[K]> };
+}
+
+/** `labhog <command> --help`. */
+export function commandHelp(name: string, spec: CommandSpec): string {
+  const lines = [`usage: ${spec.usage}`, "", spec.summary + "."];
+  if (spec.details) lines.push("", ...wrap(spec.details, 78));
+  const opts = Object.entries(spec.options);
+  const flag = (n: string, o: OptionSpec) => `${o.short ? `-${o.short}, ` : ""}--${n}${o.arg ? ` <${o.arg}>` : ""}`;
+  const all: Array<[string, string]> = [...opts.map(([n, o]): [string, string] => [flag(n, o), o.help + (o.multiple ? " (repeatable)" : "")]), ["-h, --help", "this help"]];
+  const w = Math.min(28, Math.max(...all.map(([f]) => f.length)));
+  lines.push("", "options:");
+  for (const [f, h] of all) {
+    const [first, ...rest] = wrap(h, 78 - w - 4);
+    lines.push(`  ${f.padEnd(w)}  ${f.length > w ? `\n  ${"".padEnd(w)}  ` : ""}${first}`);
+    for (const r of rest) lines.push(`  ${"".padEnd(w)}  ${r}`);
+  }
+  if (spec.examples?.length) lines.push("", "examples:", ...spec.examples.map((e) => `  ${e}`));
+  lines.push("", `See docs/cli.md for exit codes. labhog help lists every command.`);
+  void name;
+  return lines.join("\n").replace(/ +\n/g, "\n");
+}
+
+function wrap(text: string, width: number): string[] {
+  const out: string[] = [];
+  let line = "";
+  for (const word of text.split(/\s+/)) {
+    if (line && line.length + 1 + word.length > width) {
+      out.push(line);
+      line = word;
+    } else line = line ? `${line} ${word}` : word;
+  }
+  if (line) out.push(line);
+  return out;
+}
