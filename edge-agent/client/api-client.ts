@@ -16,6 +16,8 @@ export interface ApiResource {
   current: ApiReservation[];
   next: ApiReservation | null;
   conflicts: number;
+  /** Whether the booking is in place on the host (ok null: not reported). Absent from older Workers. */
+  enforcement?: { ok: boolean | null; problems: string[]; since: string | null; at: string | null };
 }
 
 export interface Problem {

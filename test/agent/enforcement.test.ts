@@ -139,3 +139,16 @@ describe("enforcement truth", () => {
     expect(fine.stdout).not.toContain("NOT ENFORCED");
   }, 60_000);
 });
+
+describe("labhog status --lab", () => {
+  it("notes a resource whose booking is not enforced, with the agent's reasons", async () => {
+    const { resourceRows } = await import("../../edge-agent/cli/commands/output.ts");
+    const base = { name: "b", kind: "board", pool: null, tags: {}, agent: { id: "host1", status: "online" as const, lastSeen: null }, usage: null, current: [], next: null };
+    const rows = resourceRows([
+      { ...base, id: "b1", conflicts: 1, enforcement: { ok: false, problems: ["power: relay failed", "usb: probe: not plugged in"], since: "2026-11-30T10:00:00Z", at: "2026-11-30T10:00:05Z" } },
+      { ...base, id: "b2", conflicts: 0, enforcement: { ok: true, problems: [], since: "2026-11-30T10:00:00Z", at: "2026-11-30T10:00:05Z" } },
+      { ...base, id: "b3", conflicts: 0 },
+    ]);
+    expect(rows.map((r) => r[5])).toEqual(["1 conflict(s); not enforced: power: relay failed; usb: probe: not plugged in", "", ""]);
+  });
+});

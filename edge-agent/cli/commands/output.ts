@@ -33,7 +33,7 @@ export function resourceRows(list: ApiResource[]): string[][] {
       cur ? `${holderName(cur)} until ${when(cur.end)}` : "free",
       r.next ? `${holderName(r.next)} ${when(r.next.start)}` : "",
       agent,
-      r.conflicts ? `${r.conflicts} conflict(s)` : "",
+      [r.conflicts ? `${r.conflicts} conflict(s)` : "", r.enforcement?.ok === false ? `not enforced: ${r.enforcement.problems.join("; ")}` : ""].filter(Boolean).join("; "),
     ];
   });
 }
