@@ -2,7 +2,8 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createGoogleBackend } from "../../calendar/backends/google/index.ts";
-import { ensureChannel, needsRenewal, RENEW_BEFORE_MS, type StoredChannel } from "../../worker/push/google-channel.ts";
+import { ensureChannel, googlePushConfig, needsRenewal, RENEW_BEFORE_MS, type StoredChannel } from "../../worker/push/google-channel.ts";
+import { ValidationError } from "../../calendar/errors.ts";
 import { verifyChannelToken } from "../../worker/push/secrets.ts";
 import { createLogger } from "../../worker/log.ts";
 import { startWatchStandin, type WatchStandin } from "./watch-standin.ts";
@@ -56,11 +57,30 @@ describe("google watch channels", () => {
       res.end();
     });
     await new Promise<void>((r) => sink.listen(0, "127.0.0.1", r));
-    const url = `http://127.0.0.1:${(sink.address() as AddressInfo).port}/`;
-    const stored = (await ensureChannel({ backend, resource: "board3", secret: SECRET, publicUrl: url, stored: undefined, now: Date.now(), log }))!;
-    await g.notify(g.channels.find((c) => c.id === stored.id)!, "exists");
+    const url = `http://127.0.0.1:${(sink.address() as AddressInfo).port}/push/google`;
+    const stored = (await ensureChannel({ backend, resource: "board3", secret: SECRET, publicUrl: "https://lab.example.org/", stored: undefined, now: Date.now(), log }))!;
+    // The https address terminates at the test's plain listener.
+    await g.notify(g.channels.find((c) => c.id === stored.id)!, "exists", url);
     sink.close();
     expect(seen[0]).toMatchObject({ "x-goog-channel-id": stored.id, "x-goog-resource-state": "exists", "x-goog-resource-id": stored.resourceId });
     expect(await verifyChannelToken(SECRET, String(seen[0]!["x-goog-channel-token"]), stored.id)).toBe("board3");
+  });
+
+  it("refuses a non-https PUBLIC_URL with a clear message instead of asking Google (which refuses it) on every alarm", async () => {
+    // The stand-in refuses it like Google: 400 push.webhookUrlNotHttps.
+    await expect(backend.watch({ id: crypto.randomUUID(), address: "http://lab.example.org/push/google", token: "t" })).rejects.toThrow(/HTTPS/);
+    const before = g.channels.length;
+    const e = await ensureChannel({ backend, resource: "board4", secret: SECRET, publicUrl: "http://lab.example.org/", stored: undefined, now: Date.now(), log }).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(ValidationError);
+    expect((e as Error).message).toMatch(/PUBLIC_URL "http:\/\/lab.example.org\/" is not https/);
+    expect(g.channels.length).toBe(before);
+    // Push is simply off for such a URL, said once however often the alarms ask.
+    const warnings: string[] = [];
+    const capture = { ...log, warn: (msg: string) => void warnings.push(msg) } as typeof log;
+    const env = { GOOGLE_PUSH_SECRET: SECRET, PUBLIC_URL: "http://labhog.internal:8787/" };
+    for (let i = 0; i < 3; i++) expect(googlePushConfig(env, capture)).toBeUndefined();
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/not https.*periodic sync still runs/);
+    expect(googlePushConfig({ ...env, PUBLIC_URL: "https://lab.example.org/" }, capture)).toEqual({ secret: SECRET, publicUrl: "https://lab.example.org/" });
   });
 });

@@ -29,7 +29,8 @@ export interface WatchStandin {
   /** Longest lifetime granted (Google caps it); default 7 days. */
   maxTtlSeconds: number;
   createServiceAccount(): Promise<Record<string, string>>;
-  notify(channel: StandinChannel, state?: "sync" | "exists" | "not_exists"): Promise<Response>;
+  /** POSTs a notification to the channel's address, or to `deliverTo` (the test's plain-http listener standing behind that https address). */
+  notify(channel: StandinChannel, state?: "sync" | "exists" | "not_exists", deliverTo?: string): Promise<Response>;
   close(): Promise<void>;
 }
 
@@ -49,9 +50,9 @@ export async function startWatchStandin(upstream?: GoogleStandin): Promise<Watch
     channels,
     maxTtlSeconds: 7 * 86_400,
     createServiceAccount: () => (upstream ? upstream.createServiceAccount() : auth.createServiceAccount()),
-    async notify(ch, state = "exists") {
+    async notify(ch, state = "exists", deliverTo) {
       const n = channels.indexOf(ch) + 1;
-      return fetch(ch.address, {
+      return fetch(deliverTo ?? ch.address, {
         method: "POST",
         headers: {
           "x-goog-channel-id": ch.id,
@@ -93,7 +94,12 @@ export async function startWatchStandin(upstream?: GoogleStandin): Promise<Watch
       const watch = /^\/calendar\/v3\/calendars\/([^/]+)\/events\/watch$/.exec(url.pathname);
       if (watch && req.method === "POST") {
         const b = await body(req);
-        if (b.type !== "web_hook" || typeof b.address !== "string" || !b.address.startsWith("http") || typeof b.id !== "string") return send(400, { error: { code: 400, message: "Invalid channel" } });
+        if (b.type !== "web_hook" || typeof b.address !== "string" || typeof b.id !== "string") return send(400, { error: { code: 400, message: "Invalid channel" } });
+        // Google delivers only to HTTPS with a valid certificate ("Push notifications" guide); an http address is refused.
+        if (!b.address.startsWith("https://")) {
+          const message = `WebHook callback must be HTTPS: ${b.address}`;
+          return send(400, { error: { code: 400, message, errors: [{ domain: "global", reason: "push.webhookUrlNotHttps", message }] } });
+        }
         if (channels.some((c) => c.id === b.id)) return send(400, { error: { code: 400, message: "Channel id not unique" } });
         const ttl = Math.min(Number(b.params?.ttl ?? 604_800), s.maxTtlSeconds);
         const ch: StandinChannel = { id: b.id, resourceId: `res-${crypto.randomUUID()}`, address: b.address, token: b.token ?? "", expiration: Date.now() + ttl * 1000, calendarId: decodeURIComponent(watch[1]!), stopped: false };

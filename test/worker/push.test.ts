@@ -51,6 +51,15 @@ const nextcloudCall = (cls: string, uri: string) => ({
   },
 });
 
+/** The push answers before it syncs (waitUntil): poll the API until `check` holds (the test's timeout bounds it). */
+async function eventually<T>(read: () => Promise<T>, check: (v: T) => boolean): Promise<T> {
+  for (;;) {
+    const v = await read();
+    if (check(v)) return v;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 async function inApi(uid: string) {
   const r = await api("GET", "/api/v1/reservations?resource=pushy");
   if (r.status !== 200) throw new Error(JSON.stringify(r.body));
@@ -80,33 +89,31 @@ describe("Nextcloud webhook_listeners push", () => {
     expect(await inApi(uid)).toBeUndefined();
     // With the right secret the same event comes in (and this test's event is cleaned up by the next one's sync).
     const ok = await call("/push/nextcloud", { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${SECRET}` }, body });
-    expect(ok.status).toBe(200);
-    expect(await inApi(uid)).toBeDefined();
+    expect(ok.status).toBe(202);
+    expect(await eventually(() => inApi(uid), (r) => r !== undefined)).toBeDefined();
   });
 
-  it("a verified push makes an app-made event visible in the API and the retained schedule within 2 s", async () => {
+  it("a verified push is answered at once (202) and makes an app-made event visible in the API and the retained schedule", async () => {
     const uid = await newAppEvent("bob's push-synced session");
     await new Promise((r) => setTimeout(r, 500));
     expect(await inApi(uid)).toBeUndefined(); // periodic sync is off: nothing else brings it in
-    const t0 = Date.now();
     const r = await call("/push/nextcloud", { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${SECRET}` }, body: JSON.stringify(nextcloudCall("CalendarObjectCreatedEvent", calName)) });
-    expect(r.status).toBe(200);
-    expect(await r.json()).toMatchObject({ event: "CalendarObjectCreatedEvent", synced: { pushy: true } });
-    expect(await inApi(uid)).toMatchObject({ holder: { id: "bob" }, source: "calendar", state: "upcoming" });
-    const m = await retainedMatching(`test/${SITE}/resources/pushy/schedule`, async (p) => (await verifySchedule(p, { keys: { [publicJwk.kid!]: publicJwk }, resources: ["pushy"] })).entries.some((e) => e.id === uid), 2000);
+    expect(r.status).toBe(202);
+    expect(await r.json()).toEqual({ event: "CalendarObjectCreatedEvent", syncing: ["pushy"] }); // answered before the sync (waitUntil)
+    expect(await eventually(() => inApi(uid), (x) => x !== undefined)).toMatchObject({ holder: { id: "bob" }, source: "calendar", state: "upcoming" });
+    const m = await retainedMatching(`test/${SITE}/resources/pushy/schedule`, async (p) => (await verifySchedule(p, { keys: { [publicJwk.kid!]: publicJwk }, resources: ["pushy"] })).entries.some((e) => e.id === uid), 10_000);
     expect(m.retained).toBe(true);
-    expect(Date.now() - t0).toBeLessThan(2000);
   });
 
   it("moved-to-trash and deleted events sync too; other classes and other calendars are ignored", async () => {
     const uid = await newAppEvent("soon trashed");
     await call("/push/nextcloud", { method: "POST", headers: { authorization: `Bearer ${SECRET}` }, body: JSON.stringify(nextcloudCall("CalendarObjectUpdatedEvent", calName)) });
-    expect(await inApi(uid)).toBeDefined();
+    expect(await eventually(() => inApi(uid), (x) => x !== undefined)).toBeDefined();
     const del = await fetch(`${calUrl}${uid}.ics`, { method: "DELETE", headers: { authorization: "Basic " + btoa(`${testEnv.TEST_RADICALE_USER}:${testEnv.TEST_RADICALE_PASSWORD}`) } });
     expect(del.status).toBeLessThan(300);
     const r = await call("/push/nextcloud", { method: "POST", headers: { authorization: `Bearer ${SECRET}` }, body: JSON.stringify(nextcloudCall("CalendarObjectMovedToTrashEvent", calName)) });
-    expect(await r.json()).toMatchObject({ event: "CalendarObjectMovedToTrashEvent", synced: { pushy: true } });
-    expect(await inApi(uid)).toBeUndefined();
+    expect(await r.json()).toEqual({ event: "CalendarObjectMovedToTrashEvent", syncing: ["pushy"] });
+    expect(await eventually(() => inApi(uid), (x) => x === undefined)).toBeUndefined();
     const other = await call("/push/nextcloud", { method: "POST", headers: { authorization: `Bearer ${SECRET}` }, body: JSON.stringify(nextcloudCall("CalendarObjectCreatedEvent", "someone-elses-calendar")) });
     expect(await other.json()).toEqual({ ignored: "no resource uses that calendar" });
     const files = await call("/push/nextcloud", { method: "POST", headers: { authorization: `Bearer ${SECRET}` }, body: JSON.stringify({ event: { class: "OCP\\Files\\Events\\Node\\NodeCreatedEvent" } }) });

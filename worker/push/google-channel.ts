@@ -1,5 +1,6 @@
 import type { WatchChannel, WatchRequest } from "../../calendar/backends/google/index.ts";
-import type { Logger } from "../log.ts";
+import { ValidationError } from "../../calendar/errors.ts";
+import { log as workerLog, type Logger } from "../log.ts";
 import { channelToken } from "./secrets.ts";
 
 /**
@@ -40,6 +41,7 @@ export async function ensureChannel(o: {
   renewBeforeMs?: number;
 }): Promise<StoredChannel | undefined> {
   const address = new URL(GOOGLE_PUSH_PATH, o.publicUrl).toString();
+  if (!address.startsWith("https://")) throw new ValidationError(NOT_HTTPS(o.publicUrl));
   if (!needsRenewal(o.stored, address, o.now, o.renewBeforeMs)) return o.stored;
   const id = crypto.randomUUID();
   const ch = await o.backend.watch({ id, address, token: await channelToken(o.secret, o.resource, id), ttlSeconds: o.ttlSeconds ?? CHANNEL_TTL_S });
@@ -55,11 +57,31 @@ export function renewalDue(stored: StoredChannel | undefined, renewBeforeMs = RE
   return stored ? stored.expiration - renewBeforeMs : undefined;
 }
 
-/** Google push is on when the Worker has the channel secret and knows its public origin. */
-export function googlePushConfig(env: Record<string, unknown>): { secret: string; publicUrl: string } | undefined {
+/**
+ * Google delivers push notifications to HTTPS addresses only ("Push
+ * notifications" guide: a valid SSL certificate is required; events.watch
+ * refuses an http address with 400 push.webhookUrlNotHttps). Asking anyway
+ * fails the same way on every alarm, so such a PUBLIC_URL switches push off
+ * with this message instead.
+ */
+export const NOT_HTTPS = (publicUrl: string) =>
+  `google push is off: PUBLIC_URL ${JSON.stringify(publicUrl)} is not https; Google delivers notifications only to HTTPS addresses with a valid certificate (periodic sync still runs)`;
+
+const warned = new Set<string>();
+
+/** Google push is on when the Worker has the channel secret and knows its public https origin. */
+export function googlePushConfig(env: Record<string, unknown>, log: Logger = workerLog): { secret: string; publicUrl: string } | undefined {
   const secret = env.GOOGLE_PUSH_SECRET;
   const publicUrl = env.PUBLIC_URL;
   if (typeof secret !== "string" || secret.length < 16 || typeof publicUrl !== "string" || !/^https?:\/\//.test(publicUrl)) return undefined;
+  if (!/^https:\/\//i.test(publicUrl)) {
+    // Once per isolate and URL: the ledgers' alarms ask every minute.
+    if (!warned.has(publicUrl)) {
+      warned.add(publicUrl);
+      log.warn(NOT_HTTPS(publicUrl), { publicUrl });
+    }
+    return undefined;
+  }
   return { secret, publicUrl };
 }
 
