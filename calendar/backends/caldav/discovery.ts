@@ -75,6 +75,9 @@ export async function makeCalendar(t: DavTransport, url: string, displayName: st
   try {
     const r = await t.raw("MKCALENDAR", url, { headers: { "Content-Type": "application/xml; charset=utf-8" }, body: `<?xml version="1.0" encoding="utf-8"?><c:mkcalendar ${NS}>${set}</c:mkcalendar>`, budget });
     if (r.status === 201 || r.status === 200) return;
+    // A retried MKCALENDAR whose first attempt landed (its answer lost or too
+    // slow) gets 405, or 207 from Xandikos: fine if the calendar is there now.
+    if (r.status !== 400 && r.status !== 501 && (await calendarInfo(t, url, budget))) return;
     if (r.status !== 405 && r.status !== 501 && r.status !== 400) throw DavTransport.fail(r, `MKCALENDAR ${new URL(url).pathname}`);
   } catch (e) {
     if (!(e instanceof TypeError) || !/method/i.test(e.message)) throw e;
