@@ -1,5 +1,15 @@
 import { beforeAll, describe, expect, it } from "vitest";
+import { env, listDurableObjectIds } from "cloudflare:test";
+import type { LabConfig } from "../../calendar/config/lab-config.ts";
+import { NotFoundError } from "../../calendar/errors.ts";
+import { calendarKeyOf, isResource, isUser } from "../../calendar/lab.ts";
+import { canBook, isAdmin } from "../../worker/auth/rights.ts";
+import { effectiveEnv, type Env } from "../../worker/env.ts";
+import { labOf } from "../../worker/lab.ts";
+import { ledgerOf } from "../../worker/ledger/client.ts";
 import { api, configure, enc, inMinutes } from "./helpers.ts";
+
+const E = env as unknown as Env;
 
 beforeAll(async () => {
   await configure({}, { mqtt: false });
@@ -162,7 +172,8 @@ describe("bad and hostile input never 500", () => {
     ["POST", "/api/v1/reservations", { resource: "host1", purpose: "x".repeat(501) }, 400],
     ["POST", "/api/v1/reservations", { resource: "host1", wait: 10_000 }, 400],
     ["POST", "/api/v1/reservations", { resource: "host1", lease: { ttl: 1 } }, 400],
-    ["POST", "/api/v1/reservations", { resource: "host1", __proto__: { admin: true }, constructor: 1 }, 400],
+    // Hand-built: JSON.stringify of an object literal drops `__proto__` (the literal sets the prototype instead).
+    ["POST", "/api/v1/reservations", '{"resource": "host1", "__proto__": {"admin": true}, "constructor": 1}', 400],
     ["POST", "/api/v1/reservations", "x".repeat(70_000), 413],
     ["PATCH", "/api/v1/reservations/host1:nope", {}, 400],
     ["PATCH", "/api/v1/reservations/host1:nope", { end: inMinutes(5), extendBy: 5 }, 400],
@@ -199,6 +210,120 @@ describe("bad and hostile input never 500", () => {
   });
 });
 
+/** Every name Object.prototype answers to (`__proto__` is one of them). */
+const PROTO_NAMES = [...new Set([...Object.getOwnPropertyNames(Object.prototype), "__proto__"])];
+/** API ids start with a letter or digit: the others fail validation before any lookup. */
+const isIdShaped = (n: string) => /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(n);
+/** JSON text with the keys exactly as given (an object literal would lose `__proto__`). */
+const jsonObject = (...entries: Array<[string, unknown]>) => `{${entries.map(([k, v]) => `${JSON.stringify(k)}: ${v instanceof RawJson ? v.text : JSON.stringify(v)}`).join(", ")}}`;
+class RawJson {
+  constructor(readonly text: string) {}
+}
+
+/** Ledger Durable Objects that exist (created and given storage) in this test run, by id. */
+async function ledgerIds(): Promise<Set<string>> {
+  return new Set((await listDurableObjectIds(E.LEDGER)).map((id) => id.toString()));
+}
+const ledgerIdOf = (name: string) => E.LEDGER.idFromName(name).toString();
+
+describe("ids named like Object.prototype members (none is in this lab)", () => {
+  it("the names and the JSON sent are what they claim", () => {
+    expect(PROTO_NAMES).toEqual(expect.arrayContaining(["constructor", "__proto__", "toString", "hasOwnProperty", "valueOf", "isPrototypeOf", "propertyIsEnumerable", "toLocaleString", "__defineGetter__", "__lookupSetter__"]));
+    const body = JSON.parse(jsonObject(["__proto__", new RawJson(jsonObject(["__proto__", "x"]))]));
+    expect(Object.hasOwn(body, "__proto__")).toBe(true);
+    expect(Object.hasOwn(body.__proto__, "__proto__")).toBe(true);
+  });
+
+  const far = (n: number) => new Date(Date.now() + (400 + n) * 86_400_000).toISOString();
+  const cases: Array<[string, string, string | undefined, number, "alice" | "agent"]> = [];
+  PROTO_NAMES.forEach((n, i) => {
+    const id = isIdShaped(n);
+    const idStatus = id ? 404 : 400;
+    cases.push(
+      ["GET", `/api/v1/resources/${enc(n)}`, undefined, idStatus, "alice"],
+      ["GET", `/api/v1/resources?pool=${enc(n)}`, undefined, idStatus, "alice"],
+      ["GET", `/api/v1/resources?${enc(n)}=1`, undefined, 400, "alice"],
+      ["GET", `/api/v1/reservations?resource=${enc(n)}`, undefined, idStatus, "alice"],
+      ["GET", `/api/v1/reservations?pool=${enc(n)}`, undefined, idStatus, "alice"],
+      ["GET", `/api/v1/reservations/${enc(`${n}:x`)}`, undefined, 404, "alice"],
+      ["GET", `/api/v1/reservations/${enc(`host1:${n}`)}`, undefined, 404, "alice"],
+      ["PATCH", `/api/v1/reservations/${enc(`${n}:x`)}`, jsonObject(["end", far(i)]), 404, "alice"],
+      ["PATCH", `/api/v1/reservations/${enc(`host1:${n}`)}`, jsonObject(["end", far(i)]), 404, "alice"],
+      ["DELETE", `/api/v1/reservations/${enc(`${n}:x`)}`, undefined, 404, "alice"],
+      ["DELETE", `/api/v1/reservations/${enc(`host1:${n}`)}`, undefined, 404, "alice"],
+      ["POST", `/api/v1/reservations/${enc(`${n}:x`)}/release`, undefined, 404, "alice"],
+      ["POST", `/api/v1/reservations/${enc(`${n}:x`)}/keepalive`, undefined, 404, "alice"],
+      ["POST", `/api/v1/reservations/${enc(`host1:${n}`)}/keepalive`, undefined, 404, "alice"],
+      ["POST", "/api/v1/reservations", jsonObject(["resource", n], ["start", far(i)]), idStatus, "alice"],
+      ["POST", "/api/v1/reservations", jsonObject(["resources", ["host1", n]], ["start", far(i)]), idStatus, "alice"],
+      ["POST", "/api/v1/reservations", jsonObject(["pool", n], ["start", far(i)]), idStatus, "alice"],
+      // A tag no resource has: nothing matches. `__proto__` is refused (zod would drop it and match on `soc` alone).
+      ["POST", "/api/v1/reservations", jsonObject(["tags", new RawJson(jsonObject([n, "x"]))], ["start", far(i)]), n === "__proto__" ? 400 : 404, "alice"],
+      ["POST", "/api/v1/reservations", jsonObject(["tags", new RawJson(jsonObject(["soc", "rk3588"], [n, "x"]))], ["start", far(i)]), n === "__proto__" ? 400 : 404, "alice"],
+      ["POST", "/api/v1/reservations", jsonObject(["tags", new RawJson(jsonObject(["soc", n]))], ["start", far(i)]), 404, "alice"],
+      // alice is an admin: she may book for others, but only for users the lab file names.
+      ["POST", "/api/v1/reservations", jsonObject(["resource", "host1"], ["holder", n], ["start", far(i)]), 400, "alice"],
+      ["POST", "/api/v1/reservations", jsonObject(["resource", "host1"], [n, 1], ["start", far(i)]), 400, "alice"],
+      ["POST", "/api/v1/reservations", jsonObject(["resource", "host1"], [n, new RawJson(jsonObject(["holder", "bob"]))], ["start", far(i)]), 400, "alice"],
+      ["PATCH", "/api/v1/reservations/host1:x", jsonObject([n, new RawJson(jsonObject(["end", far(i)]))]), 400, "alice"],
+      ["POST", `/api/v1/agents/${enc(n)}/usage`, jsonObject(["agent", n], ["at", new Date().toISOString()], ["resources", new RawJson("{}")]), id ? 403 : 400, "agent"],
+      ["POST", "/api/v1/agents/host1/usage", jsonObject(["agent", "host1"], ["at", new Date().toISOString()], ["resources", new RawJson(jsonObject([n, new RawJson("{}")]))]), n === "__proto__" ? 400 : id ? 403 : 400, "agent"],
+    );
+  });
+  it.each(cases.map(([m, p, b, st, who]) => [m, decodeURIComponent(p), st, (b ?? "").slice(0, 90), p, b, who] as const))("%s %s → %i %s", async (method, _label, status, _body, path, body, who) => {
+    const r = await api(method, path, body, who);
+    expect(r.status, JSON.stringify(r.body)).toBe(status);
+    expect(r.headers.get("content-type")).toContain("application/problem+json");
+    expect(r.body.status).toBe(status);
+    expect(r.body.detail).toBeTruthy();
+    if (body?.includes(', "holder": ') && status === 400) expect(r.body.detail).toMatch(/unknown user|holder/);
+  });
+
+  it("the lookups hold on plain-object records too (the parsed lab has none), and no ledger is reachable", () => {
+    const lab = labOf(effectiveEnv(E));
+    const plain: LabConfig = { ...lab, resources: { ...lab.resources }, users: { ...lab.users }, groups: { ...lab.groups }, pools: { ...lab.pools }, agents: { ...lab.agents }, calendars: { ...lab.calendars } };
+    expect(Object.getPrototypeOf(plain.users)).toBe(Object.prototype);
+    for (const n of PROTO_NAMES) {
+      const p = { kind: "user", id: n, via: "token" } as const;
+      expect(canBook(p, plain, "host1"), n).toBe(false);
+      expect(isAdmin(p, plain, "host1"), n).toBe(false);
+      expect(isResource(plain, n), n).toBe(false);
+      expect(isUser(plain, n), n).toBe(false);
+      expect(calendarKeyOf(plain, n), n).toBe("default");
+      expect(() => ledgerOf(effectiveEnv(E), n), n).toThrow(NotFoundError);
+    }
+  });
+
+  it("a query tag filter with such a name matches nothing (and is no error)", async () => {
+    for (const n of PROTO_NAMES) {
+      for (const q of [`tag=${enc(n)}%3Dx`, `tag=soc%3D${enc(n)}`, `tag=soc%3Drk3588&tag=${enc(n)}%3Dx`]) {
+        const r = await api("GET", `/api/v1/resources?${q}`);
+        expect(r.status, `${n}: ${q}`).toBe(200);
+        expect(r.body.resources, `${n}: ${q}`).toEqual([]);
+      }
+      const h = await api("GET", `/api/v1/reservations?holder=${enc(n)}`);
+      expect(h.status, n).toBe(isIdShaped(n) ? 200 : 400);
+      if (h.status === 200) expect(h.body.reservations).toEqual([]);
+    }
+  });
+
+  it("feeds answer 404 for such resources and pools", async () => {
+    for (const n of PROTO_NAMES.filter(isIdShaped)) {
+      for (const path of [`/feeds/${n}.ics`, `/feeds/pool/${n}.ics`]) {
+        const r = await api("GET", path);
+        expect(r.status, path).toBe(404);
+      }
+    }
+  });
+
+  it("no ledger Durable Object was created for any of them, while real resources have one", async () => {
+    expect((await api("GET", "/api/v1/resources/host1")).status).toBe(200);
+    const ids = await ledgerIds();
+    expect(ids.has(ledgerIdOf("host1"))).toBe(true);
+    for (const n of PROTO_NAMES) expect(ids.has(ledgerIdOf(n)), n).toBe(false);
+  });
+});
+
 describe("openapi", () => {
   it("serves the document generated from the schemas", async () => {
     const r = await api("GET", "/openapi.json", undefined, null);
@@ -214,17 +339,21 @@ describe("fuzzing: nothing a client sends gets a 500", () => {
     let seed = 42;
     const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
     const pick = <T,>(xs: T[]): T => xs[Math.floor(rnd() * xs.length)]!;
-    const atoms: unknown[] = [null, true, 0, -1, 1e308, "", "host1", "b1", "x".repeat(3000), "2026-13-45T99:99:99Z", "\u0000\ud800", "__proto__", [], {}, { $gt: "" }, "PT999999H", "1d", -5, 3.5];
-    const keys = ["resource", "resources", "pool", "tags", "start", "end", "duration", "exclusive", "purpose", "image", "mode", "holder", "lease", "wait", "extendBy", "__proto__", "constructor", "x"];
+    const atoms: unknown[] = [null, true, 0, -1, 1e308, "", "host1", "b1", "x".repeat(3000), "2026-13-45T99:99:99Z", "\u0000\ud800", ...PROTO_NAMES, [], {}, { $gt: "" }, "PT999999H", "1d", -5, 3.5];
+    // Object.fromEntries keeps a `__proto__` key as an own property, so JSON.stringify sends it.
+    const keys = ["resource", "resources", "pool", "tags", "start", "end", "duration", "exclusive", "purpose", "image", "mode", "holder", "lease", "wait", "extendBy", ...PROTO_NAMES, "x"];
     const value = (depth: number): unknown => (depth > 2 || rnd() < 0.6 ? pick(atoms) : rnd() < 0.5 ? Array.from({ length: 3 }, () => value(depth + 1)) : Object.fromEntries(Array.from({ length: 3 }, () => [pick(keys), value(depth + 1)])));
-    const paths = ["/api/v1/reservations", "/api/v1/reservations/host1:x", "/api/v1/reservations/host1:x/release", "/api/v1/reservations/host1:x/keepalive", "/api/v1/resources", "/api/v1/resources/host1", `/api/v1/reservations/${enc("host1:" + "%".repeat(5))}`, "/api/v1/reservations?from=" + enc("\u0000"), "/api/v1/resources?tag=" + "a=".repeat(200)];
-    for (let i = 0; i < 150; i++) {
+    const paths = ["/api/v1/reservations", "/api/v1/reservations/host1:x", "/api/v1/reservations/host1:x/release", "/api/v1/reservations/host1:x/keepalive", "/api/v1/resources", "/api/v1/resources/host1", `/api/v1/reservations/${enc("host1:" + "%".repeat(5))}`, "/api/v1/reservations?from=" + enc("\u0000"), "/api/v1/resources?tag=" + "a=".repeat(200), ...PROTO_NAMES.flatMap((n) => [`/api/v1/resources/${enc(n)}`, `/api/v1/reservations/${enc(n + ":x")}`, `/api/v1/reservations/${enc("host1:" + n)}/release`, `/api/v1/reservations?resource=${enc(n)}`])];
+    expect(JSON.stringify(Object.fromEntries([["__proto__", 1]]))).toBe('{"__proto__":1}');
+    for (let i = 0; i < 300; i++) {
       const body = Object.fromEntries(Array.from({ length: 1 + Math.floor(rnd() * 4) }, () => [pick(keys), value(0)]));
       const method = pick(["GET", "POST", "PATCH", "DELETE", "PUT"]);
       const r = await api(method, pick(paths), method === "GET" ? undefined : rnd() < 0.8 ? body : "\u0000{{", pick(["alice", "bob", "carol", null]), rnd() < 0.2 ? { "content-type": "text/plain" } : {});
       expect(r.status, JSON.stringify(body).slice(0, 200)).toBeLessThan(500);
       expect(r.headers.get("content-type")).toMatch(/json/);
     }
+    const ids = await ledgerIds();
+    for (const n of PROTO_NAMES) expect(ids.has(ledgerIdOf(n)), `a ledger for ${n}`).toBe(false);
   });
 });
 

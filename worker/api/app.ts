@@ -4,6 +4,8 @@ import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import type { LabConfig } from "../../calendar/config/lab-config.ts";
 import { LabhogError, NotFoundError, ValidationError } from "../../calendar/errors.ts";
+import { isResource, userConfigOf } from "../../calendar/lab.ts";
+import { protoKeyPaths } from "../../calendar/config/own.ts";
 import { authenticate } from "../auth/authenticate.ts";
 import type { Principal } from "../auth/principal.ts";
 import { assertMayChange, canBook, isAdmin } from "../auth/rights.ts";
@@ -80,13 +82,33 @@ export function createApp(): OpenAPIHono<AppEnv> {
     c.set("principal", await authenticate(c.req.raw.headers, env, lab));
     await next();
   });
+  // zod drops `__proto__` keys without a word, so `{"tags": {"__proto__": "x", "soc": "rk3588"}}` would
+  // book on `soc` alone: such keys are refused. (JSON.parse keeps them as own properties.)
+  app.use("/api/v1/*", async (c, next) => {
+    const media = (c.req.header("content-type") ?? "").split(";")[0]!.trim();
+    if (c.req.method !== "GET" && c.req.method !== "HEAD" && /^application\/([\w.-]+\+)?json$/i.test(media)) {
+      const text = await c.req.text();
+      let parsed: unknown;
+      try {
+        parsed = text.trim() ? JSON.parse(text) : undefined;
+      } catch {
+        parsed = undefined; // malformed: the route's validator answers as before
+      }
+      const paths = protoKeyPaths(parsed);
+      if (paths.length) {
+        const errs = paths.map((p) => ({ path: ["body", ...p].join("."), message: '"__proto__" is not accepted as a key' }));
+        return problem(400, "invalid", `invalid body: ${errs.map((e) => `${e.path}: ${e.message}`).join("; ")}`, { errors: errs });
+      }
+    }
+    await next();
+  });
 
   // Who the caller is and what they may do: the CLI uses it for "mine".
   app.openapi(
     add(createRoute({ method: "get", path: "/api/v1/me", security: secured, responses: { 200: json(MeSchema, "the authenticated caller"), ...errors(401) } })),
     async (c) => {
       const p = c.var.principal;
-      const user = p.kind === "user" ? c.var.lab.users[p.id] : undefined;
+      const user = p.kind === "user" ? userConfigOf(c.var.lab, p.id) : undefined;
       const resources = Object.keys(c.var.lab.resources);
       return c.json({
         kind: p.kind,
@@ -128,7 +150,7 @@ export function createApp(): OpenAPIHono<AppEnv> {
     add(createRoute({ method: "get", path: "/api/v1/reservations/{id}", security: secured, request: { params: IdParamSchema }, responses: { 200: json(ReservationSchema, "the reservation"), ...errors(400, 401, 404) } })),
     async (c) => {
       const ref = reservationRef(c.req.valid("param").id);
-      if (!(ref.resource in c.var.lab.resources)) throw new NotFoundError(`no resource ${ref.resource}`);
+      if (!isResource(c.var.lab, ref.resource)) throw new NotFoundError(`no resource ${ref.resource}`, { resource: ref.resource });
       return c.json(forApi(await unwrap<Reservation>(ledgerOf(c.var.env, ref.resource).get(ref.resource, ref.id))), 200);
     },
   );
@@ -152,7 +174,7 @@ export function createApp(): OpenAPIHono<AppEnv> {
   /** Loads the reservation and checks the caller may change it. */
   const owned = async (c: Context<AppEnv>, idParam: string) => {
     const ref = reservationRef(idParam);
-    if (!(ref.resource in c.var.lab.resources)) throw new NotFoundError(`no resource ${ref.resource}`);
+    if (!isResource(c.var.lab, ref.resource)) throw new NotFoundError(`no resource ${ref.resource}`, { resource: ref.resource });
     const r = await unwrap<Reservation>(ledgerOf(c.var.env, ref.resource).get(ref.resource, ref.id));
     assertMayChange(c.var.principal, c.var.lab, ref.resource, r.holder.id);
     return { ref, r, ledger: ledgerOf(c.var.env, ref.resource) };

@@ -2,6 +2,8 @@ import type { LabConfig } from "../../calendar/config/lab-config.ts";
 import { durationSeconds } from "../../calendar/config/lab-config.ts";
 import { ConflictError, ForbiddenError, LabhogError, NotFoundError, ValidationError } from "../../calendar/errors.ts";
 import type { Reservation } from "../../calendar/model.ts";
+import { isPool, isResource, isUser, resourceConfigOf } from "../../calendar/lab.ts";
+import { own } from "../../calendar/config/own.ts";
 import type { Principal } from "../auth/principal.ts";
 import { assertMayBookFor, canBook, isAdmin } from "../auth/rights.ts";
 import type { AgentState } from "../broker/agent-state.ts";
@@ -48,7 +50,7 @@ async function agentStates(env: Env): Promise<Record<string, AgentState>> {
 /** Which resources a create may use; "any free one" skips resources whose agent is offline. */
 async function targetsOf(env: Env, lab: LabConfig, p: Principal, input: CreateInput, holder: string): Promise<Target> {
   const known = (r: string) => {
-    if (!(r in lab.resources)) throw new NotFoundError(`no resource ${r}`, { resource: r });
+    if (!isResource(lab, r)) throw new NotFoundError(`no resource ${r}`, { resource: r });
     return r;
   };
   if (input.resource) {
@@ -61,16 +63,16 @@ async function targetsOf(env: Env, lab: LabConfig, p: Principal, input: CreateIn
     return { kind: "all", resources: rs };
   }
   let rs = Object.entries(lab.resources)
-    .filter(([, r]) => (input.pool ? r.pool === input.pool : Object.entries(input.tags ?? {}).every(([k, v]) => r.tags[k] === v)))
+    .filter(([, r]) => (input.pool ? r.pool === input.pool : Object.entries(input.tags ?? {}).every(([k, v]) => own(r.tags, k) === v)))
     .map(([id]) => id);
-  if (input.pool && !(input.pool in lab.pools)) throw new NotFoundError(`no pool ${input.pool}`, { pool: input.pool });
+  if (input.pool && !isPool(lab, input.pool)) throw new NotFoundError(`no pool ${input.pool}`, { pool: input.pool });
   if (!rs.length) throw new NotFoundError(input.pool ? `pool ${input.pool} has no resources` : "no resource has all those tags");
   rs = rs.filter((r) => (holder === (p.kind === "user" ? p.id : "") ? canBook(p, lab, r) : isAdmin(p, lab, r)));
   if (!rs.length) throw new ForbiddenError(`${p.id} may not book any of those resources`);
   const agents = await agentStates(env);
   const online = rs.filter((r) => {
-    const a = lab.resources[r]?.agent;
-    return !a || agents[a]?.status !== "offline";
+    const a = resourceConfigOf(lab, r)?.agent;
+    return !a || own(agents, a)?.status !== "offline";
   });
   if (!online.length) throw new LabhogError("agents-offline", 503, "every matching resource's agent is offline", { resources: rs, retryAfter: 30 });
   return { kind: "any", resources: online };
@@ -126,7 +128,7 @@ async function attempt(env: Env, target: Target, req: BookRequest): Promise<Rese
 export async function createReservations(env: Env, lab: LabConfig, p: Principal, input: CreateInput): Promise<Created> {
   if (p.kind !== "user") throw new ForbiddenError(`${p.kind} ${p.id} may not book`);
   const holder = input.holder ?? p.id;
-  if (!(holder in lab.users)) throw new ValidationError(`unknown user ${holder}`, { path: "holder" });
+  if (!isUser(lab, holder)) throw new ValidationError(`unknown user ${holder}`, { path: "holder" });
   const target = await targetsOf(env, lab, p, input, holder);
   const began = Date.now();
   const deadline = began + input.wait * 1000;

@@ -1,6 +1,8 @@
 import type { LabConfig } from "../../calendar/config/lab-config.ts";
 import { NotFoundError, ValidationError } from "../../calendar/errors.ts";
 import type { Reservation } from "../../calendar/model.ts";
+import { isPool, isResource, resourceConfigOf } from "../../calendar/lab.ts";
+import { own } from "../../calendar/config/own.ts";
 import type { AgentState, EnforcementReport } from "../broker/agent-state.ts";
 import type { Env } from "../env.ts";
 import { brokerOf, forApi, ledgerOf, unwrap } from "../ledger/client.ts";
@@ -56,8 +58,8 @@ async function agents(env: Env): Promise<Record<string, AgentState>> {
 }
 
 function view(lab: LabConfig, id: string, snap: ResourceSnapshot, states: Record<string, AgentState>): ResourceView {
-  const r = lab.resources[id]!;
-  const a = r.agent ? states[r.agent] : undefined;
+  const r = resourceConfigOf(lab, id)!;
+  const a = r.agent ? own(states, r.agent) : undefined;
   return {
     id,
     name: r.name ?? id,
@@ -79,15 +81,15 @@ function view(lab: LabConfig, id: string, snap: ResourceSnapshot, states: Record
 }
 
 export async function resourceView(env: Env, lab: LabConfig, id: string): Promise<ResourceView> {
-  if (!(id in lab.resources)) throw new NotFoundError(`no resource ${id}`, { resource: id });
+  if (!isResource(lab, id)) throw new NotFoundError(`no resource ${id}`, { resource: id });
   const [snap, states] = await Promise.all([unwrap<ResourceSnapshot>(ledgerOf(env, id).snapshot(id)), agents(env)]);
   return view(lab, id, snap, states);
 }
 
 export async function listResources(env: Env, lab: LabConfig, filter: { pool?: string; tags?: Record<string, string> }): Promise<ResourceView[]> {
-  if (filter.pool && !(filter.pool in lab.pools)) throw new NotFoundError(`no pool ${filter.pool}`, { pool: filter.pool });
+  if (filter.pool && !isPool(lab, filter.pool)) throw new NotFoundError(`no pool ${filter.pool}`, { pool: filter.pool });
   const ids = Object.entries(lab.resources)
-    .filter(([, r]) => (!filter.pool || r.pool === filter.pool) && Object.entries(filter.tags ?? {}).every(([k, v]) => r.tags[k] === v))
+    .filter(([, r]) => (!filter.pool || r.pool === filter.pool) && Object.entries(filter.tags ?? {}).every(([k, v]) => own(r.tags, k) === v))
     .map(([id]) => id);
   const [snaps, states] = await Promise.all([Promise.all(ids.map((id) => unwrap<ResourceSnapshot>(ledgerOf(env, id).snapshot(id)))), agents(env)]);
   return ids.map((id, i) => view(lab, id, snaps[i]!, states));
@@ -109,8 +111,8 @@ export async function listReservationsFresh(env: Env, lab: LabConfig, q: Reserva
   const to = q.to ?? new Date(Date.parse(from) + WEEK).toISOString();
   if (Date.parse(to) <= Date.parse(from)) throw new ValidationError("`to` must be after `from`", { path: "query.to" });
   if (Date.parse(to) - Date.parse(from) > MAX_WINDOW) throw new ValidationError("the window may span at most 400 days", { path: "query.to" });
-  if (q.resource && !(q.resource in lab.resources)) throw new NotFoundError(`no resource ${q.resource}`, { resource: q.resource });
-  if (q.pool && !(q.pool in lab.pools)) throw new NotFoundError(`no pool ${q.pool}`, { pool: q.pool });
+  if (q.resource && !isResource(lab, q.resource)) throw new NotFoundError(`no resource ${q.resource}`, { resource: q.resource });
+  if (q.pool && !isPool(lab, q.pool)) throw new NotFoundError(`no pool ${q.pool}`, { pool: q.pool });
   const ids = Object.entries(lab.resources)
     .filter(([id, r]) => (!q.resource || id === q.resource) && (!q.pool || r.pool === q.pool))
     .map(([id]) => id);

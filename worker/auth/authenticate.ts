@@ -1,5 +1,6 @@
 import type { LabConfig } from "../../calendar/config/lab-config.ts";
 import { ForbiddenError, UnauthorizedError } from "../../calendar/errors.ts";
+import { isUser } from "../../calendar/lab.ts";
 import type { Env } from "../env.ts";
 import { issuersOf, verifyJwt, type JwtIssuer } from "./jwt.ts";
 import type { Principal } from "./principal.ts";
@@ -12,14 +13,14 @@ export function authOff(env: Env): boolean {
 /** Who the embedded default acts as when auth is off: DEFAULT_USER, else the lab's first user. */
 export function defaultUser(env: Env, lab: LabConfig): string {
   const d = typeof env.DEFAULT_USER === "string" ? env.DEFAULT_USER : undefined;
-  return d && d in lab.users ? d : (Object.keys(lab.users)[0] ?? "anonymous");
+  return d && isUser(lab, d) ? d : (Object.keys(lab.users)[0] ?? "anonymous");
 }
 
 function userFromClaims(claims: Record<string, unknown>, lab: LabConfig): string {
   const email = typeof claims.email === "string" ? claims.email.toLowerCase() : undefined;
   if (email) for (const [id, u] of Object.entries(lab.users)) if (u.email.toLowerCase() === email) return id;
   const sub = typeof claims.sub === "string" ? claims.sub : undefined;
-  if (sub && sub in lab.users) return sub;
+  if (sub && isUser(lab, sub)) return sub;
   throw new ForbiddenError(`no labhog user for ${email ?? sub ?? "this identity"}`);
 }
 

@@ -1,5 +1,6 @@
 import type { LabConfig } from "../../calendar/config/lab-config.ts";
 import { ForbiddenError } from "../../calendar/errors.ts";
+import { groupConfigOf, resourceConfigOf, userConfigOf } from "../../calendar/lab.ts";
 import type { Principal } from "./principal.ts";
 
 /**
@@ -7,22 +8,22 @@ import type { Principal } from "./principal.ts";
  * or `*`. Admin implies book. With auth off everyone is admin.
  */
 function matches(entries: string[], lab: LabConfig, resource: string): boolean {
-  const pool = lab.resources[resource]?.pool;
+  const pool = resourceConfigOf(lab, resource)?.pool;
   return entries.some((e) => e === "*" || e === resource || (pool !== undefined && e === `pool:${pool}`));
 }
 
 export function isAdmin(p: Principal, lab: LabConfig, resource: string): boolean {
   if (p.kind !== "user") return false;
   if (p.via === "auth-off") return true;
-  const user = lab.users[p.id];
-  return !!user && user.groups.some((g) => matches(lab.groups[g]?.admin ?? [], lab, resource));
+  const user = userConfigOf(lab, p.id);
+  return !!user && user.groups.some((g) => matches(groupConfigOf(lab, g)?.admin ?? [], lab, resource));
 }
 
 export function canBook(p: Principal, lab: LabConfig, resource: string): boolean {
   if (p.kind !== "user") return false;
   if (isAdmin(p, lab, resource)) return true;
-  const user = lab.users[p.id];
-  return !!user && user.groups.some((g) => matches(lab.groups[g]?.book ?? [], lab, resource));
+  const user = userConfigOf(lab, p.id);
+  return !!user && user.groups.some((g) => matches(groupConfigOf(lab, g)?.book ?? [], lab, resource));
 }
 
 /** Booking for `holder` on `resource`: yourself with book rights, anyone else with admin rights. */

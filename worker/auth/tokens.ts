@@ -1,4 +1,5 @@
 import type { LabConfig } from "../../calendar/config/lab-config.ts";
+import { isAgent, isUser } from "../../calendar/lab.ts";
 import { type Env, secretOf } from "../env.ts";
 import { log } from "../log.ts";
 import type { Principal } from "./principal.ts";
@@ -46,8 +47,8 @@ export async function principalFromToken(token: string, env: Env, lab: LabConfig
   const i = who.indexOf(":");
   const kind = who.slice(0, i);
   const id = who.slice(i + 1);
-  if (kind === "user" && id in lab.users) return { kind: "user", id, via: "token" };
-  if (kind === "agent" && id in lab.agents) return { kind: "agent", id, via: "token" };
+  if (kind === "user" && isUser(lab, id)) return { kind: "user", id, via: "token" };
+  if (kind === "agent" && isAgent(lab, id)) return { kind: "agent", id, via: "token" };
   log.warn("API token maps to an unknown principal", { who });
   return undefined;
 }

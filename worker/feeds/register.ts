@@ -1,6 +1,7 @@
 import type { Context, Hono } from "hono";
 import type { LabConfig } from "../../calendar/config/lab-config.ts";
 import { LabhogError, NotFoundError, UnauthorizedError } from "../../calendar/errors.ts";
+import { isPool, isResource, poolConfigOf, resourceConfigOf } from "../../calendar/lab.ts";
 import { authenticate, authOff } from "../auth/authenticate.ts";
 import { sha256Hex } from "../auth/tokens.ts";
 import { effectiveEnv, type Env } from "../env.ts";
@@ -72,7 +73,7 @@ async function eventsFor(env: Env, lab: LabConfig, resources: string[], pool?: s
     listResources(env, lab, pool ? { pool } : {}),
   ]);
   const live = new Map(views.filter((v) => resources.includes(v.id)).map((v) => [v.id, liveUsageOf(v.usage, v.id)]));
-  return rs.filter((r) => resources.includes(r.resource)).map((r) => ({ r, resourceName: lab.resources[r.resource]?.name ?? r.resource, live: live.get(r.resource) ?? null }));
+  return rs.filter((r) => resources.includes(r.resource)).map((r) => ({ r, resourceName: resourceConfigOf(lab, r.resource)?.name ?? r.resource, live: live.get(r.resource) ?? null }));
 }
 
 export function registerFeeds(app: Hono<any>): void {
@@ -80,16 +81,16 @@ export function registerFeeds(app: Hono<any>): void {
     const pool = c.req.param("file").slice(0, -4);
     const env = effectiveEnv(c.env as Env);
     const lab = labOf(env);
-    if (!(pool in lab.pools)) return problem(404, "not-found", `no pool ${pool}`);
+    if (!isPool(lab, pool)) return problem(404, "not-found", `no pool ${pool}`);
     const members = Object.entries(lab.resources).filter(([, r]) => r.pool === pool).map(([id]) => id);
-    return serve(c, () => eventsFor(env, lab, members, pool), `labhog ${lab.site}: ${lab.pools[pool]?.name ?? pool}`, `pool-${pool}`);
+    return serve(c, () => eventsFor(env, lab, members, pool), `labhog ${lab.site}: ${poolConfigOf(lab, pool)?.name ?? pool}`, `pool-${pool}`);
   });
 
   app.get("/feeds/:file{[A-Za-z0-9][A-Za-z0-9._-]{0,127}\\.ics}", async (c) => {
     const resource = c.req.param("file").slice(0, -4);
     const env = effectiveEnv(c.env as Env);
     const lab = labOf(env);
-    if (!(resource in lab.resources)) return problemFromError(new NotFoundError(`no resource ${resource}`));
-    return serve(c, () => eventsFor(env, lab, [resource]), `labhog ${lab.site}: ${lab.resources[resource]?.name ?? resource}`, resource);
+    if (!isResource(lab, resource)) return problemFromError(new NotFoundError(`no resource ${resource}`));
+    return serve(c, () => eventsFor(env, lab, [resource]), `labhog ${lab.site}: ${resourceConfigOf(lab, resource)?.name ?? resource}`, resource);
   });
 }

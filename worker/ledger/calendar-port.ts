@@ -13,16 +13,14 @@ import { createGoogleBackend } from "../../calendar/backends/google/index.ts";
 import { conflictMarkerOf as markerOf, patchEventIcs, reservationToIcs, reservationsFromIcs, type EventPatch, type MappingContext } from "../../calendar/ical/index.ts";
 import { resolveConflicts } from "../../calendar/conflicts.ts";
 import { nextFreeSlot } from "../../calendar/slots.ts";
-import { usersOf } from "../../calendar/lab.ts";
+import { calendarConfigOf, calendarKeyOf, resourceConfigOf, usersOf } from "../../calendar/lab.ts";
 import { secretOf, type Env } from "../env.ts";
 import type { Logger } from "../log.ts";
 import type { BookRequest } from "./protocol.ts";
 
 export type { CalendarBackend, CalendarObject, EventPatch, MappingContext };
 
-export function calendarKeyOf(lab: LabConfig, resource: string): string {
-  return lab.resources[resource]?.calendar ?? (resource in lab.calendars ? resource : "default");
-}
+export { calendarKeyOf };
 
 /**
  * The backend holding one resource's calendar. A CalDAV calendar config
@@ -31,7 +29,7 @@ export function calendarKeyOf(lab: LabConfig, resource: string): string {
  */
 export async function backendFor(env: Env, lab: LabConfig, resource: string, store: KeyValueStore, log: Logger): Promise<CalendarBackend> {
   const key = calendarKeyOf(lab, resource);
-  const cfg = lab.calendars[key];
+  const cfg = calendarConfigOf(lab, key);
   if (!cfg) throw new ValidationError(`resource ${resource}: unknown calendar ${key}`);
   const shared = Object.keys(lab.resources).filter((r) => calendarKeyOf(lab, r) === key).length > 1;
   switch (cfg.backend) {
@@ -85,7 +83,7 @@ export function userOf(lab: LabConfig, id: string): User | undefined {
 }
 
 export function mappingContext(lab: LabConfig, resource: string): MappingContext {
-  const owner = lab.resources[resource]?.owner;
+  const owner = resourceConfigOf(lab, resource)?.owner;
   return { resource, timezone: lab.timezone, users: users(lab), ...(owner ? { owner } : {}) };
 }
 

@@ -1,10 +1,18 @@
 import type { Reservation } from "../../calendar/model.ts";
+import { NotFoundError } from "../../calendar/errors.ts";
+import { isResource } from "../../calendar/lab.ts";
+import { labOf } from "../lab.ts";
 import { fromWire } from "../api/problem.ts";
 import type { Env } from "../env.ts";
 import type { Result } from "./protocol.ts";
 
-/** The ledger Durable Object of a resource (one per resource, addressed by its id). */
+/**
+ * The ledger Durable Object of a resource (one per resource, addressed by its
+ * id). Only for resources the lab file defines: a Durable Object addressed by
+ * any other name would be created, and keep an alarm that can never succeed.
+ */
 export function ledgerOf(env: Env, resource: string) {
+  if (!isResource(labOf(env), resource)) throw new NotFoundError(`no resource ${resource}`, { resource });
   return env.LEDGER.get(env.LEDGER.idFromName(resource));
 }
 

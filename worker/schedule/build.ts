@@ -1,4 +1,5 @@
 import type { LabConfig } from "../../calendar/config/lab-config.ts";
+import { userConfigOf } from "../../calendar/lab.ts";
 import type { Reservation } from "../../calendar/model.ts";
 import { scheduleEntrySchema, type Schedule, type ScheduleEntry } from "../../calendar/schedule/schedule.ts";
 import type { Logger } from "../log.ts";
@@ -13,7 +14,7 @@ export function buildSchedule(lab: LabConfig, resource: string, seq: number, now
   const entries: ScheduleEntry[] = [];
   for (const r of reservations) {
     if (r.state === "conflict" || r.state === "ended" || !r.holder.id) continue;
-    const user = lab.users[r.holder.id];
+    const user = userConfigOf(lab, r.holder.id);
     if (!user) continue;
     const unix = typeof user.unix === "string" ? [user.unix] : user.unix;
     const base = { id: r.id, holder: { id: r.holder.id, unix, keys: user.sshKeys }, start: r.start, end: r.end, exclusive: r.exclusive };

@@ -1,4 +1,5 @@
 import type { LabConfig } from "../../calendar/config/lab-config.ts";
+import { isResource } from "../../calendar/lab.ts";
 import { ConflictError, LabhogError, NotFoundError, ValidationError } from "../../calendar/errors.ts";
 import type { Reservation } from "../../calendar/model.ts";
 import type { Principal } from "../auth/principal.ts";
@@ -50,7 +51,7 @@ export async function bookFromForm(env: Env, lab: LabConfig, p: Principal, form:
 
 async function owned(env: Env, lab: LabConfig, p: Principal, idParam: string) {
   const ref = splitApiId(idParam ?? "");
-  if (!ref || !(ref.resource in lab.resources)) throw new NotFoundError(`no reservation ${idParam}`);
+  if (!ref || !isResource(lab, ref.resource)) throw new NotFoundError(`no reservation ${idParam}`);
   const ledger = ledgerOf(env, ref.resource);
   const r = await unwrap<Reservation>(ledger.get(ref.resource, ref.id));
   assertMayChange(p, lab, ref.resource, r.holder.id);

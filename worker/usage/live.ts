@@ -1,3 +1,5 @@
+import { own } from "../../calendar/config/own.ts";
+
 /**
  * What a resource is doing right now, read from an agent's usage snapshot
  * (edge-agent/drivers/usage: sessions, usb, power). Agents send
@@ -32,7 +34,7 @@ export function snapshotOf(raw: unknown, resource: string): Record<string, unkno
   const o = obj(raw);
   if (!o) return undefined;
   const per = obj(o.resources);
-  if (per) return obj(per[resource]);
+  if (per) return obj(own(per, resource));
   return Array.isArray(o.sessions) || obj(o.power) || obj(o.usb) ? o : undefined;
 }
 

@@ -1,6 +1,7 @@
 import type { LabConfig } from "../../calendar/config/lab-config.ts";
 import { durationSeconds } from "../../calendar/config/lab-config.ts";
 import { PreconditionFailedError } from "../../calendar/errors.ts";
+import { userConfigOf } from "../../calendar/lab.ts";
 import { patchEventIcs, reservationToIcs } from "../../calendar/ical/index.ts";
 import type { Reservation, User } from "../../calendar/model.ts";
 import type { Logger } from "../log.ts";
@@ -65,7 +66,7 @@ const UNBOOKED_TAIL_MS = 15 * 60_000;
 const MAX_CHECKED_IN = 200;
 
 function loginsOf(lab: LabConfig, userId: string | null): string[] {
-  const u = userId ? lab.users[userId] : undefined;
+  const u = userId ? userConfigOf(lab, userId) : undefined;
   if (!u) return userId ? [userId] : [];
   return Array.isArray(u.unix) ? u.unix : u.unix ? [u.unix] : [userId!];
 }

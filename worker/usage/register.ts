@@ -1,5 +1,6 @@
 import { createRoute, z, type OpenAPIHono } from "@hono/zod-openapi";
 import { ForbiddenError, ValidationError } from "../../calendar/errors.ts";
+import { resourceConfigOf } from "../../calendar/lab.ts";
 import type { AppEnv } from "../api/app.ts";
 import { ProblemSchema } from "../api/schemas.ts";
 import { ledgerOf, unwrap } from "../ledger/client.ts";
@@ -48,7 +49,7 @@ export function registerUsage(app: OpenAPIHono<AppEnv>): void {
       if (report.agent !== agent) throw new ValidationError(`the report names agent ${report.agent}, the URL ${agent}`, { path: "body.agent" });
       const ids = Object.keys(report.resources);
       for (const r of ids) {
-        if (lab.resources[r]?.agent !== agent) throw new ForbiddenError(`agent ${agent} does not serve ${r}`, { resource: r });
+        if (resourceConfigOf(lab, r)?.agent !== agent) throw new ForbiddenError(`agent ${agent} does not serve ${r}`, { resource: r });
       }
       const results: Record<string, MirrorOutcome> = {};
       await Promise.all(
