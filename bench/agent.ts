@@ -1,6 +1,7 @@
 /**
  * Edge agent: RSS and idle CPU of a running `labhog agent` (60 s, or 10 s with
- * LABHOG_BENCH_QUICK=1), and the latency from a schedule publish to the hog
+ * LABHOG_BENCH_QUICK=1; usage collection on, nobody logged in), run from
+ * edge-agent/dist as the systemd unit runs it, and the latency from a schedule publish to the hog
  * being in place (the hog driver's `hogged` event received over MQTT), against
  * a raw MQTT publish→receive of the same payload measured in the same run.
  *
@@ -9,6 +10,7 @@
  * machine. Without root/unshare it falls back to --simulate (noted in the rows).
  */
 import { execFileSync, spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -22,6 +24,7 @@ const repo = resolve(fileURLToPath(import.meta.url), "../..");
 const quick = process.env.LABHOG_BENCH_QUICK === "1";
 const idleSeconds = quick ? 10 : 60;
 const runs = 30;
+const unitNodeOptions = /^Environment=NODE_OPTIONS=(.*)$/m.exec(readFileSync(join(repo, "edge-agent/systemd/labhog-agent.service"), "utf8"))?.[1] ?? "";
 
 const pct = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -69,15 +72,18 @@ export default async function run(): Promise<BenchRow[]> {
       "site: bench",
       `broker: { url: "${broker.url}" }`,
       `trustedKeys: { bench: ${JSON.stringify(publicJwk)} }`,
-      "resources: [ { id: host1, notify: false } ]",
+      // Usage collection on, as on a real host: sessions, per-user load.
+      "resources: [ { id: host1, notify: false, usage: {} } ]",
       `stateDir: ${join(dir, "state")}`,
       `hog: { passwdFile: ${join(dir, "passwd")}, authorizedKeysFile: ".ssh/authorized_keys" }`,
     ].join("\n") + "\n");
 
-    const agentArgs = [join(repo, "edge-agent/bin/labhog.mjs"), "agent", "--config", cfg, ...(real ? [] : ["--simulate"])];
+    const agentArgs = [join(repo, "edge-agent/dist/labhog.mjs"), "agent", "--config", cfg, ...(real ? [] : ["--simulate"])];
+    // As the systemd unit runs it: the unit's NODE_OPTIONS, not this process's (--expose-gc).
+    const agentEnv = { ...process.env, NODE_OPTIONS: unitNodeOptions, LABHOG_LOG_LEVEL: "warn" };
     const child = real
-      ? spawn("unshare", ["--mount", "--propagation", "private", "--", process.execPath, ...agentArgs], { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, LABHOG_LOG_LEVEL: "warn" } })
-      : spawn(process.execPath, agentArgs, { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, LABHOG_LOG_LEVEL: "warn" } });
+      ? spawn("unshare", ["--mount", "--propagation", "private", "--", process.execPath, ...agentArgs], { stdio: ["ignore", "ignore", "pipe"], env: agentEnv })
+      : spawn(process.execPath, agentArgs, { stdio: ["ignore", "ignore", "pipe"], env: agentEnv });
     let agentErr = "";
     child.stderr!.on("data", (b: Buffer) => (agentErr = (agentErr + b).slice(-5000)));
 
@@ -149,7 +155,7 @@ export default async function run(): Promise<BenchRow[]> {
     const rawP50 = pct(rawLat, 50);
     const mode = real ? "real bind mounts in a private mount namespace, 20 users" : "--simulate (no root/unshare)";
     return [
-      { name: "agent RSS after idle", value: round(b.rssKb / 1024, 1), unit: "MiB", note: `peak ${round(b.hwmKb / 1024, 1)} MiB; includes tsx's loader` },
+      { name: "agent RSS after idle", value: round(b.rssKb / 1024, 1), unit: "MiB", note: `peak ${round(b.hwmKb / 1024, 1)} MiB; built agent (edge-agent/dist), NODE_OPTIONS=${unitNodeOptions} as in the systemd unit` },
       { name: `agent idle CPU over ${idleSeconds} s`, value: round(idleCpuPct, 3), unit: "% of one core", note: `${b.cpuTicks - a.cpuTicks} ticks` },
       { name: "raw MQTT publish→receive p50 (floor)", value: round(rawP50), unit: "ms", note: `QoS 1, ${payloadBytes} B, ${runs} runs` },
       { name: "schedule publish → hog applied p50", value: round(pct(hogLat, 50)), unit: "ms", ratio: round(pct(hogLat, 50) / rawP50, 1), note: mode },

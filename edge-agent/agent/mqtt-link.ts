@@ -27,6 +27,9 @@ export function connectBroker(cfg: AgentConfig, t: Topics, log: Logger, h: LinkH
     connectTimeout: 10_000,
     reconnectPeriod: minBackoff,
     resubscribe: false,
+    // MQTT.js would otherwise pre-build a Buffer for each of the 65,536 packet ids
+    // (about 6 MB of heap, kept for the life of the agent) to save an allocation per packet.
+    writeCache: false,
     will: { topic: t.status, payload: Buffer.from("offline"), qos: 1, retain: true },
   };
   if (cfg.broker.username !== undefined) opts.username = cfg.broker.username;

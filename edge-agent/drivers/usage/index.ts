@@ -7,6 +7,7 @@ import { usageConfigSchema, type UsageConfig, type UsageConfigInput } from "./co
 import { runExtra } from "./extra.ts";
 import { ProcLoad, type UserLoad } from "./proc-load.ts";
 import { readSessions, type Session } from "./utmp.ts";
+import { watchPaths } from "./watch.ts";
 
 export { usageConfigSchema, type UsageConfig, type UsageConfigInput } from "./config.ts";
 export { parseUtmp, encodeUtmp, readSessions, type Session, type UtmpRecord } from "./utmp.ts";
@@ -97,10 +98,24 @@ export function createUsageCollector(input: UsageConfigInput | UsageConfig, deps
       let lastKey: string | undefined;
       let lastEmit = 0;
       let busy = false;
+      let again = false;
       let stopped = false;
+      let timer: NodeJS.Timeout | undefined;
+      // Woken by a timer (load needs sampling; the heartbeat) or by the kernel (a login or logout).
+      const arm = (ms: number) => {
+        clearTimeout(timer);
+        if (stopped) return;
+        timer = setTimeout(() => void tick(), Math.max(0, Math.min(ms, lastEmit + cfg.heartbeatMs - Date.now())));
+        timer.unref();
+      };
       const tick = async () => {
-        if (busy || stopped) return;
+        if (stopped) return;
+        if (busy) {
+          again = true; // a watch fired mid-collection: look once more after it
+          return;
+        }
         busy = true;
+        let next = cfg.intervalMs;
         try {
           const s = await collect();
           const key = changeKey(s);
@@ -110,18 +125,24 @@ export function createUsageCollector(input: UsageConfigInput | UsageConfig, deps
             lastEmit = Date.now();
             onChange(s);
           }
+          if (s.sessions.length === 0 && s.users.length === 0) next = cfg.idleIntervalMs;
         } catch (e) {
           deps.log.error("usage tick failed", { error: e });
         } finally {
           busy = false;
         }
+        if (again) {
+          again = false;
+          next = 0;
+        }
+        arm(next);
       };
+      const unwatch = watchPaths([cfg.utmp, cfg.sessionsDir], () => void tick(), deps.log);
       void tick();
-      const timer = setInterval(() => void tick(), cfg.intervalMs);
-      timer.unref();
       return () => {
         stopped = true;
-        clearInterval(timer);
+        clearTimeout(timer);
+        unwatch();
       };
     },
   };

@@ -1,6 +1,6 @@
 import { spawn } from "node:child_process";
 import { execFile } from "node:child_process";
-import { mkdir, rm, utimes, writeFile } from "node:fs/promises";
+import { appendFile, mkdir, rm, utimes, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -156,5 +156,56 @@ describe("emission: only changes, plus a heartbeat", () => {
     const n = seen.length;
     await new Promise((r) => setTimeout(r, 800));
     expect(seen.length).toBe(n); // stopped means stopped
+  });
+});
+
+describe("woken by logins, not by a timer", () => {
+  const until = async (cond: () => boolean, ms = 10_000) => { for (const end = Date.now() + ms; !cond() && Date.now() < end; ) await new Promise((r) => setTimeout(r, 10)); };
+  const never = 3_600_000; // intervals no test waits for: only a watch can explain a second look
+
+  it("a login and a logout written to utmp are seen at once, with the interval an hour away", async () => {
+    const d = join(dir, "watch-utmp");
+    await mkdir(d, { recursive: true });
+    const file = join(d, "utmp");
+    await writeFile(file, encodeUtmp({ type: 2, line: "~", id: "~~", user: "reboot", time: login }));
+    const col = createUsageCollector({ utmp: file, devRoot: fakeDev, sessionsDir: join(d, "no-logind"), minUid: 4_000_000_000, intervalMs: never, idleIntervalMs: never, heartbeatMs: never }, testContext().deps);
+    const seen: UsageSnapshot[] = [];
+    const stop = col.start((s) => seen.push(s));
+    try {
+      await until(() => seen.length >= 1);
+      expect(seen.map((s) => s.sessions.length)).toEqual([0]);
+      // sshd appends the user's record in place…
+      const rec = { pid: process.pid, line: "pts/0", id: "ts/0", user: "alice", host: "laptop", time: login + 60 };
+      await appendFile(file, encodeUtmp({ type: 7, ...rec }));
+      await until(() => seen.length >= 2);
+      expect(seen[1]?.sessions.map((s) => s.user)).toEqual(["alice"]);
+      // …and marks it dead at logout.
+      await writeFile(file, Buffer.concat([encodeUtmp({ type: 2, line: "~", id: "~~", user: "reboot", time: login }), encodeUtmp({ type: 8, ...rec })]));
+      await until(() => seen.length >= 3);
+      expect(seen.map((s) => s.sessions.length)).toEqual([0, 1, 0]);
+    } finally {
+      stop();
+    }
+  });
+
+  it("with nobody logged in and no user process it looks every idleIntervalMs; a logind session file wakes it", async () => {
+    const d = join(dir, "watch-logind");
+    const sessions = join(d, "sessions");
+    await mkdir(sessions, { recursive: true });
+    let polls = 0;
+    const probe: UsageSource = { name: "probe", collect: async () => ({ n: ++polls }) };
+    const col = createUsageCollector({ utmp: join(d, "no-utmp"), devRoot: fakeDev, sessionsDir: sessions, minUid: 4_000_000_000, intervalMs: 50, idleIntervalMs: never, heartbeatMs: never }, { ...testContext().deps, sources: [probe] });
+    const stop = col.start(() => {});
+    try {
+      await until(() => polls >= 1);
+      // Ten busy intervals pass: an idle host is not looked at.
+      await new Promise((r) => setTimeout(r, 500));
+      expect(polls).toBe(1);
+      await writeFile(join(sessions, "7"), "UID=1000\nUSER=alice\nACTIVE=1\n");
+      await until(() => polls >= 2);
+      expect(polls).toBe(2);
+    } finally {
+      stop();
+    }
   });
 });
