@@ -89,4 +89,31 @@ describe("status page (server side)", () => {
     expect(html).toContain('id="live-host1" data-live');
     expect(html).toContain("alice</strong> until");
   });
+
+  it("a poll that finds nothing new is a 304 without a body; after a booking the fragment comes again, with it", async () => {
+    const { cookie, csrf } = await session(TOKENS.bob);
+    // The board is drawn as of the minute: two polls that straddle a minute differ; take the next pair.
+    let tag = "";
+    let again!: Response;
+    for (let i = 0; i < 3; i++) {
+      const first = await call("/status/live", { headers: { cookie } });
+      expect(first.status).toBe(200);
+      expect(first.headers.get("cache-control")).toBe("private, no-cache");
+      tag = first.headers.get("etag") ?? "";
+      expect(tag).toMatch(/^W\/"[0-9a-f]{40}"$/);
+      expect(await first.text()).not.toContain("etag-poll");
+      again = await call("/status/live", { headers: { cookie, "if-none-match": tag } });
+      if (again.status !== 200) break;
+    }
+    expect(again.status).toBe(304);
+    expect(again.headers.get("etag")).toBe(tag);
+    expect(await again.text()).toBe("");
+
+    const booked = await post("/status/book", cookie, { resource: "host2", duration: "1h", purpose: "etag-poll", csrf }, { origin: "http://labhog.test" });
+    expect(booked.status).toBe(303);
+    const after = await call("/status/live", { headers: { cookie, "if-none-match": tag } });
+    expect(after.status).toBe(200);
+    expect(after.headers.get("etag")).not.toBe(tag);
+    expect(await after.text()).toContain("etag-poll");
+  });
 });

@@ -1,5 +1,6 @@
 import type { Context, Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
+import { etag } from "hono/etag";
 import { LabhogError } from "../../calendar/errors.ts";
 import { authenticate } from "../auth/authenticate.ts";
 import type { Principal } from "../auth/principal.ts";
@@ -33,15 +34,15 @@ function mayView(env: Env, p: Principal | null): boolean {
   return !!p || authOff(env) || env.STATUS_PUBLIC === "true";
 }
 
-async function model(c: Any, env: Env): Promise<StatusModel> {
+async function model(c: Any, env: Env, now = Date.now()): Promise<StatusModel> {
   const lab = labOf(env);
   const { principal, problem } = await principalOf(c, env, lab);
   const csrf = csrfToken(c);
   if (!mayView(env, principal)) {
-    const m = await loadStatus(env, { ...lab, resources: {}, pools: {} }, null, csrf);
+    const m = await loadStatus(env, { ...lab, resources: {}, pools: {} }, null, csrf, now);
     return { ...m, lab, locked: true, ...(problem ? { authProblem: problem } : {}) };
   }
-  const m = await loadStatus(env, lab, principal, csrf);
+  const m = await loadStatus(env, lab, principal, csrf, now);
   return problem ? { ...m, authProblem: problem } : m;
 }
 
@@ -56,6 +57,15 @@ function pageOptions(c: Any): PageOptions {
 }
 
 const noStore = { "cache-control": "no-store", "x-frame-options": "DENY", "referrer-policy": "same-origin" };
+/** The live fragment may be kept by the viewer's browser, but only to revalidate it (If-None-Match). */
+const revalidate = { ...noStore, "cache-control": "private, no-cache" };
+
+/**
+ * The board the viewers poll is drawn as of the current minute (its now-line,
+ * "updated", "seen … ago" move by the minute anyway), so between two changes
+ * it is the same bytes: a poll that finds nothing new is a 304 without a body.
+ */
+const LIVE_CLOCK_MS = 60_000;
 
 async function render(c: Any, env: Env, o: PageOptions, status = 200): Promise<Response> {
   const m = await model(c, env);
@@ -98,11 +108,14 @@ export function registerStatusPage(app: Hono<any>): void {
 
   app.get("/status", async (c) => render(c, effectiveEnv(c.env as Env), pageOptions(c)));
 
+  // hono/etag hashes the fragment and answers a matching If-None-Match with 304.
+  app.use("/status/live", etag({ weak: true }));
   app.get("/status/live", async (c) => {
     const env = effectiveEnv(c.env as Env);
-    const m = await model(c, env);
+    const now = Date.now();
+    const m = await model(c, env, now - (now % LIVE_CLOCK_MS));
     if (!mayView(env, m.principal)) return c.text("sign in", 401);
-    return c.html(<Board m={m} />, 200, noStore);
+    return c.html(<Board m={m} />, 200, revalidate);
   });
 
   app.post("/status/sign-in", async (c) => {
