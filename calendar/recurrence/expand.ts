@@ -21,6 +21,12 @@ import { ruleStarts } from "./rule.ts";
  *   booking should not vanish), unless EXDATE names it.
  * - STATUS:CANCELLED on an override removes that instance (or, with
  *   THISANDFUTURE, all later ones).
+ * - An instance whose wall time falls in a DST gap is kept and moved forward
+ *   by the gap, a repeated wall time is its first pass: RFC 5545 §3.3.10 says
+ *   to read instance times "in the same manner as an explicit DATE-TIME"
+ *   (§3.3.5). The same section's other sentence, that instances at a
+ *   nonexistent local time "MUST be ignored", would silently drop a weekly
+ *   02:30 booking once a year; calendar apps and python-dateutil keep it too.
  */
 
 export interface Occurrence {
