@@ -26,7 +26,7 @@ import { ruleStarts } from "./rule.ts";
  *   to read instance times "in the same manner as an explicit DATE-TIME"
  *   (§3.3.5). The same section's other sentence, that instances at a
  *   nonexistent local time "MUST be ignored", would silently drop a weekly
- *   02:30 booking once a year; calendar apps and python-dateutil keep it too.
+ *   02:30 booking once a year (the oracle in test/calendar/time keeps it too).
  */
 
 export interface Occurrence {
