@@ -18,6 +18,8 @@ export interface Meta {
   publishedAt: number;
   /** Last precedence batch handed out (precedence.ts). */
   batch: number;
+  /** Last full check of the cache against the calendar (CalendarBackend.verify, or a full sync), ms; absent = never. */
+  lastVerifyAt?: number;
 }
 
 export const emptyMeta = (): Meta => ({ syncToken: null, lastSyncAt: 0, lastAttemptAt: 0, unreachableSince: 0, seq: 0, publishPending: false, publishedAt: 0, batch: 0 });

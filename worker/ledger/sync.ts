@@ -3,6 +3,9 @@ import type { LedgerCore } from "./core.ts";
 import { patchIcs, type CalendarObject } from "./calendar-port.ts";
 import { CONFLICT_HORIZON_MS } from "./state.ts";
 
+/** How often the sync is the full check instead (see sync()). */
+export const VERIFY_EVERY_MS = 24 * 3600_000;
+
 /**
  * Calendar → cache. An incremental sync (a full listing when the server
  * refuses the token) into the cached objects, then the losers of app-made
@@ -15,7 +18,14 @@ export async function sync(core: LedgerCore): Promise<boolean> {
   m.lastAttemptAt = Date.now();
   let res;
   try {
-    res = await core.calendar("sync", (cal, signal) => cal.sync(m.syncToken, { signal }));
+    // Nextcloud prunes its change log after ~60 days without reporting the gap,
+    // so a token can silently skip changes: once a day the sync is instead the
+    // full check (an etag listing against the cache; applies the same way).
+    const verify = m.syncToken !== null && m.lastAttemptAt - (m.lastVerifyAt ?? 0) >= VERIFY_EVERY_MS;
+    res = verify
+      ? await core.calendar("verify", (cal, signal) => cal.verify(new Map([...objects].map(([id, o]) => [id, o.etag])), { signal }))
+      : await core.calendar("sync", (cal, signal) => cal.sync(m.syncToken, { signal }));
+    if (verify || res.full) m.lastVerifyAt = m.lastAttemptAt;
   } catch (e) {
     if (!m.unreachableSince) m.unreachableSince = m.lastAttemptAt;
     await core.saveMeta();
