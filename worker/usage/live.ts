@@ -98,3 +98,62 @@ export function liveLine(u: LiveUsage): string {
 export function checkedIn(u: LiveUsage, holderLogins: string[]): boolean {
   return u.sessions.some((s) => holderLogins.includes(s.user)) || u.usb.some((d) => d.attached);
 }
+
+/**
+ * The usage summary labhog writes into a calendar event (X-LABHOG-USAGE and
+ * the "Live:" line): bounded, whatever the host reports.
+ * - Google keeps at most 1024 characters per extended property and cuts the
+ *   rest silently (its "Extended properties" guide): a cut JSON snapshot is
+ *   unreadable.
+ * - Nextcloud's webhook listener queues every calendar write as a background
+ *   job whose argument holds the whole ICS; a job argument over 4,000
+ *   characters can't be queued and the write that fired it fails
+ *   (nextcloud/server #58912).
+ * So the event carries who is on, power and USB state, at most a few of
+ * each with counts of the rest; the full snapshot stays with the API
+ * (GET /api/v1/resources/{id}: `usage`, from the agent's report).
+ */
+export const MAX_USAGE_SUMMARY_CHARS = 600;
+const LIMITS = { users: 5, power: 4, usb: 4 };
+
+export interface UsageSummary extends LiveUsage {
+  /** What the summary left out. */
+  more?: { sessions?: number; power?: number; usb?: number };
+}
+
+const cut = (s: string, n: number) => (s.length > n ? s.slice(0, n - 1) + "…" : s);
+
+export function compactUsage(u: LiveUsage): UsageSummary {
+  const build = (lim: typeof LIMITS, withFrom: boolean): UsageSummary => {
+    const byUser = new Map<string, LiveSession>();
+    for (const s of u.sessions) {
+      const prev = byUser.get(s.user);
+      // One entry per user: the liveliest session, and where it came from.
+      if (!prev || (prev.activity !== "active" && s.activity === "active")) byUser.set(s.user, s);
+    }
+    const users = [...byUser.values()];
+    const sessions = users.slice(0, lim.users).map((s) => ({ user: cut(s.user, 32), activity: s.activity, ...(withFrom && s.from ? { from: cut(s.from, 45) } : {}) }));
+    const power = Object.fromEntries(Object.entries(u.power).slice(0, lim.power).map(([d, m]) => [cut(d, 24), cut(m, 16)]));
+    const usb = u.usb.slice(0, lim.usb).map((d) => ({ ...d, name: cut(d.name, 24) }));
+    const more = {
+      ...(u.sessions.length > sessions.length ? { sessions: u.sessions.length - sessions.length } : {}),
+      ...(Object.keys(u.power).length > Object.keys(power).length ? { power: Object.keys(u.power).length - Object.keys(power).length } : {}),
+      ...(u.usb.length > usb.length ? { usb: u.usb.length - usb.length } : {}),
+    };
+    return { at: u.at, sessions, power, usb, ...(Object.keys(more).length ? { more } : {}) };
+  };
+  let lim = { ...LIMITS };
+  let withFrom = true;
+  for (;;) {
+    const s = build(lim, withFrom);
+    if (JSON.stringify(s).length <= MAX_USAGE_SUMMARY_CHARS) return s;
+    if (withFrom) withFrom = false;
+    else lim = { users: Math.max(0, lim.users - 1), power: Math.max(0, lim.power - 1), usb: Math.max(0, lim.usb - 1) };
+  }
+}
+
+/** The "Live:" line of a summary, with what it left out counted. */
+export function summaryLine(s: UsageSummary): string {
+  const more = s.more ? Object.entries(s.more).map(([k, n]) => `+${n} ${k === "sessions" ? "more sessions" : k === "power" ? "more power outlets" : "more USB devices"}`) : [];
+  return [liveLine(s), ...more].join(" · ");
+}

@@ -5,7 +5,7 @@ import { userConfigOf } from "../../calendar/lab.ts";
 import { patchEventIcs, reservationToIcs } from "../../calendar/ical/index.ts";
 import type { Reservation, User } from "../../calendar/model.ts";
 import type { Logger } from "../log.ts";
-import { checkedIn, liveLine, usersOf, type LiveUsage } from "./live.ts";
+import { checkedIn, compactUsage, summaryLine, usersOf, type LiveUsage } from "./live.ts";
 import { isUnbookedUse, UNBOOKED_PREFIX } from "./unbooked.ts";
 
 /**
@@ -108,8 +108,10 @@ export async function mirrorUsage(port: MirrorPort, state: MirrorState, live: Li
   // The live line on the running reservation.
   const current = running()[0];
   state.pending = null;
+  // What goes into the event is the bounded summary (live.ts: Google's 1 KB per property, Nextcloud's 4,000-character job).
+  const summary = compactUsage(live);
   if (current) {
-    const line = liveLine(live);
+    const line = summaryLine(summary);
     const quiet = live.sessions.length === 0 && live.usb.length === 0 && Object.keys(live.power).length === 0;
     // Nothing to say yet on a reservation that has no line: its event stays as its holder wrote it.
     if (quiet && current.uid !== state.lineUid) out.wrote = "unchanged";
@@ -121,7 +123,7 @@ export async function mirrorUsage(port: MirrorPort, state: MirrorState, live: Li
       const obj = port.object(current.objectId);
       if (obj) {
         try {
-          await port.update(obj.id, patchEventIcs(obj.ics, { usage: live, liveLine: line }, current.recurrenceId, { timezone: lab.timezone, now: new Date(now) }), obj.etag);
+          await port.update(obj.id, patchEventIcs(obj.ics, { usage: summary, liveLine: line }, current.recurrenceId, { timezone: lab.timezone, now: new Date(now) }), obj.etag);
           Object.assign(state, { line, lineUid: current.uid, writtenAt: now });
           out.wrote = "live-line";
           out.reservation = current.id;
@@ -149,13 +151,13 @@ export async function mirrorUsage(port: MirrorPort, state: MirrorState, live: Li
     state.unbooked = null;
   }
   if (!current && users.length) {
-    const summary = `unbooked use by ${users.join(", ")}`;
+    const title = `unbooked use by ${users.slice(0, 5).join(", ")}${users.length > 5 ? ` and ${users.length - 5} more` : ""}`;
     const still = state.unbooked ? port.object(state.unbooked.objectId) : undefined;
     if (state.unbooked && still) {
       const sameUsers = state.unbooked.users.join() === users.join();
       if (!sameUsers || state.unbooked.end - now < UNBOOKED_TAIL_MS / 2) {
         const end = now + UNBOOKED_TAIL_MS;
-        await port.update(still.id, patchEventIcs(still.ics, { end: new Date(end).toISOString(), summary, usage: live, liveLine: liveLine(live) }, undefined, { timezone: lab.timezone, now: new Date(now) }), still.etag);
+        await port.update(still.id, patchEventIcs(still.ics, { end: new Date(end).toISOString(), summary: title, usage: summary, liveLine: summaryLine(summary) }, undefined, { timezone: lab.timezone, now: new Date(now) }), still.etag);
         state.unbooked = { ...state.unbooked, users, end };
         out.unbooked = "extended";
       }
@@ -163,10 +165,10 @@ export async function mirrorUsage(port: MirrorPort, state: MirrorState, live: Li
       const uid = `${UNBOOKED_PREFIX}${crypto.randomUUID()}`;
       const end = now + UNBOOKED_TAIL_MS;
       const ics = reservationToIcs(
-        { uid, holder: userForLogin(lab, users[0]!), start: new Date(Math.floor(now / 1000) * 1000).toISOString(), end: new Date(end).toISOString(), exclusive: false, purpose: summary, usage: live },
+        { uid, holder: userForLogin(lab, users[0]!), start: new Date(Math.floor(now / 1000) * 1000).toISOString(), end: new Date(end).toISOString(), exclusive: false, purpose: title, usage: summary },
         { resource, timezone: lab.timezone, users: [] },
       );
-      const created = await port.create(uid, patchEventIcs(ics, { summary, liveLine: liveLine(live) }, undefined, { timezone: lab.timezone, now: new Date(now) }));
+      const created = await port.create(uid, patchEventIcs(ics, { summary: title, liveLine: summaryLine(summary) }, undefined, { timezone: lab.timezone, now: new Date(now) }));
       state.unbooked = { uid, objectId: created.id, users, end };
       out.unbooked = "opened";
     }
