@@ -1,4 +1,4 @@
-import { env, listDurableObjectIds } from "cloudflare:test";
+import { env, evictDurableObject, listDurableObjectIds, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import { sha256Hex } from "../../worker/auth/tokens.ts";
 import type { Env } from "../../worker/env.ts";
@@ -121,5 +121,22 @@ describe("ids named like Object.prototype members, defined in the lab file", () 
     expect(pool.status).toBe(200);
     expect(pool.body).toContain("X-WR-CALNAME:labhog proto: The valueOf pool");
     expect((await api("GET", "/feeds/toLocaleString.ics")).status).toBe(404);
+  });
+
+  it("a ledger left behind for an id the lab does not define stops its alarm instead of failing on every one", async () => {
+    // As an older Worker left it: bound to `toLocaleString` (not in this lab), with an alarm set.
+    const stub = E.LEDGER.get(E.LEDGER.idFromName("toLocaleString"));
+    await runInDurableObject(stub, async (_o, state) => {
+      await state.storage.put("meta", { resource: "toLocaleString", syncToken: null, lastSyncAt: 0, seq: 0, publishPending: false, publishedAt: 0 });
+      await state.storage.setAlarm(Date.now() + 3_600_000);
+    });
+    await evictDurableObject(stub);
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    expect(await runInDurableObject(stub, (_o, state) => state.storage.getAlarm())).toBeNull();
+    // A real resource's ledger keeps its alarm after one runs.
+    const real = E.LEDGER.get(E.LEDGER.idFromName("valueOf"));
+    expect((await api("GET", "/api/v1/resources/valueOf")).status).toBe(200);
+    await runDurableObjectAlarm(real);
+    expect(await runInDurableObject(real, (_o, state) => state.storage.getAlarm())).not.toBeNull();
   });
 });

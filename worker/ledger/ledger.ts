@@ -399,6 +399,13 @@ export class Ledger extends DurableObject<Env> {
     }
   }
 
+    // A ledger of a resource the lab file does not define (removed since, or made for a bogus id by an
+    // older Worker) could never sync: it stops instead of failing on every alarm.
+    if (!Object.hasOwn(this.#lab().resources, this.#state.meta.resource)) {
+      this.#log.warn("no such resource in the lab: this ledger's alarm is stopped", { resource: this.#state.meta.resource });
+      await this.ctx.storage.deleteAlarm();
+      return;
+    }
   #scheduleWindowMs(): number {
     return durationSeconds(this.#lab().policy.scheduleWindow) * 1000;
   }
