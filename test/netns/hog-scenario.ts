@@ -158,7 +158,8 @@ try {
   // Other users' sessions are warned, then ended after the grace; log in after that.
   const ended = await events.waitFor((b) => b.driver === "hog" && b.action === "sessions-ended" && Date.parse(b.time) >= t0, 20_000);
   for (let i = 0; i < 100 && !aliceSession.exitedAt; i++) await sleep(100);
-  result.phases.during = { logins: await logins(), mounts: await mounts(), enforced: hogApplied, sessionsEnded: ended, files: await sshdFiles(), hogEvents: hogEvents(t0) };
+  const warned = await events.waitFor((b) => b.driver === "hog" && b.action === "sessions-warned" && Date.parse(b.time) >= t0, 1000);
+  result.phases.during = { logins: await logins(), mounts: await mounts(), enforced: hogApplied, sessionsWarned: warned, sessionsEnded: ended, files: await sshdFiles(), hogEvents: hogEvents(t0) };
   result.phases.during.aliceSession = { out: aliceSession.out, endedAfterMs: aliceSession.exitedAt ? aliceSession.exitedAt - graceStarted : null };
   result.phases.during.systemctl = (await standins.calls()).filter((c) => c.cmd === "systemctl").map((c) => c.args);
   result.phases.during.tmux = (await standins.calls()).filter((c) => c.cmd === "tmux").map((c) => c.args);

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { requireUnshareMount } from "./ns-host-client.ts";
-import { calendarObjects, putAppEvent, shell, startSystemLab, type SystemLab } from "./system-lab.ts";
+import { calendarObjects, heldBy, passwordRefusedByHog, putAppEvent, shell, startSystemLab, type SystemLab } from "./system-lab.ts";
 
 /**
  * Faults with everything real: the broker restarted mid-reservation, the
@@ -25,7 +25,13 @@ const release = async (id: string, who: "alice" | "bob" = "bob") => {
   const r = await lab.api("POST", `/api/v1/reservations/${encodeURIComponent(id)}/release`, undefined, who);
   expect(r.status, JSON.stringify(r.body)).toBe(200);
 };
-const aliceLocked = async () => !shell(await lab.login("alice"));
+/**
+ * Locked out for the reasons the hog sets, never "some ssh failure": her key
+ * only shows bob's hold, and sshd offers her public keys only (no password).
+ */
+const aliceLocked = async () => heldBy("bob", await lab.login("alice")) && passwordRefusedByHog("alice", await lab.passwordLogin("alice"));
+/** In with her key and with her password. */
+const aliceFree = async () => shell(await lab.login("alice")) && shell(await lab.passwordLogin("alice"));
 
 describe("end to end: faults", () => {
   it("broker restarted mid-reservation: the agent keeps enforcing, then resumes and takes the release", async () => {
@@ -37,7 +43,7 @@ describe("end to end: faults", () => {
     expect(shell(await lab.login("bob"))).toBe(true);
     await release(r.id);
     // The Worker's broker connection and the agent both reconnect; the release reaches the host.
-    const ms = await lab.until("alice back after the broker restart", async () => !(await aliceLocked()), 60_000);
+    const ms = await lab.until("alice back after the broker restart", aliceFree, 60_000);
     console.log(JSON.stringify({ fault: "broker-restart", releaseToFreeMs: ms }));
     const res = await lab.api("GET", "/api/v1/resources/host1");
     expect(res.body.agent.status).toBe("online");
@@ -59,7 +65,7 @@ describe("end to end: faults", () => {
     expect((await calendarObjects(lab.calendar)).filter((o) => o.ics.includes("while down"))).toEqual([]);
     const listed = await lab.api("GET", "/api/v1/reservations?resource=host1");
     expect((listed.body.reservations as any[]).filter((x) => x.purpose?.includes("while down"))).toEqual([]);
-    expect(await aliceLocked()).toBe(false);
+    expect(await aliceFree()).toBe(true);
 
     // Back up: an event written by a calendar app is picked up by the next sync and enforced.
     const uid = `after-outage-${Date.now()}@example.com`;
@@ -68,14 +74,14 @@ describe("end to end: faults", () => {
     console.log(JSON.stringify({ fault: "calendar-down", appEventEnforcedAfterMs: ms }));
     const auth = "Basic " + Buffer.from(`${lab.calendar.username}:${lab.calendar.password}`).toString("base64");
     await fetch(`${lab.calendar.collection}${encodeURIComponent(uid)}.ics`, { method: "DELETE", headers: { authorization: auth } });
-    await lab.until("alice back", async () => !(await aliceLocked()), 30_000);
+    await lab.until("alice back", aliceFree, 30_000);
   }, 150_000);
 
   it("agent killed (SIGKILL) and restarted: the lock survives the crash without stacking, and a release made meanwhile is applied on restart", async () => {
     const r = await book("bob");
     await lab.until("alice locked out", aliceLocked);
     await lab.ns.call("killAgent");
-    expect(await aliceLocked()).toBe(true); // the bind mount outlives the process: no gap in enforcement
+    expect(await aliceLocked()).toBe(true); // the sshd rule and bind mount outlive the process: no gap in enforcement
     await lab.ns.call("startAgent");
     await new Promise((res) => setTimeout(res, 3000));
     expect(await aliceLocked()).toBe(true);
@@ -87,7 +93,7 @@ describe("end to end: faults", () => {
     expect(await aliceLocked()).toBe(true); // nobody there to undo it yet
     const t0 = Date.now();
     await lab.ns.call("startAgent");
-    await lab.until("restarted agent applies the release", async () => !(await aliceLocked()), 30_000);
+    await lab.until("restarted agent applies the release", aliceFree, 30_000);
     expect(await lab.ns.call("mounts", { user: "alice" })).toBe(0);
     console.log(JSON.stringify({ fault: "agent-kill", restartToFreeMs: Date.now() - t0 }));
   }, 120_000);

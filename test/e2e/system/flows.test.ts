@@ -2,12 +2,12 @@ import { spawn } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BIN } from "../../cli/cli-lab.ts";
 import { requireUnshareMount } from "./ns-host-client.ts";
-import { calendarObjects, putAppEvent, shell, startSystemLab, TOKENS, type SystemLab } from "./system-lab.ts";
+import { calendarObjects, heldBy, putAppEvent, shell, startSystemLab, TOKENS, type SystemLab } from "./system-lab.ts";
 
 /**
  * The whole system end to end: the Worker in workerd, Mosquitto, Radicale,
  * and the real agent enforcing host1 on a real sshd in a private mount
- * namespace. "alice can't" means her ssh login no longer gets a shell but
+ * namespace. "alice can't" means her ssh login gets no shell but exactly
  * the hog's message (`labhog status`).
  */
 let lab: SystemLab;
@@ -30,7 +30,7 @@ describe("end to end: booking → the agent hogs the host", () => {
     const t0 = Date.now();
     const booked = await lab.api("POST", "/api/v1/reservations", { resource: "host1", duration: 600, purpose: "e2e flow 1" }, "bob");
     expect(booked.status, JSON.stringify(booked.body)).toBe(201);
-    await lab.until("alice locked out", async () => !shell(await lab.login("alice")));
+    await lab.until("alice locked out", async () => heldBy("bob", await lab.login("alice")));
     const hogMs = Date.now() - t0;
     const alice = await lab.login("alice");
     expect(alice.out).toMatch(/host1 is held by bob .* until/);
@@ -50,7 +50,7 @@ describe("end to end: booking → the agent hogs the host", () => {
     const t0 = Date.now();
     // Starts now, not earlier: flow 1's released reservation ended a moment ago, and an overlap would be a (correct) conflict.
     await putAppEvent(lab.calendar, uid, { start: new Date(t0), end: new Date(t0 + 10 * 60_000), summary: "bob: debugging", organizer: "bob@example.com" });
-    const ms = await lab.until("calendar event enforced", async () => !shell(await lab.login("alice")), 30_000);
+    const ms = await lab.until("calendar event enforced", async () => heldBy("bob", await lab.login("alice")), 30_000);
     // policy.syncInterval is 5 s; allow the agent's own reaction and one ssh round trip on top.
     expect(ms).toBeLessThan(5_000 + 5_000);
     expect(shell(await lab.login("bob"))).toBe(true);
@@ -81,7 +81,7 @@ describe("end to end: booking → the agent hogs the host", () => {
     await lab.until("bob's lease active", async () => (await activeOn("bob")).length === 1, 30_000);
     const [held] = await activeOn("bob");
     expect(held.leaseTtl).toBe(ttl);
-    await lab.until("alice locked out by the lease", async () => !shell(await lab.login("alice")), 20_000);
+    await lab.until("alice locked out by the lease", async () => heldBy("bob", await lab.login("alice")), 20_000);
 
     const killedAt = Date.now();
     process.kill(-child.pid!, "SIGKILL");

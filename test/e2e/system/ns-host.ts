@@ -13,7 +13,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { createInterface } from "node:readline";
 import { resolve } from "node:path";
-import { addUser, authorize, mountsAt, privatizeFilesystem, run, sshKey } from "../../netns/namespace.ts";
+import { addUser, authorize, installStatusCommand, mountsAt, privatizeFilesystem, setPassword, sshKey } from "../../netns/namespace.ts";
 import { startSshd, type Sshd } from "../../netns/sshd.ts";
 
 const repo = resolve(import.meta.dirname, "..", "..", "..");
@@ -52,10 +52,13 @@ const handlers: Record<string, (c: Cmd) => Promise<unknown>> = {
       const key = `${W}/keys/${name}`;
       const pub = await sshKey(key, `${name}@e2e`);
       await authorize(name, home, [pub]);
+      await setPassword(name, `${name}-pw`);
       users[name] = { key, pub };
     }
     sshd = await startSshd(`${W}/sshd`, ".ssh/authorized_keys");
-    return { port: sshd.port, keys: Object.fromEntries(Object.entries(users).map(([u, k]) => [u, k.pub])), sshdConfig: sshd.config, stateDir: `${W}/state`, repo };
+    // The forced command lives at a path without spaces that the users can run, wherever the checkout is.
+    const statusCommand = `${await installStatusCommand(W)} status`;
+    return { port: sshd.port, keys: Object.fromEntries(Object.entries(users).map(([u, k]) => [u, k.pub])), sshdConfig: sshd.config, stateDir: `${W}/state`, repo, statusCommand };
   },
   async writeAgentConfig(c) {
     await writeFile(cfgPath, c.yaml as string, { mode: 0o600 });
@@ -75,6 +78,10 @@ const handlers: Record<string, (c: Cmd) => Promise<unknown>> = {
   },
   async login(c) {
     return sshd.login(c.user, users[c.user]!.key);
+  },
+  /** A password login through PAM (keyboard-interactive when `kbd`). */
+  async passwordLogin(c) {
+    return sshd.passwordLogin(c.user, `${c.user}-pw`, c.kbd ? "keyboard-interactive" : "password");
   },
   /** A terminal session (ssh -tt) left running, so sshd records it in utmp and usage sees it. */
   async holdSession(c) {

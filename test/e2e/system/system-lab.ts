@@ -96,6 +96,8 @@ export interface SystemLab {
   api(method: string, path: string, body?: unknown, who?: "alice" | "bob"): Promise<{ status: number; body: any; headers: Headers }>;
   /** ssh login as a user with that user's own key; SHELL-OK means a shell, anything else the hog's message. */
   login(user: "alice" | "bob"): Promise<{ code: number | null; out: string }>;
+  /** ssh login with the user's password (PAM), `kbd` for keyboard-interactive. */
+  passwordLogin(user: "alice" | "bob", kbd?: boolean): Promise<{ code: number | null; out: string }>;
   /** Polls until `pred` holds; returns how long that took (ms). */
   until(what: string, pred: () => Promise<boolean>, timeoutMs?: number): Promise<number>;
   stop(): Promise<void>;
@@ -128,7 +130,8 @@ export async function startSystemLab(): Promise<SystemLab> {
     `statusUrl: ${worker.url}/status`,
     "hog:",
     `  sshdConfig: ${env.sshdConfig}`,
-    `  statusCommand: ${process.execPath} ${env.repo}/edge-agent/bin/labhog.mjs status`,
+    "  sshdPath: /usr/sbin/sshd",
+    `  statusCommand: ${env.statusCommand}`,
     "notify: { motd: false, wall: false, tmux: false }",
     `worker: { url: "${worker.url}/api/v1/agents/host1/usage", token: "${TOKENS.agent}" }`,
     "",
@@ -140,6 +143,7 @@ export async function startSystemLab(): Promise<SystemLab> {
     sshPort: env.port,
     api: (method, path, body, who = "alice") => callApi(worker.url, TOKENS[who], method, path, body),
     login: (user) => ns.call("login", { user }),
+    passwordLogin: (user, kbd = false) => ns.call("passwordLogin", { user, kbd }),
     async until(what, pred, timeoutMs = 30_000) {
       const t0 = Date.now();
       for (;;) {
@@ -185,3 +189,9 @@ export async function putAppEvent(cal: Calendar, uid: string, o: { start: Date; 
 }
 
 export const shell = (r: { out: string }) => r.out.includes("SHELL-OK");
+
+/** A key login that got the hog's message, naming the holder, and no shell. */
+export const heldBy = (holder: string, r: { out: string }) => new RegExp(`^host1 is held by ${holder} \\(${holder}\\) until [^\\n]* UTC\\.\\n`).test(r.out) && !shell(r);
+
+/** A password login sshd refused because the hog's rule allows that user public keys only. */
+export const passwordRefusedByHog = (user: string, r: { code: number | null; out: string }) => r.code === 255 && r.out === `${user}@127.0.0.1: Permission denied (publickey).\r\n`;
