@@ -30,6 +30,13 @@ const googleCalendar = z.strictObject({
   calendarId: z.string().min(1),
   /** Worker secret holding the service-account JSON key. */
   credentialsSecret: secretName,
+  /**
+   * Domain-wide delegation: the Workspace user the service account acts as
+   * (JWT `sub`). Without it labhog never sends attendees (Google refuses
+   * them from service accounts: 403 forbiddenForServiceAccounts); the holder
+   * is in labhog's own fields. See docs/deployment.md.
+   */
+  subject: z.email().optional(),
   /** Overrides for tests / private deployments. */
   apiRoot: z.url().optional(),
   tokenUrl: z.url().optional(),

@@ -52,6 +52,7 @@ export async function backendFor(env: Env, lab: LabConfig, resource: string, sto
         calendarId: cfg.calendarId,
         credentials: secretOf(env, cfg.credentialsSecret) ?? "",
         timeZone: lab.timezone,
+        ...(cfg.subject ? { subject: cfg.subject } : {}),
         ...(cfg.apiRoot ? { apiRoot: cfg.apiRoot } : {}),
         ...(cfg.tokenUrl ? { tokenUrl: cfg.tokenUrl } : {}),
         log: (level, msg, fields) => log[level](msg, fields),

@@ -32,6 +32,7 @@
  * egress IPs, so every retry with a wrong password brings the lockout closer
  * for everyone behind the same address.
  */
+import { calendarLimitError } from "./nextcloud-limits.ts";
 import { davRequest, type DAVResponse } from "tsdav";
 import { CalendarAuthError, ForbiddenError, LabhogError } from "../../errors.ts";
 import { ConnectionLostError, errorFromStatus, parseRetryAfter } from "../http-errors.ts";
@@ -249,6 +250,9 @@ export class DavTransport {
       this.#retrying(what, budget, async ({ attempt, previous }) => {
         opts.onAttempt?.(attempt, previous);
         const r = await this.#once(url, { method, headers: this.#headers(opts.headers), body: opts.body }, what, budget);
+        // Nextcloud's calendar-creation limits: not transient, and a retry counts against them (issue 11, N4).
+        const limit = calendarLimitError(r, what);
+        if (limit) throw limit;
         const transient = errorFromStatus(r.status, r.headers, { what, body: r.text });
         if (r.status >= 400 && transient.code === "unavailable") throw transient;
         return r;
