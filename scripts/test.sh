@@ -15,6 +15,8 @@ command -v zsh >/dev/null 2>&1 || need+=(zsh)
 [ -x /usr/bin/chromium ] || need+=(chromium)
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
 command -v unshare >/dev/null 2>&1 || need+=(util-linux)
+# Real password logins (PAM) against the namespaced sshd.
+command -v sshpass >/dev/null 2>&1 || need+=(sshpass)
 # The feed tests check our iCalendar with a parser that is not ours.
 /usr/bin/python3 -c "import icalendar" >/dev/null 2>&1 || need+=(python3-icalendar)
 if [ ${#need[@]} -gt 0 ]; then
