@@ -68,6 +68,7 @@ export async function buildAgent({ quiet = false, clean = false } = {}) {
     type: "module",
     engines: pkg.engines,
     bin: { labhog: "labhog.mjs" },
+    files: ["labhog.mjs", "chunks/", "systemd/"],
     // Only the serial actuator needs it; `npm install --omit=optional` leaves it out.
     optionalDependencies: { serialport: pkg.dependencies.serialport },
   }, null, 2) + "\n");

@@ -1,4 +1,4 @@
-import { readdir, readFile } from "node:fs/promises";
+import { readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 
 export interface UserLoad {
@@ -40,20 +40,27 @@ export class ProcLoad {
     const hz = this.opts.clockTicks ?? 100;
     const names = await readPasswd(this.opts.passwd);
     const pids = (await readdir(this.opts.procRoot).catch(() => [] as string[])).filter((n) => /^\d+$/.test(n));
+    const wanted = (uid: number) => uid >= this.opts.minUid || (uid === 0 && this.opts.includeRoot);
+    // Most processes are system daemons. A stat of /proc/<pid> (its owner is the
+    // process's effective uid) rules them out for a fraction of the CPU that reading
+    // every status file costs; the few left are read, all at once.
+    const owners = await Promise.all(pids.map((p) => stat(join(this.opts.procRoot, p)).then((st) => st.uid, () => undefined)));
+    const candidates = pids.filter((_, i) => owners[i] !== undefined && wanted(owners[i]!));
+    const read = await Promise.all(candidates.map(async (p) => {
+      // A process may exit between readdir and read: skip it.
+      const [status, statLine] = await Promise.all([readFile(join(this.opts.procRoot, p, "status"), "utf8").catch(() => undefined), readFile(join(this.opts.procRoot, p, "stat"), "utf8").catch(() => undefined)]);
+      return { pid: Number(p), status, statLine };
+    }));
     const users = new Map<number, UserLoad & { delta: number }>();
     const ticks = new Map<number, number>();
-    for (const p of pids) {
-      const pid = Number(p);
-      // A process may exit between readdir and read: skip it.
-      const status = await readFile(join(this.opts.procRoot, p, "status"), "utf8").catch(() => undefined);
-      if (!status) continue;
+    for (const { pid, status, statLine } of read) {
+      if (!status || !statLine) continue;
+      // The real uid decides whose work it is (the owner above is the effective one).
       const uid = Number(/^Uid:\s+(\d+)/m.exec(status)?.[1] ?? NaN);
-      if (!Number.isFinite(uid) || !(uid >= this.opts.minUid || (uid === 0 && this.opts.includeRoot))) continue;
-      const stat = await readFile(join(this.opts.procRoot, p, "stat"), "utf8").catch(() => undefined);
-      if (!stat) continue;
+      if (!Number.isFinite(uid) || !wanted(uid)) continue;
       const rssKb = Number(/^VmRSS:\s+(\d+)\s+kB/m.exec(status)?.[1] ?? 0);
       // Fields after the command name, which may itself contain spaces and parentheses.
-      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      const fields = statLine.slice(statLine.lastIndexOf(")") + 2).split(" ");
       const t = Number(fields[11] ?? 0) + Number(fields[12] ?? 0);
       ticks.set(pid, t);
       const before = this.prev?.ticks.get(pid);
