@@ -100,9 +100,20 @@ describe("enforcement reported by agents", () => {
     expect(fixed.host1.enforcement).toEqual({ ok: true, problems: [], since: later, at: later });
     expect(await statusSection("host1")).not.toContain("not enforced");
 
+    // The agent goes offline (its last will): its last word may no longer hold, so unknown, with that word kept.
+    await report({ host1: { ok: false, problems: [REASON], since: later, at: later } });
+    await resourcesWhen((b) => b.host1?.enforcement.ok === false);
+    await publish(`${PREFIX}/agents/host1/status`, "offline");
+    const offline = await resourcesWhen((b) => b.host1?.agent.status === "offline");
+    expect(offline.host1.enforcement).toEqual({ ok: null, problems: [REASON], since: later, at: later });
+    expect(await statusSection("host1")).toMatch(new RegExp(`enforcement unknown: agent offline \\(last report .+: not enforced: ${REASON.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}\\)`));
+    await publish(`${PREFIX}/agents/host1/status`, "online");
+    expect((await resourcesWhen((b) => b.host1?.agent.status === "online")).host1.enforcement.ok).toBe(false);
+
     await publish(`${PREFIX}/agents/host1/enforcement`, "");
     const cleared = await resourcesWhen((b) => b.host1?.enforcement.ok === null);
     expect(cleared.host1.enforcement).toEqual(UNKNOWN);
     await publish(`${PREFIX}/agents/host2/enforcement`, "");
+    await publish(`${PREFIX}/agents/host1/status`, "");
   });
 });

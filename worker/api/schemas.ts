@@ -47,7 +47,7 @@ export const AgentStateSchema = z
 
 export const EnforcementSchema = z
   .object({
-    ok: z.boolean().nullable().openapi({ description: "true: every driver on the host applied the booking in the agent's latest attempt; false: something failed (see problems; the agent retries with backoff); null: unknown, the agent has not reported it" }),
+    ok: z.boolean().nullable().openapi({ description: "true: every driver on the host applied the booking in the agent's latest attempt; false: something failed (see problems; the agent retries with backoff); null: unknown: the agent has not reported it, or it is offline (problems, since and at then describe its last report)" }),
     problems: z.array(z.string()).openapi({ description: "what is not in place, `<driver>: <reason>`; empty unless ok is false" }),
     since: z.string().nullable().openapi({ description: "when ok took its current value" }),
     at: z.string().nullable().openapi({ description: "when the agent reached this verdict" }),

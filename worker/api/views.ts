@@ -35,7 +35,11 @@ export interface ResourceView {
   unreachableSince: string | null;
 }
 
-/** `ok: null` while the agent has not reported the resource: unknown is never shown as ok. */
+/**
+ * `ok: null` is unknown: the agent has not reported the resource, or it is
+ * offline (its last word may no longer hold; `problems`/`since`/`at` are then
+ * that last report). Unknown is never shown as ok.
+ */
 export interface EnforcementView {
   ok: boolean | null;
   problems: string[];
@@ -45,7 +49,8 @@ export interface EnforcementView {
 
 function enforcementOf(a: AgentState | undefined, id: string): EnforcementView {
   const e: EnforcementReport | undefined = a?.enforcement && Object.hasOwn(a.enforcement, id) ? a.enforcement[id] : undefined;
-  return e ? { ok: e.ok, problems: e.problems, since: e.since, at: e.at } : { ok: null, problems: [], since: null, at: null };
+  if (!e) return { ok: null, problems: [], since: null, at: null };
+  return { ok: a?.status === "offline" ? null : e.ok, problems: e.problems, since: e.since, at: e.at };
 }
 
 async function agents(env: Env): Promise<Record<string, AgentState>> {

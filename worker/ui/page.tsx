@@ -115,7 +115,14 @@ const Holding: FC<{ row: ResourceRow; m: StatusModel }> = ({ row, m }) => {
 const Enforcement: FC<{ row: ResourceRow; m: StatusModel }> = ({ row, m }) => {
   if (!row.view.agent) return null;
   const e = row.view.enforcement;
-  if (e.ok === null) return <p class="enforcement unknown">enforcement unknown: the agent has not reported it</p>;
+  if (e.ok === null) {
+    if (!e.at) return <p class="enforcement unknown">enforcement unknown: the agent has not reported it</p>;
+    return (
+      <p class="enforcement unknown">
+        enforcement unknown: agent offline (last report {ago(Date.parse(e.at), m.now)}: {e.problems.length ? `not enforced: ${e.problems.join("; ")}` : "enforced"})
+      </p>
+    );
+  }
   const since = e.since ? (
     <>
       {" "}
