@@ -4,8 +4,9 @@ import { execFileArgs } from "../drivers/deps.ts";
 import { attachMissing, detachHost, keepAttached } from "../drivers/usb/attach-loop.ts";
 import { Usbip } from "../drivers/usb/usbip.ts";
 import { parseOptions, SPECS } from "./spec.ts";
+import { parseDurationMs, tryParseDuration } from "../../calendar/duration.ts";
 
-const USAGE = `usage: labhog attach <resource> --host <agent-host> [--device vvvv:pppp]... [--once] [--keep] [--interval <ms>]
+const USAGE = `usage: labhog attach <resource> --host <agent-host> [--device vvvv:pppp]... [--once] [--keep] [--interval 2s]
 
 Attaches the USB devices the agent on <agent-host> exports for <resource> (usbip attach -r),
 then keeps them attached: after a board reset or a switch into DFU mode the device comes
@@ -36,7 +37,7 @@ export async function runAttach(argv: string[]): Promise<number> {
   }
   const resource = positionals[0];
   const host = values.host ?? process.env.LABHOG_USBIP_HOST;
-  const interval = Number(values.interval ?? 2000);
+  const interval = tryParseDuration(values.interval ?? "2s") === undefined ? NaN : parseDurationMs(values.interval ?? "2s");
   const ids = (values.device ?? []).map((d) => d.toLowerCase());
   const bad = ids.find((d) => !/^[0-9a-f]{4}:[0-9a-f]{4}$/.test(d));
   if (!resource || positionals.length > 1 || !host || !Number.isFinite(interval) || interval < 100 || bad) {

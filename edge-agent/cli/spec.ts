@@ -122,7 +122,7 @@ export const SPECS = {
   },
   attach: {
     summary: "attach a resource's USB devices over usbip (on the holder's machine)",
-    usage: "labhog attach <resource> --host <agent-host> [--device vvvv:pppp]… [--once] [--keep] [--interval ms]",
+    usage: "labhog attach <resource> --host <agent-host> [--device vvvv:pppp]… [--once] [--keep] [--interval 2s]",
     details:
       "Attaches the USB devices the agent on <agent-host> exports for <resource> (usbip attach -r), then keeps them attached: a device that comes back on another bus id (a reset, DFU mode) is attached again. Ctrl-C detaches them unless --keep. Needs vhci-hcd and root.",
     options: {
@@ -130,7 +130,7 @@ export const SPECS = {
       device: { type: "string", multiple: true, arg: "vvvv:pppp", help: "only this device" },
       once: { type: "boolean", help: "attach once and exit" },
       keep: { type: "boolean", help: "leave the devices attached on exit" },
-      interval: { type: "string", arg: "ms", help: "how often to check the exports, in milliseconds (default 2000)" },
+      interval: { type: "string", arg: "2s", help: "how often to check the exports (at least 100ms)" },
       usbip: { type: "string", arg: "path", help: "the usbip program (default: $LABHOG_USBIP or usbip)", complete: "file" },
     },
     positional: "resource",

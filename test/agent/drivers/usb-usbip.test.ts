@@ -194,7 +194,7 @@ describe("labhog attach (holder's side) through the stand-in usbip", () => {
   it("`labhog attach` as a command: keeps attached until Ctrl-C, then detaches", async () => {
     await writeFile(join(state, "exported"), exported("1-1.2"));
     const bin = resolve(import.meta.dirname, "../../../edge-agent/bin/labhog.mjs");
-    const child = spawn(process.execPath, [bin, "attach", "board1", "--host", "10.0.0.5", "--interval", "100"], { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [bin, "attach", "board1", "--host", "10.0.0.5", "--interval", "100ms"], { stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
     child.stdout.on("data", (b: Buffer) => { out += b.toString(); });
     child.stderr.on("data", (b: Buffer) => { out += b.toString(); });
