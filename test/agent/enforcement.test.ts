@@ -152,3 +152,13 @@ describe("labhog status --lab", () => {
     expect(rows.map((r) => r[5])).toEqual(["1 conflict(s); not enforced: power: relay failed; usb: probe: not plugged in", "", ""]);
   });
 });
+
+describe("labhog status on the host", () => {
+  it("says when the agent has not applied the schedule yet, and prints nothing about enforcement for an older agent's summary", async () => {
+    const { formatStatus } = await import("../../edge-agent/cli/status.ts");
+    const base = { agent: "host1", site: "lab", updatedAt: "2026-11-26T10:00:00.000Z" };
+    const r = { id: "host1", served: true, holder: null, reservation: null, start: null, end: null, exclusive: null, upcoming: [] };
+    expect(formatStatus({ ...base, resources: [{ ...r, enforcement: null }] })).toBe("host1 is free (agent host1).\n  enforcement: unknown (the agent has not applied the schedule yet)\n(agent host1, updated 2026-11-26 10:00 UTC)\n");
+    expect(formatStatus({ ...base, resources: [r] })).toBe("host1 is free (agent host1).\n(agent host1, updated 2026-11-26 10:00 UTC)\n");
+  });
+});
