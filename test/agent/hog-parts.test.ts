@@ -1,9 +1,11 @@
 import { execFileSync } from "node:child_process";
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { expandPattern, keyPart, restrictedLine, splitPatterns, sshdAuthorizedKeysPatterns } from "../../edge-agent/drivers/hog/index.ts";
-import { execFileArgs } from "../../edge-agent/drivers/deps.ts";
+import { execFileArgs, type ExecFn } from "../../edge-agent/drivers/deps.ts";
+import { dropInPath, dropInText, MARKER, ruleInForce, ruleText } from "../../edge-agent/drivers/hog/sshd-rule.ts";
+import { endSessions, liveProcesses } from "../../edge-agent/drivers/hog/sessions.ts";
 import { tempDir } from "../services/process.ts";
 
 describe("AuthorizedKeysFile resolution", () => {
@@ -57,5 +59,79 @@ describe("a restricted file is accepted by the REAL sshd's parser", () => {
     const pub = (await readFile(join(dir, "k.pub"), "utf8")).trim();
     await writeFile(join(dir, "ak"), restrictedLine(keyPart(`from="127.0.0.1" ${pub}`)!, "labhog status --file /var/lib/labhog/status.json") + "\n");
     expect(execFileSync("ssh-keygen", ["-l", "-f", join(dir, "ak")]).toString()).toMatch(/ED25519/);
+  });
+});
+
+describe("the sshd rule (text and where it goes)", () => {
+  it("goes next to the main config's first Include glob before any Match; without one the hog refuses with what to add", async () => {
+    const dir = await tempDir("sshd-inc");
+    const main = join(dir, "sshd_config");
+    await writeFile(main, `Port 22\nInclude ${dir}/conf.d/*.conf\nInclude /other/*.conf\n`);
+    expect(await dropInPath(main)).toBe(`${dir}/conf.d/00-labhog-hog.conf`);
+    await writeFile(main, `Include "sshd_config.d/*"\n`);
+    expect(await dropInPath(main)).toBe("/etc/ssh/sshd_config.d/00-labhog-hog");
+    await writeFile(main, `Include /etc/ssh/one-file.conf\nMatch User x\n  Include /etc/ssh/sshd_config.d/*.conf\n`);
+    await expect(dropInPath(main)).rejects.toThrow(/has no Include of a drop-in folder before its first Match block.*add "Include \/etc\/ssh\/sshd_config\.d\/\*\.conf" as its first line/);
+  });
+
+  it("the Match spares exactly the allowed logins and refuses names that could break out of the line", () => {
+    expect(ruleText(["root", "bob", "dave", "bob"], "/run/labhog/hog/keys")).toBe(`${MARKER}\nMatch User *,!bob,!dave,!root\n\tAuthenticationMethods publickey\n\tAuthorizedKeysFile /run/labhog/hog/keys/%u\n\tAuthorizedKeysCommand none\n\tTrustedUserCAKeys none\n\tAuthorizedPrincipalsCommand none\n`);
+    expect(() => ruleText(["bob\nMatch all"], "/run/k")).toThrow(/not a login name/);
+    expect(() => ruleText(["bob"], "/run/my keys")).toThrow(/may not contain spaces/);
+  });
+
+  it("the REAL sshd accepts it, applies it to everyone else, and not to the allowed (sshd -t, sshd -T -C)", async () => {
+    const dir = await tempDir("sshd-rule");
+    execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", join(dir, "hk")]);
+    await mkdir(join(dir, "conf.d"), { recursive: true });
+    await writeFile(join(dir, "rule.conf"), ruleText(["root", "bob"], "/run/labhog/hog/keys"));
+    await writeFile(join(dir, "conf.d", "00-labhog-hog.conf"), dropInText(join(dir, "rule.conf")));
+    await writeFile(join(dir, "sshd_config"), `Include ${dir}/conf.d/*.conf\nHostKey ${dir}/hk\nUsePAM yes\nPasswordAuthentication yes\nAuthorizedKeysFile .ssh/authorized_keys\n`);
+    // sshd -t/-T need their privilege separation folder /run/sshd: made in a private mount namespace, not on the machine.
+    const sshd = (args: string[]) => execFileSync("unshare", ["--mount", "--propagation", "private", "--", "sh", "-c", 'mount -t tmpfs labhog-run /run && mkdir /run/sshd && exec "$@"', "sh", "/usr/sbin/sshd", ...args]).toString();
+    const T = (user: string) => sshd(["-T", "-f", join(dir, "sshd_config"), "-C", `user=${user},host=h,addr=127.0.0.1`]);
+    sshd(["-t", "-f", join(dir, "sshd_config")]);
+    expect(ruleInForce(T("alice"), "/run/labhog/hog/keys")).toEqual([]);
+    expect(ruleInForce(T("bob"), "/run/labhog/hog/keys")).toEqual(['authenticationmethods is "any", not "publickey"', 'authorizedkeysfile is ".ssh/authorized_keys", not "/run/labhog/hog/keys/%u"']);
+    // The /run file gone (a reboot): the drop-in's Include matches nothing and sshd is as before.
+    await rm(join(dir, "rule.conf"));
+    sshd(["-t", "-f", join(dir, "sshd_config")]);
+    expect(ruleInForce(T("alice"), "/run/labhog/hog/keys")).toEqual(['authenticationmethods is "any", not "publickey"', 'authorizedkeysfile is ".ssh/authorized_keys", not "/run/labhog/hog/keys/%u"']);
+  });
+});
+
+describe("ending sessions", () => {
+  /** A ps/pkill stand-in: `live` processes survive every signal; `zombies` are listed but dead. */
+  const fakeExec = (live: string[], zombies: string[] = []): { exec: ExecFn; calls: string[][] } => {
+    const calls: string[][] = [];
+    const exec: ExecFn = async (file, args) => {
+      calls.push([file, ...args]);
+      if (file === "ps") {
+        const rows = [...live.map((p) => `${p} S bash`), ...zombies.map((p) => `${p} Z sshd`)];
+        if (!rows.length) throw Object.assign(new Error("ps: no process"), { code: 1 });
+        return { stdout: rows.join("\n") + "\n", stderr: "" };
+      }
+      return { stdout: "", stderr: "" };
+    };
+    return { exec, calls };
+  };
+
+  it("zombies (dead, not yet reaped) do not count as a session left running", async () => {
+    expect(await liveProcesses(fakeExec([], ["115", "129"]).exec, "alice")).toEqual([]);
+    expect(await liveProcesses(fakeExec(["340"], ["115"]).exec, "alice")).toEqual(["340 bash"]);
+    const { exec, calls } = fakeExec([], ["115"]);
+    await endSessions(exec, "alice", 0);
+    expect(calls.filter((c) => c[0] === "pkill")).toEqual([["pkill", "-TERM", "-u", "alice"]]);
+  });
+
+  it("processes that survive SIGTERM get SIGKILL; survivors of that are a failure, named, never assumed gone", async () => {
+    const { exec, calls } = fakeExec(["340"]);
+    await expect(endSessions(exec, "alice", 0)).rejects.toThrow("processes of alice still run after SIGTERM and SIGKILL: 340 bash");
+    expect(calls.filter((c) => c[0] === "pkill")).toEqual([["pkill", "-TERM", "-u", "alice"], ["pkill", "-KILL", "-u", "alice"]]);
+  });
+
+  it("a ps that cannot run is a failure, not \"no processes\"", async () => {
+    const exec: ExecFn = async () => { throw Object.assign(new Error("ps: not found"), { code: "ENOENT" }); };
+    await expect(liveProcesses(exec, "alice")).rejects.toThrow("ps: not found");
   });
 });
