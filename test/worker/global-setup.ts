@@ -3,6 +3,7 @@ import { startRadicale } from "../services/radicale.ts";
 import { startXandikos } from "../services/xandikos.ts";
 import { startMosquitto } from "../services/mosquitto.ts";
 import { startAuthMosquitto, startMqttTap, startOidcStandIn } from "./stand-ins.ts";
+import { startStallProxy } from "./stall-proxy.ts";
 import { startHangingServer } from "../calendar/hanging-server.ts";
 
 /**
@@ -29,6 +30,9 @@ declare module "vitest" {
     mqttTapUrl: string;
     /** OIDC issuer stand-in (discovery, JWKS, token endpoint). */
     oidcIssuer: string;
+    /** Radicale behind a TCP front that can hang or trickle (stall-proxy.ts), and its control port. */
+    stallUrl: string;
+    stallControlUrl: string;
     /** A TCP listener that accepts and never answers (a wedged calendar server). */
     hangingSilentUrl: string;
     /** A TCP listener that sends a 207's headers, then one body byte every 200 ms forever. */
@@ -47,6 +51,9 @@ export default async function setup(project: TestProject) {
     startOidcStandIn(),
   ]);
   const [hangingSilent, hangingTrickle] = await Promise.all([startHangingServer("silent"), startHangingServer("trickle")]);
+  const stall = await startStallProxy(radicale.url);
+  project.provide("stallUrl", stall.url);
+  project.provide("stallControlUrl", stall.controlUrl);
   const tap = await startMqttTap({ main: { url: mosquitto.url }, fault: { url: mosquittoFault.url, restart: () => mosquittoFault.restart() } });
   project.provide("radicaleUrl", radicale.url);
   project.provide("radicaleUser", radicale.username);
@@ -63,7 +70,7 @@ export default async function setup(project: TestProject) {
   project.provide("hangingSilentUrl", hangingSilent.url);
   project.provide("hangingTrickleUrl", hangingTrickle.url);
   return async () => {
-    await Promise.allSettled([tap.stop(), oidc.stop(), hangingSilent.stop(), hangingTrickle.stop()]);
+    await Promise.allSettled([tap.stop(), oidc.stop(), hangingSilent.stop(), hangingTrickle.stop(), stall.stop()]);
     await Promise.all([radicale.stop(), xandikos.stop(), mosquitto.stop(), mosquittoFault.stop(), mosquittoAuth.stop()]);
   };
 }

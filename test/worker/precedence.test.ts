@@ -118,19 +118,19 @@ describe.each(SERVERS)("first seen wins, on $name", (s) => {
 
     // Restart: every Durable Object instance is torn down (storage kept); the next call builds a new one.
     let stub = E.LEDGER.get(E.LEDGER.idFromName(r));
-    await runInDurableObject(stub, (instance: any) => {
-      instance.__beforeRestart = true;
+    await runInDurableObject(stub, (instance) => {
+      (instance as unknown as Record<string, unknown>).__beforeRestart = true;
     });
     await abortAllDurableObjects();
     stub = E.LEDGER.get(E.LEDGER.idFromName(r));
-    await runInDurableObject(stub, (instance: any) => {
-      expect(instance.__beforeRestart).toBeUndefined();
+    await runInDurableObject(stub, (instance) => {
+      expect((instance as unknown as Record<string, unknown>).__beforeRestart).toBeUndefined();
     });
     expect(verdicts(await list(r))).toEqual({ [uidB]: "conflict", [c.uid]: "upcoming" });
     await syncNow(r);
     expect(verdicts(await list(r))).toEqual({ [uidB]: "conflict", [c.uid]: "upcoming" });
     // The order lives in storage: B was seen (its sync) before C was granted.
-    const seen = await runInDurableObject(stub, async (_i, state) => Object.fromEntries(await state.storage.list<{ batch: number; won?: boolean }>({ prefix: "seen:" })));
+    const seen: Record<string, { batch: number; won?: boolean }> = await runInDurableObject(stub, async (_i, state) => Object.fromEntries(await state.storage.list<{ batch: number; won?: boolean }>({ prefix: "seen:" })));
     expect(seen[`seen:${uidB}`]).toMatchObject({ won: false });
     expect(seen[`seen:${c.uid}`]).toMatchObject({ won: true });
     expect(seen[`seen:${uidB}`]!.batch).toBeLessThan(seen[`seen:${c.uid}`]!.batch);

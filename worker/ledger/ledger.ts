@@ -13,7 +13,7 @@ import type { MirrorOutcome, MirrorState } from "../usage/mirror.ts";
 import { boundaryPassed, nextAlarm } from "./alarm.ts";
 import { backendFor, calendarKeyOf, type CalendarBackend, type CalendarObject, type EventPatch } from "./calendar-port.ts";
 import type { LedgerCore } from "./core.ts";
-import { withDeadline } from "./deadline.ts";
+import { CalendarDeadlineError, withDeadline } from "./deadline.ts";
 import { firstReadPlan, freshnessOf, noCacheError, type Freshness } from "./freshness.ts";
 import { ChannelKeeper } from "./google-glue.ts";
 import { expiredLeases, Waiters } from "./leases.ts";
@@ -66,7 +66,7 @@ export class Ledger extends DurableObject<Env> {
       env: () => this.#env(),
       lab: () => this.#lab(),
       log: () => this.#log,
-      calendar: (what, fn) => withDeadline(this.#deadlineMs(), what, async (signal) => fn(await this.#calendar(), signal)),
+      calendar: (what, fn) => this.#callCalendar(what, fn),
       store: async (o) => {
         this.#state.objects.set(o.id, o);
         this.#view.touched(o.id);
@@ -167,11 +167,37 @@ export class Ledger extends DurableObject<Env> {
     return this.#backend.backend;
   }
 
-  /** The queue every write (and every sync) runs through; calendar calls in it are bounded by the deadline. */
+  /**
+   * The queue every write (and every sync) runs through. Calendar calls in it
+   * are bounded by the deadline, and an operation that waited in the queue
+   * behind a call that ran out of time fails at once (503): the calendar
+   * just proved it isn't answering, so nobody waits a second deadline.
+   */
   #serial<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.#queue.then(fn, fn);
+    const enqueuedAt = Date.now();
+    const step = () => {
+      this.#runningSince = enqueuedAt;
+      return fn();
+    };
+    const run = this.#queue.then(step, step);
     this.#queue = run.catch(() => undefined);
     return run;
+  }
+
+  /** When the operation now running in the queue was queued (ms). */
+  #runningSince = 0;
+  /** When a calendar call last ran out of its deadline (ms). */
+  #stalledAt = 0;
+
+  async #callCalendar<T>(what: string, fn: (cal: CalendarBackend, signal: AbortSignal) => Promise<T>): Promise<T> {
+    const deadlineMs = this.#deadlineMs();
+    if (this.#stalledAt > this.#runningSince) throw new CalendarDeadlineError(what, deadlineMs);
+    try {
+      return await withDeadline(deadlineMs, what, async (signal) => fn(await this.#calendar(), signal));
+    } catch (e) {
+      if (e instanceof CalendarDeadlineError) this.#stalledAt = Date.now();
+      throw e;
+    }
   }
 
   async #run<T>(resource: string, fn: () => Promise<T>, serial = true): Promise<Result<T>> {
@@ -373,6 +399,13 @@ export class Ledger extends DurableObject<Env> {
 
   override async alarm(): Promise<void> {
     if (!this.#state.meta.resource) return;
+    // A ledger of a resource the lab file does not define (removed since, or made for a bogus id by an
+    // older Worker) could never sync: it stops instead of failing on every alarm.
+    if (!Object.hasOwn(this.#lab().resources, this.#state.meta.resource)) {
+      this.#log.warn("no such resource in the lab: this ledger's alarm is stopped", { resource: this.#state.meta.resource });
+      await this.ctx.storage.deleteAlarm();
+      return;
+    }
     try {
       await this.#serial(async () => {
         try {
@@ -399,13 +432,6 @@ export class Ledger extends DurableObject<Env> {
     }
   }
 
-    // A ledger of a resource the lab file does not define (removed since, or made for a bogus id by an
-    // older Worker) could never sync: it stops instead of failing on every alarm.
-    if (!Object.hasOwn(this.#lab().resources, this.#state.meta.resource)) {
-      this.#log.warn("no such resource in the lab: this ledger's alarm is stopped", { resource: this.#state.meta.resource });
-      await this.ctx.storage.deleteAlarm();
-      return;
-    }
   #scheduleWindowMs(): number {
     return durationSeconds(this.#lab().policy.scheduleWindow) * 1000;
   }
