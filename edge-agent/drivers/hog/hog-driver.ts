@@ -150,7 +150,7 @@ export class HogDriver implements Driver {
 
     // 1. The sshd rule: closes passwords, PAM, keys commands and every file the user controls.
     const locked = all.filter((u) => !this.exempt(u) && !holders.has(u.name));
-    await this.lockSshd(entry, locked, patterns, ctx, problem);
+    const ruled = await this.lockSshd(entry, locked, patterns, ctx, problem);
 
     // 2. The bind mounts over the users' own keys files.
     const plan: { m: HogMount; content: string; uid: number; gid: number }[] = [];
@@ -226,7 +226,7 @@ export class HogDriver implements Driver {
       }
     });
     if (!ctx.simulate) await this.deps.checkpoint();
-    ctx.emit({ action: "hogged", ok: problems.length === 0, message: `held by ${entry.holder.id} until ${entry.end}: ${restricted} key file(s) restricted, ${plan.length - restricted} holder file(s)${failed ? `, ${failed} failed` : ""}${this.st.sshd ? ", sshd rule in force" : ", NO sshd rule"}`, holder: entry.holder.id, reservation: entry.id });
+    ctx.emit({ action: "hogged", ok: problems.length === 0, message: `held by ${entry.holder.id} until ${entry.end}: ${restricted} key file(s) restricted, ${plan.length - restricted} holder file(s)${failed ? `, ${failed} failed` : ""}${ruled ? ", sshd rule in force" : ", NO sshd rule"}`, holder: entry.holder.id, reservation: entry.id });
     for (const p of await this.stopUnits(exec, ctx)) problems.push(p);
     if (!ctx.simulate) await this.deps.checkpoint();
     this.scheduleSessionEnd(entry, users.filter((u) => !holders.has(u.name)), exec, ctx);
@@ -235,13 +235,14 @@ export class HogDriver implements Driver {
   }
 
   /** Writes the locked users' keys files, then installs the sshd rule (checked, then sshd reloaded). */
-  private async lockSshd(entry: ScheduleEntry, locked: UnixUser[], patterns: string[], ctx: DriverContext, problem: (action: string, message: string) => void): Promise<void> {
+  /** True when the rule is in force (or would be, simulated). */
+  private async lockSshd(entry: ScheduleEntry, locked: UnixUser[], patterns: string[], ctx: DriverContext, problem: (action: string, message: string) => void): Promise<boolean> {
     const c = this.sshd;
     const allowed = [...new Set(["root", ...this.opts.admins, ...this.opts.exemptUsers, ...entry.holder.unix])].filter((n) => !locked.some((u) => u.name === n));
     const byUid0 = (await readUsers(this.opts.passwdFile)).filter((u) => u.uid === 0).map((u) => u.name);
     if (ctx.simulate) {
       ctx.emit({ action: "would-lock-sshd", ok: true, message: `only keys from ${keysDir(c)}/%u, restricted to the status command, for everyone but ${[...new Set([...byUid0, ...allowed])].join(", ")}` });
-      return;
+      return true;
     }
     try {
       const byUser = new Map<string, string[]>();
@@ -258,8 +259,11 @@ export class HogDriver implements Driver {
       this.st.sshd = { dropIn };
       await this.deps.checkpoint();
       if (reloaded) ctx.emit({ action: "sshd-locked", ok: true, message: `${dropIn}: only restricted keys for everyone but ${[...new Set([...byUid0, ...allowed])].join(", ")}; sshd reloaded`, reservation: entry.id });
+      return true;
     } catch (e) {
+      // st.sshd stays set: release (or the retry) removes whatever part of it exists.
       problem("sshd-locked", `sshd rule not applied (password, keyboard-interactive and new keys files stay open): ${(e as Error).message}`);
+      return false;
     }
   }
 
