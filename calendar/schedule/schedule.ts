@@ -1,5 +1,6 @@
 import { CompactSign, compactVerify, decodeProtectedHeader, importJWK, type JWK } from "jose";
 import { z } from "zod";
+import { own } from "../config/own.ts";
 
 /**
  * The signed schedule an agent enforces for one resource (design: "Schedule message").
@@ -87,7 +88,7 @@ export async function verifySchedule(jws: string, opts: VerifyOptions): Promise<
   } catch (e) {
     throw new ScheduleRejectedError("malformed", `not a labhog schedule JWS: ${(e as Error).message}`);
   }
-  const jwk = kid === undefined ? undefined : opts.keys[kid];
+  const jwk = kid === undefined ? undefined : own(opts.keys, kid);
   if (!jwk) throw new ScheduleRejectedError("unknown-key", `schedule signed with unknown key ${kid ?? "(none)"}`);
   let payload: Uint8Array;
   try {

@@ -1,6 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Schedule } from "../../calendar/schedule/schedule.ts";
+import { nullProtoRecord } from "../../calendar/config/own.ts";
 import { writeFileAtomic } from "./atomic-file.ts";
 
 /**
@@ -35,11 +36,12 @@ export class StateStore {
   async load(agent: string): Promise<AgentState> {
     try {
       const s = JSON.parse(await readFile(this.path, "utf8")) as AgentState;
-      if (s.v === 1 && typeof s.resources === "object") return s;
+      // Keyed by resource ids from agent.yaml: a resource named `constructor` must not find Object's.
+      if (s.v === 1 && typeof s.resources === "object" && s.resources !== null && !Array.isArray(s.resources)) return { ...s, resources: nullProtoRecord(s.resources) };
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
     }
-    return { v: 1, agent, savedAt: new Date().toISOString(), resources: {} };
+    return { v: 1, agent, savedAt: new Date().toISOString(), resources: Object.create(null) as Record<string, ResourceState> };
   }
 
   /** Writes are serialized so a slow write never lands after a newer one. */

@@ -5,6 +5,7 @@ import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { durationSchema, parseDurationMs } from "../../calendar/duration.ts";
 import { ValidationError } from "../../calendar/errors.ts";
+import { protoKeyPaths } from "../../calendar/config/own.ts";
 
 /**
  * The agent's own file (agent.yaml): who it is, which broker, which keys it
@@ -152,7 +153,11 @@ export async function parseAgentConfig(doc: unknown, source: string, ext: Driver
   const res = agentConfigSchema(ext).safeParse(doc);
   if (!res.success) throw new ValidationError(formatIssues(res.error, source), { path: res.error.issues[0]?.path.join(".") });
   const c = res.data;
-  const trustedKeys: Record<string, JWK> = {};
+  // zod drops `__proto__` keys without a word (a trusted key, power device or mode so named would vanish).
+  const protoKeys = protoKeyPaths(doc);
+  if (protoKeys.length) throw new ValidationError(`${source}: ${protoKeys.map((p) => `${p.join(".")}: "__proto__" is not allowed as a name`).join("; ")}`, { path: protoKeys[0]!.join(".") });
+  // Looked up by the kid of every schedule that arrives: no prototype to answer for `toString`.
+  const trustedKeys = Object.create(null) as Record<string, JWK>;
   for (const [kid, k] of Object.entries(c.trustedKeys)) {
     if ("file" in k && typeof k.file === "string") {
       const text = await readRelative(source, k.file, `trustedKeys.${kid}.file`);

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { hasOwnKey, own } from "../../../calendar/config/own.ts";
 import { actuatorConfigSchema, readParams, stepParams } from "./actuators/registry.ts";
 import { durationSchema } from "./duration.ts";
 
@@ -47,10 +48,10 @@ export const powerConfigSchema = z
     for (const [dev, device] of Object.entries(cfg.devices)) {
       for (const [mode, m] of Object.entries(device.modes)) {
         const at = ["devices", dev, "modes", mode];
-        if (m.depends !== undefined && !(m.depends in device.modes))
+        if (m.depends !== undefined && !hasOwnKey(device.modes, m.depends))
           ctx.addIssue({ code: "custom", path: [...at, "depends"], message: `mode "${mode}" of device "${dev}" depends on "${m.depends}", which the device does not have` });
         m.steps.forEach((step, i) => {
-          const act = cfg.actuators[step.actuator];
+          const act = own(cfg.actuators, step.actuator);
           if (!act) {
             ctx.addIssue({ code: "custom", path: [...at, "steps", i, "actuator"], message: `no actuator named "${step.actuator}"` });
             return;
@@ -64,7 +65,7 @@ export const powerConfigSchema = z
       const cycle = findCycle(Object.fromEntries(Object.entries(device.modes).map(([k, v]) => [k, v.depends])));
       if (cycle) ctx.addIssue({ code: "custom", path: ["devices", dev, "modes", cycle[0]!, "depends"], message: `mode dependency cycle in device "${dev}": ${cycle.join(" → ")}` });
       if (device.read) {
-        const act = cfg.actuators[device.read.actuator];
+        const act = own(cfg.actuators, device.read.actuator);
         const schema = act ? readParams[act.type] : undefined;
         if (!act) ctx.addIssue({ code: "custom", path: ["devices", dev, "read", "actuator"], message: `no actuator named "${device.read.actuator}"` });
         else if (!schema) ctx.addIssue({ code: "custom", path: ["devices", dev, "read", "actuator"], message: `a ${act.type} actuator cannot read state back` });
@@ -92,7 +93,7 @@ export function findCycle(depends: Record<string, string | undefined>): string[]
       const i = path.indexOf(cur);
       if (i >= 0) return [...path.slice(i), cur];
       path.push(cur);
-      cur = depends[cur];
+      cur = own(depends, cur);
     }
     for (const p of path) done.add(p);
   }

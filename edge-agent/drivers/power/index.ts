@@ -1,6 +1,7 @@
 import { z } from "zod";
 import type { ScheduleEntry } from "../../../calendar/schedule/schedule.ts";
 import { LabhogError, ValidationError } from "../../../calendar/errors.ts";
+import { hasOwnKey } from "../../../calendar/config/own.ts";
 import type { Driver, DriverContext, UsageSource } from "../driver.ts";
 import { execOf, sleep, type Deps } from "../deps.ts";
 import type { Actuator, StepContext } from "./actuators/actuator.ts";
@@ -170,7 +171,7 @@ export function createPowerDriver(input: PowerConfigInput | PowerConfig, deps: D
       return serialized(async () => {
         if (abort.signal.aborted) return; // released before it even started
         const mode = entry.mode ?? cfg.startMode;
-        const devices = Object.keys(cfg.devices).filter((d) => mode in cfg.devices[d]!.modes);
+        const devices = Object.keys(cfg.devices).filter((d) => hasOwnKey(cfg.devices[d]!.modes, mode));
         if (devices.length === 0) {
           ctx.emit({ action: "power", ok: false, reservation: entry.id, message: `no device has mode "${mode}"; nothing switched` });
           return;
@@ -213,7 +214,7 @@ export function createPowerDriver(input: PowerConfigInput | PowerConfig, deps: D
       return serialized(async () => {
         const mode = cfg.endMode;
         for (const device of Object.keys(cfg.devices)) {
-          if (!(mode in cfg.devices[device]!.modes)) continue;
+          if (!hasOwnKey(cfg.devices[device]!.modes, mode)) continue;
           const cur = current.get(device);
           if (cur && cur.ok && cur.mode === mode && cur.reservation === undefined) continue;
           await enter(device, mode, { mode, resource: ctx.resource }, ctx, { keepGoing: true });
@@ -231,7 +232,7 @@ export function createPowerDriver(input: PowerConfigInput | PowerConfig, deps: D
         if (saved !== undefined) ctx.log.warn("ignoring unreadable saved power state", { saved });
         return;
       }
-      for (const [d, s] of Object.entries(r.data.devices)) if (d in cfg.devices) current.set(d, s as DeviceState);
+      for (const [d, s] of Object.entries(r.data.devices)) if (hasOwnKey(cfg.devices, d)) current.set(d, s as DeviceState);
     },
   };
 }

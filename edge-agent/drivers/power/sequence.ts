@@ -1,11 +1,12 @@
 import type { PowerConfig, StepConfig } from "./config.ts";
+import { own } from "../../../calendar/config/own.ts";
 
 /** The modes to enter, dependencies first: entering `on` that depends on `off` yields [off, on]. */
 export function modePlan(cfg: PowerConfig, device: string, mode: string): string[] {
-  const modes = cfg.devices[device]?.modes ?? {};
+  const modes = own(cfg.devices, device)?.modes ?? {};
   const plan: string[] = [];
   // Config validation rejects cycles; the bound guards a config built around the schema.
-  for (let m: string | undefined = mode; m !== undefined && plan.length <= Object.keys(modes).length; m = modes[m]?.depends) plan.unshift(m);
+  for (let m: string | undefined = mode; m !== undefined && plan.length <= Object.keys(modes).length; m = own(modes, m)?.depends) plan.unshift(m);
   return plan;
 }
 
@@ -16,6 +17,6 @@ export interface PlannedStep {
 }
 
 export function planSteps(cfg: PowerConfig, device: string, mode: string): PlannedStep[] {
-  const modes = cfg.devices[device]?.modes ?? {};
-  return modePlan(cfg, device, mode).flatMap((m) => (modes[m]?.steps ?? []).map((step, index) => ({ mode: m, index, step })));
+  const modes = own(cfg.devices, device)?.modes ?? {};
+  return modePlan(cfg, device, mode).flatMap((m) => (own(modes, m)?.steps ?? []).map((step, index) => ({ mode: m, index, step })));
 }
