@@ -96,6 +96,10 @@ export function hangingSpecifics(name: string, connect: CaldavConnect, listeners
             figures.push(`${op} ${ms} ms`);
           }
           console.log(`[${name}] ${kind} server, deadline ${DEADLINE} ms: ${figures.join(", ")}`);
+          // The abandoned calls hold nothing: with the server back (more hung calls than
+          // workerd's six simultaneous connections behind us), the next call just works.
+          hang = false;
+          expect((await b.get(made.id)).etag).toBe(made.etag);
           const after = listener.stats?.();
           if (before && after) {
             // The requests really reached the listener, and every connection was let go.
