@@ -286,9 +286,10 @@ export class GoogleCalendarBackend implements CalendarBackend {
    * labhog maps are sent, with null for the ones the object no longer has
    * (a null deletes the field), and labhog's own keys cleared the same way.
    */
-  private patchBody(ev: GEvent): GEvent {
+  private patchBody(ev: GEvent, clearAbsentText = true): GEvent {
     const body: Record<string, unknown> = { ...this.outgoing(ev) };
-    for (const f of ["summary", "description", "location"] as const) if (body[f] === undefined) body[f] = null;
+    // An occurrence's own VEVENT may leave out what it shares with the series: then Google's copy stays.
+    if (clearAbsentText) for (const f of ["summary", "description", "location"] as const) if (body[f] === undefined) body[f] = null;
     const mine: Record<string, string | null> = {};
     for (const k of KNOWN_LABHOG_KEYS) mine[k] = null;
     Object.assign(mine, ev.extendedProperties?.private ?? {});
@@ -395,7 +396,7 @@ export class GoogleCalendarBackend implements CalendarBackend {
     const eventId = `${seriesId}_${ov.instanceSuffix}`;
     return this.call({ op: "patch-instance", id: eventId }, () =>
       this.api.events.patch(
-        { calendarId: this.d.calendarId, eventId, requestBody: this.patchBody(ov.event) },
+        { calendarId: this.d.calendarId, eventId, requestBody: this.patchBody(ov.event, false) },
         etag ? { headers: { "If-Match": etag } } : {},
       ),
     );
