@@ -1,6 +1,6 @@
 /**
- * `npm run bench`: runs every bench/<name>.ts (or the ones named on the command
- * line) one after another — they share two cores, so never in parallel — and
+ * `npm run bench`: runs every bench/<name>.ts but the opt-in ones (or the ones
+ * named on the command line) one after another — they share two cores, so never in parallel — and
  * prints one table. Each part measures its own floor in the same run, so the
  * ratios compare like with like on whatever machine this is.
  */
@@ -11,10 +11,12 @@ import type { BenchRow } from "./types.ts";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const wanted = process.argv.slice(2);
+/** Parts that run only when named (`npm run bench scale`): minutes long, every core busy. */
+const OPT_IN = ["scale"];
 const parts = (await readdir(here))
   .filter((f) => f.endsWith(".ts") && f !== "run.ts" && f !== "types.ts")
   .map((f) => f.slice(0, -3))
-  .filter((n) => wanted.length === 0 || wanted.includes(n))
+  .filter((n) => (wanted.length === 0 ? !OPT_IN.includes(n) : wanted.includes(n)))
   .sort();
 
 const rows: Array<BenchRow & { part: string }> = [];

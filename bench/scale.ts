@@ -1,0 +1,246 @@
+/**
+ * A lab at size, on this machine, loopback only: 1,000 resources (memory
+ * calendars) in the Worker under `wrangler dev`, served by 100 real agent
+ * processes (`labhog agent --simulate`, the built file, as the systemd unit
+ * runs it) over a real Mosquitto. Opt-in: `npm run bench scale` (it takes a
+ * few minutes and both cores). Smaller with LABHOG_BENCH_SCALE_RESOURCES,
+ * _AGENTS, _CLIENTS.
+ *
+ * - booking p50/p99 while 50 clients book concurrently across resources, against
+ *   a read (GET /api/v1/resources/<id>) under the same concurrency as the floor;
+ * - a burst of one booking per resource: time until every agent has accepted
+ *   its resource's new schedule (the agents' `schedule-accepted` events);
+ * - the Broker Durable Object's publish rate during the burst, against one
+ *   MQTT.js client publishing as fast as Mosquitto takes it (one connection's
+ *   ceiling, the floor);
+ * - the status page: /status/live bytes (raw and gzipped) and a poll that
+ *   finds nothing new (If-None-Match → 304); GET /api/v1/resources cold
+ *   (first call after start) against warm.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { gzipSync } from "node:zlib";
+import mqtt from "mqtt";
+import { stringify as toYaml } from "yaml";
+import type { BenchRow } from "./types.ts";
+import { generateSigningKey } from "../calendar/schedule/schedule.ts";
+import { startMosquitto } from "../test/services/mosquitto.ts";
+import { freePort } from "../test/services/process.ts";
+
+const repo = resolve(fileURLToPath(import.meta.url), "../..");
+const RESOURCES = Number(process.env.LABHOG_BENCH_SCALE_RESOURCES ?? 1000);
+const AGENTS = Number(process.env.LABHOG_BENCH_SCALE_AGENTS ?? 100);
+const CLIENTS = Number(process.env.LABHOG_BENCH_SCALE_CLIENTS ?? 50);
+/** Bookings in the concurrent-latency phase (half the resources get one). */
+const CONCURRENT = Math.max(CLIENTS, Math.floor(RESOURCES / 2));
+const SITE = "scale";
+const PREFIX = `labhog/${SITE}`;
+const say = (m: string) => process.stderr.write(`[scale] ${m}\n`);
+const round = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
+const pct = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]!;
+};
+const rid = (i: number) => `r${String(i).padStart(4, "0")}`;
+const aid = (i: number) => `a${String(i).padStart(3, "0")}`;
+
+/** Runs `fn` over `items` with at most `n` in flight. */
+async function pool<T, R>(items: T[], n: number, fn: (x: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  await Promise.all(Array.from({ length: Math.min(n, items.length) }, async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!);
+    }
+  }));
+  return out;
+}
+
+export default async function run(): Promise<BenchRow[]> {
+  const mosquitto = await startMosquitto();
+  const dir = await mkdtemp(join(tmpdir(), "labhog-bench-scale-"));
+  const agents: ChildProcess[] = [];
+  let dev: ChildProcess | undefined;
+  let watcher: mqtt.MqttClient | undefined;
+  try {
+    const key = await generateSigningKey("scale");
+    const owner = (i: number) => aid(i % AGENTS);
+    const lab = {
+      site: SITE,
+      timezone: "UTC",
+      calendars: { default: { backend: "memory" } },
+      pools: { boards: { name: "Boards" } },
+      resources: Object.fromEntries(Array.from({ length: RESOURCES }, (_, i) => [rid(i), { kind: "board", pool: "boards", agent: owner(i), tags: { rack: String(i % 20) } }])),
+      users: { alice: { email: "alice@example.com", unix: "alice", groups: ["g"] } },
+      groups: { g: { admin: ["*"] } },
+      mqtt: { url: mosquitto.wsUrl, prefix: PREFIX },
+      policy: { syncInterval: "15s" },
+    };
+
+    // Every agent event and status, and the schedules as the broker passes them on.
+    watcher = await mqtt.connectAsync(mosquitto.url);
+    const accepted = new Map<string, { entries: number; at: number }>();
+    const online = new Set<string>();
+    const schedules: number[] = [];
+    let lastAccept = 0;
+    watcher.on("message", (topic, payload) => {
+      const at = performance.now();
+      if (topic.endsWith("/schedule")) return void schedules.push(at);
+      if (topic.endsWith("/status")) {
+        const a = topic.split("/").at(-2)!;
+        if (payload.toString() === "online") online.add(a);
+        else online.delete(a);
+        return;
+      }
+      let ev: { action?: string; resource?: string; message?: string };
+      try { ev = JSON.parse(payload.toString()); } catch { return; }
+      if (ev.action === "schedule-accepted" && ev.resource) {
+        accepted.set(ev.resource, { entries: Number(/(\d+) entr/.exec(ev.message ?? "")?.[1] ?? -1), at });
+        lastAccept = at;
+      }
+    });
+    await watcher.subscribeAsync([`${PREFIX}/agents/+/events`, `${PREFIX}/agents/+/status`, `${PREFIX}/resources/+/schedule`], { qos: 0 });
+
+    // The agents: the built file with the systemd unit's NODE_OPTIONS.
+    const unit = await readFile(join(repo, "edge-agent/systemd/labhog-agent.service"), "utf8");
+    const nodeOptions = /^Environment=NODE_OPTIONS=(.*)$/m.exec(unit)?.[1] ?? "";
+    say(`starting ${AGENTS} agents for ${RESOURCES} resources`);
+    for (let a = 0; a < AGENTS; a++) {
+      const adir = join(dir, aid(a));
+      await mkdir(adir, { recursive: true });
+      const mine = Array.from({ length: RESOURCES }, (_, i) => i).filter((i) => owner(i) === aid(a));
+      const cfg = { agent: aid(a), site: SITE, broker: { url: mosquitto.url }, trustedKeys: { scale: key.publicJwk }, resources: mine.map((i) => ({ id: rid(i), hog: false, notify: false })), stateDir: join(adir, "state") };
+      await writeFile(join(adir, "agent.yaml"), toYaml(cfg));
+      const child = spawn(process.execPath, [join(repo, "edge-agent/dist/labhog.mjs"), "agent", "--config", join(adir, "agent.yaml"), "--simulate"], { stdio: ["ignore", "ignore", "ignore"], env: { ...process.env, NODE_OPTIONS: nodeOptions, LABHOG_LOG_LEVEL: "error" } });
+      agents.push(child);
+      // Ten at a time: a hundred Node start-ups at once would only queue on two cores.
+      if (a % 10 === 9) for (let t = 0; online.size < a + 1 && t < 600; t++) await new Promise((r) => setTimeout(r, 100));
+    }
+    for (let t = 0; online.size < AGENTS && t < 600; t++) await new Promise((r) => setTimeout(r, 100));
+    if (online.size < AGENTS) throw new Error(`only ${online.size} of ${AGENTS} agents came online`);
+    const rssMiB = (await Promise.all(agents.map(async (c) => Number(/VmRSS:\s+(\d+)/.exec(await readFile(`/proc/${c.pid}/status`, "utf8"))?.[1] ?? 0)))).reduce((a, b) => a + b, 0) / 1024 / AGENTS;
+
+    say("starting the Worker (wrangler dev → workerd)");
+    const port = await freePort();
+    const vars: Record<string, string> = { LAB_CONFIG: JSON.stringify(lab), AUTH: "off", LOG_LEVEL: "error", SCHEDULE_SIGNING_KEY: JSON.stringify(key.privateJwk) };
+    const args = ["dev", "--port", String(port), "--ip", "127.0.0.1", "--persist-to", join(dir, "wrangler"), "--log-level", "error"];
+    for (const [k, v] of Object.entries(vars)) args.push("--var", `${k}:${v}`);
+    dev = spawn(process.execPath, [join(repo, "node_modules", "wrangler", "bin", "wrangler.js"), ...args], { cwd: repo, stdio: ["ignore", "pipe", "pipe"], detached: true, env: { ...process.env, WRANGLER_SEND_METRICS: "false" } });
+    let devOut = "";
+    dev.stdout!.on("data", (d) => (devOut = (devOut + d).slice(-4000)));
+    dev.stderr!.on("data", (d) => (devOut = (devOut + d).slice(-4000)));
+    const base = `http://127.0.0.1:${port}`;
+    for (let i = 0; ; i++) {
+      try {
+        if ((await fetch(`${base}/openapi.json`)).ok) break;
+      } catch {
+        /* not up yet */
+      }
+      if (i > 240 || dev.exitCode !== null) throw new Error(`wrangler dev did not start: ${devOut}`);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+
+    // Cold: the first listing wakes every resource's ledger.
+    let t = performance.now();
+    const cold = await fetch(`${base}/api/v1/resources`);
+    const coldBody = (await cold.json()) as { resources?: unknown[] };
+    const coldMs = performance.now() - t;
+    if (!cold.ok || coldBody.resources?.length !== RESOURCES) throw new Error(`GET /api/v1/resources: ${cold.status}, ${coldBody.resources?.length} resources`);
+    const warm: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      t = performance.now();
+      await (await fetch(`${base}/api/v1/resources`)).arrayBuffer();
+      warm.push(performance.now() - t);
+    }
+
+    const slotStart = Date.now() + 3600_000;
+    const bookOne = async (i: number) => {
+      const r = i % RESOURCES;
+      const slot = Math.floor(i / RESOURCES);
+      const a = performance.now();
+      const res = await fetch(`${base}/api/v1/reservations`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ resource: rid(r), start: new Date(slotStart + slot * 1800_000).toISOString(), duration: "20m", purpose: `scale ${i}` }),
+        signal: AbortSignal.timeout(60_000),
+      });
+      await res.arrayBuffer();
+      if (res.status !== 201) throw new Error(`booking ${i} on ${rid(r)}: ${res.status}`);
+      return performance.now() - a;
+    };
+    const readOne = async (i: number) => {
+      const a = performance.now();
+      const res = await fetch(`${base}/api/v1/resources/${rid(i % RESOURCES)}`);
+      await res.arrayBuffer();
+      if (!res.ok) throw new Error(`read ${rid(i)}: ${res.status}`);
+      return performance.now() - a;
+    };
+
+    say(`${CONCURRENT} bookings and as many reads, ${CLIENTS} clients at a time`);
+    const reads = await pool(Array.from({ length: CONCURRENT }, (_, i) => i), CLIENTS, readOne);
+    const books = await pool(Array.from({ length: CONCURRENT }, (_, i) => i), CLIENTS, bookOne);
+
+    // Let the last publishes of that phase land, then the burst: one booking per resource.
+    for (let t2 = 0; t2 < 300 && [...Array(CONCURRENT).keys()].some((i) => (accepted.get(rid(i))?.entries ?? 0) < 1); t2++) await new Promise((r) => setTimeout(r, 100));
+    const expected = (r: number) => (r < CONCURRENT ? 2 : 1);
+    say(`burst: ${RESOURCES} bookings, ${CLIENTS} clients at a time`);
+    const schedulesBefore = schedules.length;
+    const burstStart = performance.now();
+    await pool(Array.from({ length: RESOURCES }, (_, i) => RESOURCES + i), CLIENTS, bookOne);
+    const burstHttp = performance.now() - burstStart;
+    const allHeld = () => Array.from({ length: RESOURCES }, (_, r) => r).every((r) => (accepted.get(rid(r))?.entries ?? 0) >= expected(r));
+    for (let t2 = 0; t2 < 1200 && !allHeld(); t2++) await new Promise((r) => setTimeout(r, 100));
+    if (!allHeld()) throw new Error(`after the burst, ${Array.from({ length: RESOURCES }, (_, r) => r).filter((r) => (accepted.get(rid(r))?.entries ?? 0) < expected(r)).length} resources' agents still lack the new schedule`);
+    const burstHeld = lastAccept - burstStart;
+    const burstSchedules = schedules.slice(schedulesBefore);
+    const publishRate = burstSchedules.length / ((burstSchedules.at(-1)! - burstStart) / 1000);
+
+    // Floor for the publish rate: one MQTT.js connection publishing schedule-sized payloads to the same Mosquitto.
+    const raw = await mqtt.connectAsync(mosquitto.url);
+    const payload = Buffer.alloc(1200, "x");
+    t = performance.now();
+    await Promise.all(Array.from({ length: RESOURCES }, (_, i) => raw.publishAsync(`bench/raw/${i}`, payload, { qos: 1 })));
+    const rawRate = RESOURCES / ((performance.now() - t) / 1000);
+    await raw.endAsync();
+
+    // The status page at this size.
+    // A viewer keeps its cookies (the CSRF token is part of the board's forms).
+    const page = await fetch(`${base}/status`);
+    await page.arrayBuffer();
+    const cookie = page.headers.getSetCookie().map((c) => c.split(";")[0]).join("; ");
+    const live = await fetch(`${base}/status/live`, { headers: { cookie } });
+    const liveBody = Buffer.from(await live.arrayBuffer());
+    const tag = live.headers.get("etag") ?? "";
+    const again = await fetch(`${base}/status/live`, { headers: { cookie, "if-none-match": tag } });
+    const againBytes = (await again.arrayBuffer()).byteLength;
+
+    say(`done: booking p50 ${pct(books, 50).toFixed(0)} ms, burst held after ${(burstHeld / 1000).toFixed(1)} s`);
+    return [
+      { name: "agents' RSS, mean", value: round(rssMiB), unit: "MiB", note: `${AGENTS} agents, ${RESOURCES / AGENTS} resources each, --simulate` },
+      { name: "read under load p50 (floor)", value: round(pct(reads, 50)), unit: "ms", note: `GET /api/v1/resources/<id>, ${CLIENTS} concurrent` },
+      { name: "booking under load p50", value: round(pct(books, 50)), unit: "ms", ratio: round(pct(books, 50) / pct(reads, 50), 2), note: `${CONCURRENT} bookings, ${CLIENTS} concurrent, memory calendars` },
+      { name: "booking under load p99", value: round(pct(books, 99)), unit: "ms", ratio: round(pct(books, 99) / pct(reads, 99), 2), note: "÷ read p99" },
+      { name: "burst → every agent holds its schedule", value: round(burstHeld / 1000, 2), unit: "s", ratio: round(burstHeld / burstHttp, 2), note: `${RESOURCES} bookings; ÷ the burst's HTTP time (${round(burstHttp / 1000, 2)} s)` },
+      { name: "Broker DO publish rate", value: round(publishRate), unit: "/s", ratio: round(rawRate / publishRate, 1), note: `${burstSchedules.length} schedules; one MQTT.js connection takes ${round(rawRate)}/s (floor ÷ this)` },
+      { name: "GET /api/v1/resources cold", value: round(coldMs), unit: "ms", ratio: round(coldMs / pct(warm, 50), 1), note: `${RESOURCES} resources; ÷ warm p50 ${round(pct(warm, 50))} ms` },
+      { name: "status page poll, changed", value: round(liveBody.length / 1024), unit: "KiB", note: `gzipped ${round(gzipSync(liveBody).length / 1024)} KiB` },
+      { name: "status page poll, unchanged", value: againBytes, unit: "B", note: `status ${again.status} (If-None-Match)` },
+    ];
+  } finally {
+    for (const c of agents) if (c.exitCode === null) c.kill("SIGTERM");
+    await Promise.all(agents.map((c) => (c.exitCode !== null ? undefined : new Promise((r) => { c.once("exit", r); setTimeout(r, 5000).unref(); }))));
+    if (dev && dev.exitCode === null) {
+      const exited = new Promise((r) => dev!.once("exit", r));
+      process.kill(-dev.pid!, "SIGTERM");
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
+      if (dev.exitCode === null) process.kill(-dev.pid!, "SIGKILL");
+    }
+    await watcher?.endAsync().catch(() => {});
+    await rm(dir, { recursive: true, force: true });
+    await mosquitto.stop();
+  }
+}
