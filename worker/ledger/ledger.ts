@@ -200,9 +200,11 @@ export class Ledger extends DurableObject<Env> {
     }
   }
 
-  async #run<T>(resource: string, fn: () => Promise<T>, serial = true): Promise<Result<T>> {
+  /** Runs a write (serial) or a plain call; writes on a ledger that never synced sync first, like reads. */
+  async #run<T>(resource: string, fn: () => Promise<T>, serial = true, syncFirst = serial): Promise<Result<T>> {
     try {
       await this.#bind(resource);
+      if (syncFirst) await this.#ensureSynced();
       return ok(await (serial ? this.#serial(fn) : fn()));
     } catch (e) {
       return this.#failed(e);
@@ -371,13 +373,18 @@ export class Ledger extends DurableObject<Env> {
 
   /** Syncs at once (push endpoints call this); returns whether anything changed. */
   async syncNow(resource: string): Promise<Result<boolean>> {
-    return this.#run(resource, async () => {
-      try {
-        return await sync(this.#core);
-      } finally {
-        await this.#arm();
-      }
-    });
+    return this.#run(
+      resource,
+      async () => {
+        try {
+          return await sync(this.#core);
+        } finally {
+          await this.#arm();
+        }
+      },
+      true,
+      false,
+    );
   }
 
   /** Makes sure the alarm is set (cron's safety net). */

@@ -31,6 +31,8 @@ export class Publisher {
   async #loop(): Promise<void> {
     const core = this.core();
     const m = core.state.meta;
+    // A ledger that never read its calendar has nothing true to sign: an empty schedule would free a held resource.
+    if (!m.lastSyncAt) return;
     do {
       this.#again = false;
       const now = Date.now();
