@@ -211,6 +211,17 @@ describe("hog with real sshd in a private namespace", () => {
     expect(b.alice.out).toMatch(shell("alice"));
   });
 
+  it("sessionGrace: off leaves other users' sessions alone: carol's terminal is neither warned nor ended, while her new logins are locked", () => {
+    const g = r.phases.graceOff;
+    expect(g.enforced).toMatchObject({ ok: true, reservation: "res-7" });
+    expect(g.out).toContain("STILL-42");
+    expect(g.out).not.toContain("your session ends");
+    expect(g.exited).toBe(false);
+    expect(g.hogEvents.map((e: any) => e.action)).not.toContain("sessions-warned");
+    expect(g.hogEvents.map((e: any) => e.action)).not.toContain("sessions-ended");
+    expect(g.carol.out).toMatch(hogMessage);
+  });
+
   it("the hog reported no failure along the way (its failures would be events with ok: false)", () => {
     expect(r.phases.failedEvents.filter((e: any) => e.driver !== "agent" || e.action === "enforced")).toEqual([]);
   });

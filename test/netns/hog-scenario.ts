@@ -228,6 +228,31 @@ try {
   const on = await events.waitFor((b) => b.driver === "hog" && b.action === "hogged" && b.reservation === "res-5", 20_000);
   const off = await events.waitFor((b) => b.driver === "hog" && b.action === "released" && Date.parse(b.time) >= Date.parse(on.time), 20_000);
   result.phases.boundaries = { startLateMs: Date.parse(on.time) - s5, endLateMs: Date.parse(off.time) - e5, mounts: await mounts(), alice: await sshd.login("alice", users.alice!.key) };
+  // 7. sessionGrace: off leaves other users' sessions alone (the agent restarted with that setting).
+  agent.kill("SIGTERM");
+  await new Promise((r) => agent!.once("exit", r));
+  await writeFile(cfgPath, (await readFile(cfgPath, "utf8")).replace("sessionGrace: 4s", "sessionGrace: off"));
+  t0 = Date.now();
+  agent = startAgent();
+  await enforced((b) => b.message === "free", t0, 30_000);
+  const kept = { out: "", exited: false };
+  const keptTty = spawn("ssh", ["-tt", "-i", users.carol!.key, "-p", String(sshd.port), "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "carol@127.0.0.1", "echo READY; exec bash --norc --noprofile -i"], { stdio: ["pipe", "pipe", "pipe"] });
+  keptTty.stdout.on("data", (b: Buffer) => (kept.out += b.toString()));
+  keptTty.on("exit", () => (kept.exited = true));
+  for (let i = 0; i < 100 && !kept.out.includes("READY"); i++) await sleep(100);
+  t0 = Date.now();
+  await publish(7, [entry({ id: "res-7", start: new Date(t0 - 1000), end: new Date(t0 + 60_000), holder: { id: "bob", unix: ["bob"] } })]);
+  const offEnforced = await enforced((b) => b.reservation === "res-7", t0);
+  // Longer than the 4 s grace the earlier phases used: a session that should end would be gone by now.
+  await sleep(6000);
+  keptTty.stdin.write("echo STILL-$((6*7))\n");
+  for (let i = 0; i < 50 && !kept.out.includes("STILL-42"); i++) await sleep(100);
+  result.phases.graceOff = { enforced: offEnforced, out: kept.out, exited: kept.exited, hogEvents: hogEvents(t0), carol: await sshd.login("carol", users.carol!.key) };
+  t0 = Date.now();
+  await publish(8, []);
+  await enforced((b) => b.message === "free", t0);
+  keptTty.kill("SIGTERM");
+
   result.phases.wallReal = agentLog.split("\n").filter((l) => l.includes('"action":"wall"')).map((l) => { const e = JSON.parse(l).event; return { ok: e.ok, message: e.message }; });
   result.phases.failedEvents = events.messages.map((m) => m.body).filter((b: any) => b.ok === false).map((b: any) => ({ driver: b.driver, action: b.action, message: b.message }));
   result.ok = true;
