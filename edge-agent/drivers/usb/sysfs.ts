@@ -37,7 +37,26 @@ export function matches(id: UsbId, d: SysfsDevice): boolean {
   return d.vendor === id.vendor && d.product === id.product && (id.serial === undefined || d.serial === id.serial);
 }
 
-/** Bus ids of the devices matching `id`, in a stable order. */
-export async function resolveBusIds(root: string, id: UsbId): Promise<string[]> {
-  return (await listUsbDevices(root)).filter((d) => matches(id, d)).map((d) => d.busid);
+/**
+ * Bus ids of the devices matching `id`, in a stable order. A device whose
+ * sysfs entry has no `serial` (some hubs and containers hide it) while `id`
+ * asks for one is asked through `readSerial` (libusb descriptors), by bus id.
+ */
+export async function resolveBusIds(root: string, id: UsbId, readSerial?: (busid: string) => Promise<string | undefined>): Promise<string[]> {
+  const out: string[] = [];
+  for (const d of await listUsbDevices(root)) {
+    if (matches(id, d)) out.push(d.busid);
+    else if (readSerial && id.serial !== undefined && d.serial === undefined && d.vendor === id.vendor && d.product === id.product && (await readSerial(d.busid)) === id.serial) out.push(d.busid);
+  }
+  return out;
+}
+
+/**
+ * What usbip-host says about a bound device (`usbip_status`, present only
+ * while usbip-host drives it): 1 available, 2 used (a client attached it),
+ * 3 error — the kernel's `enum usbip_device_status`.
+ */
+export async function usbipStatus(root: string, busid: string): Promise<"available" | "used" | "error" | undefined> {
+  const v = await attr(join(root, busid), "usbip_status");
+  return v === "1" ? "available" : v === "2" ? "used" : v === "3" ? "error" : undefined;
 }

@@ -37,7 +37,7 @@ STANDIN_LOG=${JSON.stringify(join(dir, "log"))} STANDIN_USBIP_STATE=${JSON.strin
     );
     await chmod(wrapper, 0o755);
     const { ctx, deps, events } = testContext();
-    const drv = createUsbDriver({ devices: [{ id: "0483:df11", name: "dfu" }], sysfsRoot: sysfs, procRoot: proc, pollMs: 60_000, usbip: wrapper }, deps);
+    const drv = createUsbDriver({ devices: [{ id: "0483:df11", name: "dfu" }], sysfsRoot: sysfs, procRoot: proc, pollMs: 60_000, usbip: wrapper, holderOnly: false }, deps);
     expect(drv.problems!()).toEqual([]);
 
     await drv.apply(entry(), ctx);

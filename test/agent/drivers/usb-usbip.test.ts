@@ -57,7 +57,8 @@ const calls = async () => (await readFile(join(dir, "standin.log"), "utf8").catc
 const bound = async () => (await readFile(join(state, "bound"), "utf8").catch(() => "")).split("\n").filter(Boolean);
 
 function config(over: Partial<UsbConfigInput> = {}): UsbConfigInput {
-  return { devices: [{ id: "0483:DF11:3571A0B2", name: "stm32-dfu" }], sysfsRoot: fakeSysfs, procRoot: fakeProc, pollMs: 60_000, ...over };
+  // holderOnly off: these tests are about binding; the nftables fence has its own (usb-holder.test.ts, test/netns/usbip-scenario.ts).
+  return { devices: [{ id: "0483:DF11:3571A0B2", name: "stm32-dfu" }], sysfsRoot: fakeSysfs, procRoot: fakeProc, pollMs: 60_000, holderOnly: false, ...over };
 }
 
 describe("usb driver through the stand-in usbip on PATH and a fake sysfs tree", () => {
@@ -86,7 +87,7 @@ describe("usb driver through the stand-in usbip on PATH and a fake sysfs tree", 
     expect((await calls()).slice(3)).toEqual(["usbip bind -b 1-1.3"]); // "already bound" counts as done
     expect(events.at(-1)?.message).toBe("stm32-dfu: already bound on 1-1.3");
 
-    expect(await drv.collect()).toEqual({ devices: [{ name: "stm32-dfu", id: "0483:DF11:3571A0B2", present: true, busid: "1-1.3", exported: true }], usbipd: true });
+    expect(await drv.collect()).toEqual({ devices: [{ name: "stm32-dfu", id: "0483:DF11:3571A0B2", present: true, busid: "1-1.3", exported: true, attached: false }], usbipd: true, holderOnly: false });
 
     // Crash: a new driver restored from the saved state unbinds at the end.
     const again = createUsbDriver(config(), deps);

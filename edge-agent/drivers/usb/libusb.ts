@@ -1,0 +1,106 @@
+import type { HotplugSource } from "../access/hotplug.ts";
+import { BUSID } from "./device-id.ts";
+
+/**
+ * The `usb` package (libusb through napi), where it helps: attach/detach
+ * events, and a device's descriptors (its serial number) when sysfs does not
+ * have them. sysfs stays the truth for bus ids and ttys; the two are joined
+ * through the port path, which both name the same way: libusb's bus 1 and
+ * ports [2, 3] are the kernel's `1-2.3`.
+ *
+ * The package is loaded lazily: a host without libusb support, or without
+ * a USB bus at all (a container, a VM, this CI machine), gets `undefined`
+ * or an empty list, never a crash.
+ */
+type UsbModule = (typeof import("usb"))["usb"];
+
+async function load(): Promise<UsbModule | undefined> {
+  try {
+    return (await import("usb")).usb;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The kernel's bus id of a device libusb names by bus and port path; undefined for a root hub (no ports). */
+export function busidOf(bus: string | number, ports: readonly number[]): string | undefined {
+  const n = Number(bus);
+  if (!Number.isInteger(n) || n < 1 || ports.length === 0) return undefined;
+  const id = `${n}-${ports.join(".")}`;
+  return BUSID.test(id) ? id : undefined;
+}
+
+export interface LibusbDevice {
+  busid: string;
+  vendor: string;
+  product: string;
+  serial?: string;
+}
+
+const hex4 = (n: number) => n.toString(16).padStart(4, "0");
+
+/** libusb says this when there is no USB bus to list (no /sys/bus/usb/devices). */
+const NO_BUS = /\/sys\/bus\/usb\/devices\/? not found/;
+
+/**
+ * Every USB device libusb sees, named by bus id. No bus here: an empty list.
+ * Any other failure (libusb broken, permissions) is thrown: the caller decides.
+ */
+export async function listLibusbDevices(mod?: UsbModule): Promise<LibusbDevice[]> {
+  const usb = mod ?? (await load());
+  if (!usb) return [];
+  let devices;
+  try {
+    devices = await usb.getDevices();
+  } catch (e) {
+    if (NO_BUS.test((e as Error).message)) return [];
+    throw e;
+  }
+  const out: LibusbDevice[] = [];
+  for (const d of devices) {
+    const busid = busidOf(d.bus, d.ports);
+    if (!busid) continue;
+    // serialNumber is read from the device's string descriptor; a device that does not answer has none.
+    let serial: string | null = null;
+    try {
+      serial = d.serialNumber;
+    } catch {
+      serial = null;
+    }
+    out.push({ busid, vendor: hex4(d.vendorId), product: hex4(d.productId), ...(serial ? { serial } : {}) });
+  }
+  return out.sort((a, b) => a.busid.localeCompare(b.busid));
+}
+
+/** The serial number of the device at `busid`, read through libusb (for when sysfs has no `serial` attribute). */
+export async function serialAt(busid: string, mod?: UsbModule): Promise<string | undefined> {
+  return (await listLibusbDevices(mod).catch(() => [] as LibusbDevice[])).find((d) => d.busid === busid)?.serial;
+}
+
+/**
+ * libusb attach/detach events, or undefined when libusb can't list devices
+ * here. The probe matters: the package starts its event thread with an
+ * unguarded device listing, and where that listing fails (no USB bus) the
+ * failure surfaces as an uncaught exception that would end the agent.
+ */
+export async function libusbHotplug(mod?: UsbModule): Promise<HotplugSource | undefined> {
+  const usb = mod ?? (await load());
+  if (!usb) return undefined;
+  try {
+    await usb.getDevices();
+  } catch {
+    return undefined;
+  }
+  return {
+    kind: "usb",
+    subscribe(changed) {
+      const on = () => changed();
+      usb.addEventListener("connect", on);
+      usb.addEventListener("disconnect", on);
+      return () => {
+        usb.removeEventListener("connect", on);
+        usb.removeEventListener("disconnect", on);
+      };
+    },
+  };
+}
