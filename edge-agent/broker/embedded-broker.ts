@@ -3,6 +3,7 @@ import { createServer as createHttpServer, type Server as HttpServer } from "nod
 import { Aedes } from "aedes";
 import { WebSocketServer, createWebSocketStream } from "ws";
 import type { Logger } from "../log.ts";
+import { own } from "../../calendar/config/own.ts";
 
 /**
  * The embedded default's MQTT broker (aedes): a TCP listener for agents and a
@@ -42,7 +43,9 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions = {}): Pro
   const broker = await Aedes.createBroker({
     authenticate: (_client, username, password, done) => {
       if (!opts.users) return done(null, true);
-      const ok = username !== undefined && opts.users[username] !== undefined && password?.toString() === opts.users[username];
+      // Usernames come off the wire: only the configured ones count (not `constructor` or `toString`).
+      const expected = username === undefined ? undefined : own(opts.users, username);
+      const ok = expected !== undefined && password?.toString() === expected;
       if (!ok) opts.log?.warn("mqtt login refused", { username });
       done(null, ok);
     },

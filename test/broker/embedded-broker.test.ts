@@ -26,6 +26,13 @@ describe("embedded broker (npm start's default)", () => {
     await expect(mqtt.connectAsync(broker.url, { username: "agent-1", password: "nope", reconnectPeriod: 0, connectTimeout: 3000 })).rejects.toThrow(/Not authorized|Bad username/i);
   });
 
+  it("refuses usernames named like Object.prototype members", async () => {
+    for (const username of ["constructor", "toString", "__proto__", "hasOwnProperty"]) {
+      const password = String((Object.prototype as Record<string, unknown>)[username]);
+      await expect(mqtt.connectAsync(broker.url, { username, password, reconnectPeriod: 0, connectTimeout: 3000 }), username).rejects.toThrow(/Not authorized|Bad username/i);
+    }
+  });
+
   it("publishes the last will when a client vanishes", async () => {
     const watcher = await mqtt.connectAsync(broker.url, { username: "worker", password: "w-secret" });
     await watcher.subscribeAsync("labhog/demo/agents/a1/status");
