@@ -344,7 +344,7 @@ export class GoogleCalendarBackend implements CalendarBackend {
       ev.summary === body.summary &&
       Date.parse(ev.start?.dateTime ?? ev.start?.date ?? "") === Date.parse(body.start?.dateTime ?? body.start?.date ?? "") &&
       Date.parse(ev.end?.dateTime ?? ev.end?.date ?? "") === Date.parse(body.end?.dateTime ?? body.end?.date ?? "") &&
-      JSON.stringify(ev.extendedProperties?.private ?? {}) === JSON.stringify(body.extendedProperties?.private ?? {});
+      sameMap(ev.extendedProperties?.private, body.extendedProperties?.private);
     if (!same) throw conflict;
     this.d.log?.("info", "google insert was resent after a lost answer; the first one had gone through", { id });
     return res;
@@ -488,6 +488,13 @@ export function groupEtag(g: Group): string {
   // A cancelled exception counts by its identity only: listings may trim it (no etag), gets don't.
   const parts = [g.master.etag ?? "", ...g.exceptions.map((ex) => `${ex.id}=${ex.status === "cancelled" ? "cancelled" : ex.etag}`).sort()];
   return `${GROUP_ETAG_PREFIX}${fnv1a(parts.join("|"))}"`;
+}
+
+/** Two string maps with the same entries, in any order (Google does not promise to keep ours). */
+function sameMap(a: Record<string, string> | undefined, b: Record<string, string> | undefined): boolean {
+  const ea = Object.entries(a ?? {}).sort(([x], [y]) => (x < y ? -1 : 1));
+  const eb = Object.entries(b ?? {}).sort(([x], [y]) => (x < y ? -1 : 1));
+  return JSON.stringify(ea) === JSON.stringify(eb);
 }
 
 function fnv1a(text: string): string {
