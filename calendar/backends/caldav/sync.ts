@@ -253,7 +253,10 @@ export async function verifyCalendar(c: CollectionRef, method: SyncMethod, known
   o.budget.signal.throwIfAborted();
   if (method === "sync-collection") {
     try {
-      // From the empty token the server lists its members as they are now, not its change log.
+      // From the empty token the server lists its members as they are now, not its
+      // change log: sabre/dav's getChangesForCalendar (which Nextcloud's CalDavBackend
+      // follows) reads calendarobjects without a token, and with one only the
+      // calendarchanges rows still there (WHERE synctoken >= ?): pruned rows vanish silently.
       const all = await collectChanges(c, null, o);
       const { fetch, gone } = diffEtags(known, all.changed);
       const { objects, missing } = await multiget(c, fetch, o);
