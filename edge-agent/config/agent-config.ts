@@ -44,8 +44,8 @@ export const hogOptionsSchema = z.strictObject({
   /** What a locked-out user's key runs; the agent appends `--file <summary>` when stateDir is not the default. */
   statusCommand: safeCommand.default("labhog status"),
   stopUnits: z.array(unitName).default([]),
-  /** Warn other users' sessions at the start, end them after this long; unset: leave sessions alone. */
-  sessionGrace: duration.optional(),
+  /** Warn other users' terminal sessions at the start, end them after this long; `off`: leave sessions alone. */
+  sessionGrace: durationSchema({ words: ["off"] }).default("10m"),
 });
 
 export const notifyOptionsSchema = z.strictObject({
