@@ -1,6 +1,9 @@
 import { abortAllDurableObjects, env, runInDurableObject } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
+import type { JWK } from "jose";
+import { verifySchedule } from "../../calendar/schedule/schedule.ts";
 import { api, configure, enc, testEnv } from "./helpers.ts";
+import { retainedMatching } from "./mqtt-tap.ts";
 import { appIcs, davServers, type DavServer } from "./dav.ts";
 
 /**
@@ -18,9 +21,13 @@ const res = (s: DavServer, c: (typeof CASES)[number]) => `${s.name}-${c}`;
 const HOUR = 3_600_000;
 // Whole hours, two days ahead: iCalendar has second precision, and nothing here is running yet.
 const BASE = Math.ceil(Date.now() / HOUR) * HOUR + 48 * HOUR;
+/** Within the schedule window (24 h), so the signed schedule shows who holds it. */
+const NEAR = -46;
 const at = (h: number) => new Date(BASE + h * HOUR);
 const iso = (h: number) => at(h).toISOString();
 const BACKDATED = new Date("2019-03-01T08:00:00Z");
+let publicJwk: JWK;
+const scheduleIds = async (jws: string, r: string) => (await verifySchedule(jws, { keys: { [publicJwk.kid!]: publicJwk }, resources: [r] })).entries.map((e) => e.id).sort();
 
 beforeAll(async () => {
   const calendars: string[] = [];
@@ -34,7 +41,7 @@ beforeAll(async () => {
     }
   }
   // A long sync interval: the tests say when the ledger syncs (syncNow), so every step is deterministic.
-  await configure({ RADICALE_PASSWORD: testEnv.TEST_RADICALE_PASSWORD }, { site: SITE, calendars: calendars.join("\n"), resources: resources.join("\n"), syncInterval: "1h", mqtt: false });
+  ({ publicJwk } = await configure({ RADICALE_PASSWORD: testEnv.TEST_RADICALE_PASSWORD }, { site: SITE, calendars: calendars.join("\n"), resources: resources.join("\n"), syncInterval: "1h" }));
 });
 
 const ledger = (r: string) => E.LEDGER.get(E.LEDGER.idFromName(r)) as unknown as { syncNow(r: string): Promise<{ ok: boolean; value?: boolean; error?: unknown }> };
@@ -43,7 +50,7 @@ async function syncNow(r: string): Promise<void> {
   expect(out).toMatchObject({ ok: true });
 }
 async function list(r: string): Promise<any[]> {
-  const a = await api("GET", `/api/v1/reservations?resource=${r}&from=${enc(iso(-1))}&to=${enc(iso(24 * 6))}`);
+  const a = await api("GET", `/api/v1/reservations?resource=${r}&from=${enc(iso(NEAR - 1))}&to=${enc(iso(24 * 6))}`);
   expect(a.status).toBe(200);
   return a.body.reservations;
 }
@@ -58,9 +65,9 @@ describe.each(SERVERS)("first seen wins, on $name", (s) => {
   it("a back-dated app event overlapping a granted booking is the one marked conflict", async () => {
     const r = res(s, "back");
     expect(await list(r)).toEqual([]);
-    const granted = await book(r, 1, 3);
+    const granted = await book(r, NEAR + 1, NEAR + 3);
     const uid = `ical-${crypto.randomUUID()}`;
-    expect((await s.put(cal.get(r)!, uid, appIcs({ uid, start: at(2), end: at(4), summary: "bob's migration", organizer: "bob@example.com", created: BACKDATED }))).status).toBe(201);
+    expect((await s.put(cal.get(r)!, uid, appIcs({ uid, start: at(NEAR + 2), end: at(NEAR + 4), summary: "bob's migration", organizer: "bob@example.com", created: BACKDATED }))).status).toBe(201);
     await syncNow(r);
     const rs = await list(r);
     expect(verdicts(rs)).toEqual({ [granted.uid]: "upcoming", [uid]: "conflict" });
@@ -71,6 +78,9 @@ describe.each(SERVERS)("first seen wins, on $name", (s) => {
     // More syncs change nothing.
     await syncNow(r);
     expect(verdicts(await list(r))).toEqual({ [granted.uid]: "upcoming", [uid]: "conflict" });
+    // The agent keeps enforcing the granted booking: the signed schedule holds it, not the back-dated event.
+    const m = await retainedMatching(`test/${SITE}/resources/${r}/schedule`, async (p) => (await scheduleIds(p, r)).includes(granted.uid), 5000);
+    expect(await scheduleIds(m.payload, r)).toEqual([granted.uid]);
   });
 
   it("a recurring app series overlapping single bookings: only the overlapping occurrences are marked", async () => {
