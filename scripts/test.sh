@@ -12,6 +12,8 @@ command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need+=(mos
 command -v socat >/dev/null 2>&1 || need+=(socat)
 # The completion tests run the generated scripts in real bash and zsh.
 command -v zsh >/dev/null 2>&1 || need+=(zsh)
+# The board-access driver sets ACLs on device nodes with the real setfacl/getfacl.
+command -v setfacl >/dev/null 2>&1 || need+=(acl)
 [ -x /usr/bin/chromium ] || need+=(chromium)
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
 command -v unshare >/dev/null 2>&1 || need+=(util-linux)

@@ -23,7 +23,7 @@ export function statusCommand(cfg: AgentConfig): string {
 
 /**
  * The drivers of one resource, in apply order: power first (the board must
- * be on before anything else), then usb, then hog (lock SSH), then notify
+ * be on before anything else), then usb, then access (device ACLs), then hog (lock SSH), then notify
  * (announce what is in place). Release runs in reverse.
  */
 export function buildDrivers(cfg: AgentConfig, r: ResourceConfig, mods: DriverModules, opts: { simulate: boolean; log: Logger; checkpoint(): Promise<void> }): BuiltDrivers {
@@ -38,6 +38,11 @@ export function buildDrivers(cfg: AgentConfig, r: ResourceConfig, mods: DriverMo
   }
   if (r.usb !== undefined && mods.usb) {
     const d = mods.usb.createUsbDriver(r.usb, deps);
+    drivers.push(d);
+    if ("collect" in d) sources.push(d as unknown as UsageSource);
+  }
+  if (r.access !== undefined && mods.access) {
+    const d = mods.access.createAccessDriver(r.access, deps);
     drivers.push(d);
     if ("collect" in d) sources.push(d as unknown as UsageSource);
   }

@@ -13,6 +13,7 @@ import type { DriverSchemas } from "../config/agent-config.ts";
 export interface DriverModules {
   power?: { powerConfigSchema: z.ZodType; createPowerDriver(cfg: unknown, deps: Deps): Driver };
   usb?: { usbConfigSchema: z.ZodType; createUsbDriver(cfg: unknown, deps: Deps): Driver };
+  access?: { accessConfigSchema: z.ZodType; createAccessDriver(cfg: unknown, deps: Deps): Driver };
   usage?: { usageConfigSchema: z.ZodType; createUsageCollector(cfg: unknown, deps: Deps & { sources?: UsageSource[] }): UsageCollectorLike };
 }
 
@@ -24,7 +25,7 @@ export interface UsageCollectorLike {
 }
 
 /** The drivers loaded by name; the others (hog, notify) are always there. */
-export const OPTIONAL_DRIVERS = ["power", "usb", "usage"] as const;
+export const OPTIONAL_DRIVERS = ["power", "usb", "access", "usage"] as const;
 export type OptionalDriver = (typeof OPTIONAL_DRIVERS)[number];
 
 // Each import names its file literally, so the bundler (scripts/build-agent.mjs)
@@ -32,6 +33,7 @@ export type OptionalDriver = (typeof OPTIONAL_DRIVERS)[number];
 const importers: Record<OptionalDriver, () => Promise<Record<string, unknown>>> = {
   power: () => import("../drivers/power/index.ts"),
   usb: () => import("../drivers/usb/index.ts"),
+  access: () => import("../drivers/access/index.ts"),
   usage: () => import("../drivers/usage/index.ts"),
 };
 
@@ -59,6 +61,8 @@ export async function loadDriverModules(names: readonly OptionalDriver[] = OPTIO
   if (power && "powerConfigSchema" in power && "createPowerDriver" in power) out.power = power as unknown as NonNullable<DriverModules["power"]>;
   const usb = names.includes("usb") ? await tryImport("usb") : undefined;
   if (usb && "usbConfigSchema" in usb && "createUsbDriver" in usb) out.usb = usb as unknown as NonNullable<DriverModules["usb"]>;
+  const access = names.includes("access") ? await tryImport("access") : undefined;
+  if (access && "accessConfigSchema" in access && "createAccessDriver" in access) out.access = access as unknown as NonNullable<DriverModules["access"]>;
   const usage = names.includes("usage") ? await tryImport("usage") : undefined;
   if (usage && "usageConfigSchema" in usage && "createUsageCollector" in usage) out.usage = usage as unknown as NonNullable<DriverModules["usage"]>;
   return out;
@@ -69,6 +73,7 @@ export function schemasOf(mods: DriverModules): DriverSchemas {
   return {
     power: mods.power?.powerConfigSchema ?? missing("power"),
     usb: mods.usb?.usbConfigSchema ?? missing("usb"),
+    access: mods.access?.accessConfigSchema ?? missing("access"),
     usage: mods.usage?.usageConfigSchema ?? missing("usage"),
   };
 }
