@@ -42,24 +42,36 @@ const checkUid = (u: number) => {
  * The leading `table …` + `delete table …` pair makes the replacement one
  * transaction that also works when the table does not exist yet.
  */
-export function rulesetText(r: FirewallRules): string {
-  checkPort(r.port);
-  r.uids.forEach(checkUid);
-  const uids = [...new Set(r.uids)].sort((a, b) => a - b);
-  const local = uids.length
-    ? `oifname "lo" tcp dport ${r.port} meta skuid != { ${uids.join(", ")} } counter reject with tcp reset`
-    : `oifname "lo" tcp dport ${r.port} counter reject with tcp reset`;
+export function rulesetText(rules: FirewallRules | readonly FirewallRules[]): string {
+  const list = Array.isArray(rules) ? (rules as readonly FirewallRules[]) : [rules as FirewallRules];
+  // One usbipd serves every resource of the host: the uids of all current holders, per port.
+  const byPort = new Map<number, Set<number>>();
+  for (const r of list) {
+    checkPort(r.port);
+    r.uids.forEach(checkUid);
+    const set = byPort.get(r.port) ?? new Set<number>();
+    r.uids.forEach((u) => set.add(u));
+    byPort.set(r.port, set);
+  }
+  const ports = [...byPort.keys()].sort((a, b) => a - b);
+  const network = ports.map((p) => `    iifname != "lo" tcp dport ${p} counter reject with tcp reset`);
+  const local = ports.map((p) => {
+    const uids = [...byPort.get(p)!].sort((a, b) => a - b);
+    return uids.length
+      ? `    oifname "lo" tcp dport ${p} meta skuid != { ${uids.join(", ")} } counter reject with tcp reset`
+      : `    oifname "lo" tcp dport ${p} counter reject with tcp reset`;
+  });
   return [
     `table inet ${TABLE} {}`,
     `delete table inet ${TABLE}`,
     `table inet ${TABLE} {`,
     `  chain from_network {`,
     `    type filter hook input priority filter - 10; policy accept;`,
-    `    iifname != "lo" tcp dport ${r.port} counter reject with tcp reset`,
+    ...network,
     `  }`,
     `  chain from_this_host {`,
     `    type filter hook output priority filter - 10; policy accept;`,
-    `    ${local}`,
+    ...local,
     `  }`,
     `}`,
     "",
@@ -69,15 +81,43 @@ export function rulesetText(r: FirewallRules): string {
 /** Removes the table; nothing to do when it is not there. */
 export const removeText = (): string => `table inet ${TABLE} {}\ndelete table inet ${TABLE}\n`;
 
+/**
+ * The one table of this host, shared by the usb drivers of all its
+ * resources (one agent process): each sets its holder's uids, the table
+ * holds them all, and it goes when the last resource lets go. usbipd can't
+ * tell devices apart by client, so while two usb resources of one host are
+ * booked, either holder could attach the other's exported devices
+ * (docs/security.md).
+ */
+const holders = new Map<string, FirewallRules>();
+let tableChain: Promise<unknown> = Promise.resolve();
+
 export class UsbipFirewall {
   constructor(private readonly exec: ExecFn, private readonly nft = "nft", private readonly timeout = 10_000) {}
 
-  async allow(r: FirewallRules): Promise<void> {
-    await this.run(rulesetText(r));
+  /** `resource`'s holder uids; the table is rewritten with every resource's. */
+  allow(resource: string, r: FirewallRules): Promise<void> {
+    return this.serialized(async () => {
+      const next = new Map(holders).set(resource, { port: r.port, uids: [...r.uids] });
+      await this.run(rulesetText([...next.values()]));
+      holders.set(resource, { port: r.port, uids: [...r.uids] });
+    });
   }
 
-  async remove(): Promise<void> {
-    await this.run(removeText());
+  /** `resource` lets go: the table keeps the others' holders, or is removed when none is left (also a leftover from a crash). */
+  remove(resource: string): Promise<void> {
+    return this.serialized(async () => {
+      const next = new Map(holders);
+      next.delete(resource);
+      await this.run(next.size ? rulesetText([...next.values()]) : removeText());
+      holders.delete(resource);
+    });
+  }
+
+  private serialized<T>(fn: () => Promise<T>): Promise<T> {
+    const run = tableChain.then(fn, fn);
+    tableChain = run.catch(() => undefined);
+    return run;
   }
 
   /** Whether the table is in place now (for restore and tests). */

@@ -123,7 +123,7 @@ export function createUsbDriver(input: UsbConfigInput | UsbConfig, deps: UsbDeps
       return;
     }
     try {
-      await firewall.allow({ port, uids });
+      await firewall.allow(ctx.resource, { port, uids });
     } catch (e) {
       firewallProblem = `cannot restrict usbipd to the holder (nftables): ${(e as Error).message}`;
       ctx.emit({ action: "usb-firewall", ok: false, message: firewallProblem });
@@ -142,7 +142,7 @@ export function createUsbDriver(input: UsbConfigInput | UsbConfig, deps: UsbDeps
     if (!firewall || simulating(ctx)) return;
     try {
       // Also when we don't remember a table: a crash may have left one behind.
-      await firewall.remove();
+      await firewall.remove(ctx.resource);
       if (allowed !== undefined) ctx.emit({ action: "usb-firewall", ok: true, message: "usbipd firewall removed (nothing is bound)" });
       allowed = undefined;
       firewallProblem = undefined;

@@ -4,7 +4,13 @@ import { BUSID } from "./device-id.ts";
 
 /** The usbip userspace tool, always with argument arrays. */
 export class Usbip {
-  constructor(private readonly exec: ExecFn, private readonly file = "usbip", private readonly timeout = 15_000) {}
+  /** `tcpPort`: talk to usbipd on this port (the local end of an SSH tunnel) instead of 3240. */
+  constructor(private readonly exec: ExecFn, private readonly file = "usbip", private readonly timeout = 15_000, private readonly tcpPort?: number) {}
+
+  /** usbip's global options go before the command. */
+  private remote(args: string[]): string[] {
+    return this.tcpPort === undefined ? args : ["--tcp-port", String(this.tcpPort), ...args];
+  }
 
   /** Exports a device. Binding a device already bound counts as done (idempotent). */
   async bind(busid: string): Promise<"bound" | "already"> {
@@ -33,14 +39,14 @@ export class Usbip {
   /** Devices a remote usbipd exports. */
   async listRemote(host: string): Promise<RemoteDevice[]> {
     checkHost(host);
-    const { stdout } = await this.exec(this.file, ["list", "-r", host], { timeout: this.timeout });
+    const { stdout } = await this.exec(this.file, this.remote(["list", "-r", host]), { timeout: this.timeout });
     return parseRemoteList(stdout);
   }
 
   async attach(host: string, busid: string): Promise<void> {
     checkHost(host);
     checkBusid(busid);
-    await this.exec(this.file, ["attach", "-r", host, "-b", busid], { timeout: this.timeout });
+    await this.exec(this.file, this.remote(["attach", "-r", host, "-b", busid]), { timeout: this.timeout });
   }
 
   async detach(port: string): Promise<void> {

@@ -2,7 +2,7 @@ import { spawn } from "node:child_process";
 import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { delimiter, join, resolve } from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { runAttach } from "../../../edge-agent/cli/attach.ts";
+import { runAttach, usbTargetOf } from "../../../edge-agent/cli/attach.ts";
 import { createLogger } from "../../../edge-agent/log.ts";
 import { execFileArgs } from "../../../edge-agent/drivers/deps.ts";
 import { detachHost, keepAttached } from "../../../edge-agent/drivers/usb/attach-loop.ts";
@@ -143,22 +143,46 @@ describe("usb driver through the stand-in usbip on PATH and a fake sysfs tree", 
 const exported = (busid: string, id = "0483:df11") =>
   `      ${busid}: STMicroelectronics : STM Device in DFU Mode (${id})\n           : /sys/devices/pci0000:00/0000:00:14.0/usb1/1-1/${busid}\n           : (Defined at Interface level) (00/00/00)\n`;
 
+/** No server in these tests: the API lookup answers nothing, so only --host and --device count. */
+const noApi = { lookup: async () => ({ host: null, ids: [] }) };
+
 describe("labhog attach (holder's side) through the stand-in usbip", () => {
+  it("without --host, the host and the resource's devices come from the API; only those are attached", async () => {
+    // The host exports devices of two resources; board1's is the DFU device.
+    await writeFile(join(state, "exported"), exported("1-1.2") + exported("2-4", "046d:c52b"));
+    const asked: string[] = [];
+    const lookup = async (r: string) => (asked.push(r), { host: "10.0.0.5", ids: ["0483:df11"] });
+    expect(await runAttach(["board1", "--direct", "--once"], { lookup })).toBe(0);
+    expect(asked).toEqual(["board1"]);
+    expect(await calls()).toEqual(["usbip list -r 10.0.0.5", "usbip port", "usbip attach -r 10.0.0.5 -b 1-1.2"]);
+    // --host overrides the API's host; the devices still come from it.
+    expect(await runAttach(["board1", "--direct", "--once", "--host", "10.0.0.6"], { lookup: async () => ({ host: "10.0.0.5", ids: ["046d:c52b"] }) })).toBe(0);
+    expect((await calls()).slice(3)).toEqual(["usbip list -r 10.0.0.6", "usbip port", "usbip attach -r 10.0.0.6 -b 2-4"]);
+    // A server that names no host: a clear refusal.
+    expect(await runAttach(["board1", "--direct", "--once"], { lookup: async () => ({ host: null, ids: ["0483:df11"] }) })).toBe(2);
+  });
+
+  it("usbTargetOf reads agent.host and the vendor:product part of usage.usb.devices[].id", () => {
+    const api = { id: "board1", agent: { id: "build2", status: "online", lastSeen: null, host: "build2.lab" }, usage: { usb: { devices: [{ name: "dfu", id: "0483:DF11:3571A0B2" }, { name: "uart", id: "0403:6001" }, { name: "junk", id: "x" }] } } };
+    expect(usbTargetOf(api)).toEqual({ host: "build2.lab", ids: ["0483:df11", "0403:6001"] });
+    expect(usbTargetOf({ agent: null, usage: null })).toEqual({ host: null, ids: [] });
+  });
+
   it("--once attaches every device the host exports", async () => {
     await writeFile(join(state, "exported"), exported("1-1.2") + exported("2-4", "046d:c52b"));
-    expect(await runAttach(["board1", "--host", "10.0.0.5", "--device", "0483:DF11", "--once"])).toBe(0);
+    expect(await runAttach(["board1", "--host", "10.0.0.5", "--device", "0483:DF11", "--once", "--direct"], noApi)).toBe(0);
     expect(await calls()).toEqual(["usbip list -r 10.0.0.5", "usbip port", "usbip attach -r 10.0.0.5 -b 1-1.2"]);
     // Already attached: nothing more to do.
-    expect(await runAttach(["board1", "--host", "10.0.0.5", "--once"])).toBe(0);
+    expect(await runAttach(["board1", "--host", "10.0.0.5", "--once", "--direct"], noApi)).toBe(0);
     expect((await calls()).slice(3)).toEqual(["usbip list -r 10.0.0.5", "usbip port", "usbip attach -r 10.0.0.5 -b 2-4"]);
   });
 
   it("refuses bad arguments and says when nothing is exported", async () => {
-    expect(await runAttach(["board1"])).toBe(2);
-    expect(await runAttach(["board1", "--host", "-oProxyCommand=x", "--once"])).toBe(2); // parseArgs refuses it
-    expect(await runAttach(["board1", "--host=-oProxyCommand=x", "--once"])).toBe(1);
-    expect(await runAttach(["board1", "--host", "h", "--device", "nope"])).toBe(2);
-    expect(await runAttach(["board1", "--host", "10.0.0.5", "--once"])).toBe(1);
+    expect(await runAttach(["board1", "--direct"], noApi)).toBe(2);
+    expect(await runAttach(["board1", "--host", "-oProxyCommand=x", "--once", "--direct"], noApi)).toBe(2); // parseArgs refuses it
+    expect(await runAttach(["board1", "--host=-oProxyCommand=x", "--once", "--direct"], noApi)).toBe(1);
+    expect(await runAttach(["board1", "--host", "h", "--device", "nope", "--direct"], noApi)).toBe(2);
+    expect(await runAttach(["board1", "--host", "10.0.0.5", "--once", "--direct"], noApi)).toBe(1);
     expect(await calls()).toEqual(["usbip list -r 10.0.0.5"]); // the option-looking host never reached usbip
   });
 
@@ -195,7 +219,7 @@ describe("labhog attach (holder's side) through the stand-in usbip", () => {
   it("`labhog attach` as a command: keeps attached until Ctrl-C, then detaches", async () => {
     await writeFile(join(state, "exported"), exported("1-1.2"));
     const bin = resolve(import.meta.dirname, "../../../edge-agent/bin/labhog.mjs");
-    const child = spawn(process.execPath, [bin, "attach", "board1", "--host", "10.0.0.5", "--interval", "100ms"], { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [bin, "attach", "board1", "--host", "10.0.0.5", "--direct", "--device", "0483:df11", "--interval", "100ms"], { stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
     child.stdout.on("data", (b: Buffer) => { out += b.toString(); });
     child.stderr.on("data", (b: Buffer) => { out += b.toString(); });
