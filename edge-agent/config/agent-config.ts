@@ -60,6 +60,7 @@ export const notifyOptionsSchema = z.strictObject({
 export interface DriverSchemas {
   power?: z.ZodType;
   usb?: z.ZodType;
+  access?: z.ZodType;
   usage?: z.ZodType;
 }
 
@@ -72,6 +73,8 @@ function resourceSchema(ext: DriverSchemas) {
     notify: z.boolean().default(true),
     power: (ext.power ?? z.unknown()).optional(),
     usb: (ext.usb ?? z.unknown()).optional(),
+    /** Device ACLs for the holder (boards on shared hosts). */
+    access: (ext.access ?? z.unknown()).optional(),
     usage: (ext.usage ?? z.unknown()).optional(),
   });
 }
@@ -150,12 +153,12 @@ async function readRelative(base: string, p: string, what: string): Promise<stri
 
 /** Validates an already-parsed document; errors name the path (`resources[0].id: …`). */
 export async function parseAgentConfig(doc: unknown, source: string, ext: DriverSchemas = {}): Promise<AgentConfig> {
-  const res = agentConfigSchema(ext).safeParse(doc);
-  if (!res.success) throw new ValidationError(formatIssues(res.error, source), { path: res.error.issues[0]?.path.join(".") });
-  const c = res.data;
   // zod drops `__proto__` keys without a word (a trusted key, power device or mode so named would vanish).
   const protoKeys = protoKeyPaths(doc);
   if (protoKeys.length) throw new ValidationError(`${source}: ${protoKeys.map((p) => `${p.join(".")}: "__proto__" is not allowed as a name`).join("; ")}`, { path: protoKeys[0]!.join(".") });
+  const res = agentConfigSchema(ext).safeParse(doc);
+  if (!res.success) throw new ValidationError(formatIssues(res.error, source), { path: res.error.issues[0]?.path.join(".") });
+  const c = res.data;
   // Looked up by the kid of every schedule that arrives: no prototype to answer for `toString`.
   const trustedKeys = Object.create(null) as Record<string, JWK>;
   for (const [kid, k] of Object.entries(c.trustedKeys)) {
