@@ -122,12 +122,16 @@ export const SPECS = {
   },
   attach: {
     summary: "attach a resource's USB devices over usbip (on the holder's machine)",
-    usage: "labhog attach <resource> --host <agent-host> [--device vvvv:pppp]… [--once] [--keep] [--interval 2s]",
+    usage: "labhog attach <resource> [--host <agent-host>] [--login L] [--device vvvv:pppp]… [--once] [--keep] [--interval 2s]",
     details:
-      "Attaches the USB devices the agent on <agent-host> exports for <resource> (usbip attach -r), then keeps them attached: a device that comes back on another bus id (a reset, DFU mode) is attached again. Ctrl-C detaches them unless --keep. Needs vhci-hcd and root.",
+      "Finds the resource's host and USB devices through the API, opens an SSH tunnel to the host as your login there (usbipd answers only the holder's own processes on the host), and attaches the devices through it (usbip attach), then keeps them attached: a device that comes back on another bus id (a reset, DFU mode) is attached again. Ctrl-C detaches them unless --keep. Needs vhci-hcd and root.",
     options: {
-      host: { type: "string", arg: "host", help: "the agent's host (else $LABHOG_USBIP_HOST)" },
-      device: { type: "string", multiple: true, arg: "vvvv:pppp", help: "only this device" },
+      host: { type: "string", arg: "host", help: "the agent's host instead of the API's (else $LABHOG_USBIP_HOST)" },
+      login: { type: "string", arg: "L", help: "your unix login on the host (default: your ssh config's, else your local name)" },
+      "ssh-port": { type: "string", arg: "22", help: "the host's SSH port" },
+      "ssh-config": { type: "string", arg: "file", help: "an ssh config file (ssh -F)", complete: "file" },
+      direct: { type: "boolean", help: "no tunnel: talk to usbipd on the host directly (only where the agent has holderOnly: false)" },
+      device: { type: "string", multiple: true, arg: "vvvv:pppp", help: "only this device (default: the resource's, from the API)" },
       once: { type: "boolean", help: "attach once and exit" },
       keep: { type: "boolean", help: "leave the devices attached on exit" },
       interval: { type: "string", arg: "2s", help: "how often to check the exports (at least 100ms)" },
