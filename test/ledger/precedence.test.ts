@@ -127,7 +127,19 @@ describe("precedence: the ledger's first-seen order", () => {
     expect(seen.get("b")).toEqual({ ...before, span: spanOf(bShort) });
   });
 
-  it("shared reservations don't conflict with each other; an exclusive newcomer loses to them", () => {
+  it("after the stored order was lost, the calendar's conflict marks keep the verdicts (a tie-break within one sync)", () => {
+    const booking = res("labhog-1", 10, 12, { source: "api", created: "2026-11-30T12:00:00Z" });
+    const app = res("thunderbird-1", 11, 13, { created: "2019-01-01T00:00:00Z" });
+    // Everything seen again in one sync: CREATED alone would hand the slot to the back-dated event.
+    expect(judge([booking, app], new Map(), 1).losers).toEqual(new Map([["labhog-1", ["thunderbird-1"]]]));
+    const marked = (r: Reservation) => r.id === "thunderbird-1";
+    expect(judge([booking, app], new Map(), 1, marked).losers).toEqual(new Map([["thunderbird-1", ["labhog-1"]]]));
+    // The mark never decides across batches: a loser freed and seen first keeps its place.
+    const seen = new Map([[app.id, { batch: 1, span: spanOf(app), won: true }]]);
+    expect(judge([booking, app], seen, 2, marked).losers).toEqual(new Map([["labhog-1", ["thunderbird-1"]]]));
+  });
+
+    it("shared reservations don't conflict with each other; an exclusive newcomer loses to them", () => {
     const s1 = res("s1", 10, 12, { exclusive: false });
     const s2 = res("s2", 11, 13, { exclusive: false });
     const seen = new Map<string, Seen>();

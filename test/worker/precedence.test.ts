@@ -81,6 +81,13 @@ describe.each(SERVERS)("first seen wins, on $name", (s) => {
     // The agent keeps enforcing the granted booking: the signed schedule holds it, not the back-dated event.
     const m = await retainedMatching(`test/${SITE}/resources/${r}/schedule`, async (p) => (await scheduleIds(p, r)).includes(granted.uid), 5000);
     expect(await scheduleIds(m.payload, r)).toEqual([granted.uid]);
+
+    // Even a ledger that lost its storage (wiped, migrated) keeps the verdict: the calendar's marks break the tie.
+    await runInDurableObject(E.LEDGER.get(E.LEDGER.idFromName(r)), async (_i, state) => {
+      await state.storage.deleteAll();
+    });
+    await abortAllDurableObjects();
+    expect(verdicts(await list(r))).toEqual({ [granted.uid]: "upcoming", [uid]: "conflict" });
   });
 
   it("a recurring app series overlapping single bookings: only the overlapping occurrences are marked", async () => {

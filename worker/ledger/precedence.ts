@@ -17,7 +17,10 @@ import type { Reservation } from "../../calendar/model.ts";
  *   new arrivals: a loser is freed only when what it lost to goes away.
  * - Moving or growing a reservation is a new arrival of that span; shrinking
  *   it keeps its standing (it can't overlap anything it didn't before).
- * - The conflict mark in the calendar is output only, never read back here.
+ * - The conflict mark labhog wrote in the calendar never decides against
+ *   the stored order. It only breaks ties within one batch, before CREATED:
+ *   when the ledger's storage was lost, everything is seen again in one sync,
+ *   and the marks are then the best record of the verdicts given before.
  */
 
 /** What the ledger remembers per reservation id. */
@@ -57,7 +60,7 @@ export interface Verdict {
  * number new arrivals get. Pass every reservation of the cached window: a
  * slice could decide chains differently.
  */
-export function judge(rs: readonly Reservation[], prior: ReadonlyMap<string, Seen>, batch: number): Verdict {
+export function judge(rs: readonly Reservation[], prior: ReadonlyMap<string, Seen>, batch: number, markedLoser: (r: Reservation) => boolean = () => false): Verdict {
   const seen = new Map<string, Seen>();
   const changed = new Map<string, Seen>();
   let usedBatch = false;
@@ -75,6 +78,12 @@ export function judge(rs: readonly Reservation[], prior: ReadonlyMap<string, See
     seen.set(r.id, s);
   }
   const rank = (r: Reservation) => seen.get(r.id)!;
+  const marks = new Map<string, boolean>();
+  const marked = (r: Reservation): boolean => {
+    let m = marks.get(r.id);
+    if (m === undefined) marks.set(r.id, (m = markedLoser(r)));
+    return m;
+  };
   const order = (a: Reservation, b: Reservation): number => {
     const sa = rank(a);
     const sb = rank(b);
@@ -82,6 +91,9 @@ export function judge(rs: readonly Reservation[], prior: ReadonlyMap<string, See
     const gb = sb.won === true ? 0 : 1;
     if (ga !== gb) return ga - gb;
     if (sa.batch !== sb.batch) return sa.batch - sb.batch;
+    const ma = marked(a);
+    const mb = marked(b);
+    if (ma !== mb) return ma ? 1 : -1;
     return comparePrecedence(a, b);
   };
   const { losers } = resolveConflicts(rs as Reservation[], new Date(0), order);

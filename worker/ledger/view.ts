@@ -58,7 +58,7 @@ export class ReservationView {
       // Unbooked-use events inform; they are no reservation and take no part in conflicts.
       const rs = this.raw(w.start, w.end, now).filter((r) => !isUnbookedUse(r));
       const meta = this.d.state.meta;
-      const v = judge(rs, this.d.state.seen, meta.batch + 1);
+      const v = judge(rs, this.d.state.seen, meta.batch + 1, (r) => this.#markedLoser(r as Row));
       losers = v.losers;
       for (const [id, s] of v.changed) this.d.state.seen.set(id, s);
       for (const id of v.removed) this.d.state.seen.delete(id);
@@ -111,6 +111,14 @@ export class ReservationView {
     const hit = near(now - 30 * DAY_MS, now + 390 * DAY_MS) ?? near(now - 3 * 366 * DAY_MS, now + 5 * 366 * DAY_MS);
     if (!hit) throw new NotFoundError(`no reservation ${id} on ${this.d.resource}`, { resource: this.d.resource, id });
     return hit;
+  }
+
+  /** Whether the calendar carries labhog's conflict mark for this reservation (a tie-break after storage loss). */
+  #markedLoser(r: Row): boolean {
+    const obj = this.d.state.objects.get(r.objectId);
+    // Most objects carry no mark at all: don't parse those.
+    if (!obj || !/X-LABHOG-STATE:conflict/i.test(obj.ics)) return false;
+    return this.marked(obj, r.recurrenceId);
   }
 
   /** Whether labhog's conflict mark is on the event (cached per etag: parsing is not free). */
