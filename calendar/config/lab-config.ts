@@ -24,6 +24,13 @@ const caldavCalendar = z.strictObject({
   calendar: z.string().optional(),
   username: z.string().optional(),
   passwordSecret: secretName.optional(),
+  /**
+   * All resources using this entry share ONE calendar (`calendar`, default:
+   * the entry's name) instead of one each; an event names its resource in
+   * X-LABHOG-RESOURCE or LOCATION (calendar/backends/one-calendar.ts). For
+   * Nextcloud's calendar-creation limits (10 an hour, 30 per user).
+   */
+  oneCalendar: z.boolean().optional(),
 });
 const googleCalendar = z.strictObject({
   backend: z.literal("google"),

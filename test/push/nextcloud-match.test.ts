@@ -21,12 +21,15 @@ calendars:
   byurl: { backend: caldav, url: "${NC}/remote.php/dav", calendar: "${NC}/remote.php/dav/calendars/5f1c-ldap-uid/rock-5b/", username: "labhog@example.org", passwordSecret: NC_PASSWORD }
   sharedin: { backend: caldav, url: "${NC}/remote.php/dav", calendar: "/remote.php/dav/calendars/5f1c-ldap-uid/jetson_shared_by_alice/", passwordSecret: NC_PASSWORD }
   byname: { backend: caldav, url: "${NC}/remote.php/dav", calendar: "Oscilloscope (bench 3)", passwordSecret: NC_PASSWORD }
+  lab: { backend: caldav, url: "${NC}/remote.php/dav", oneCalendar: true, passwordSecret: NC_PASSWORD }
 resources:
   Board.1: { calendar: nc }
   board2: { calendar: nc }
   rock: { calendar: byurl }
   jetson: { calendar: sharedin }
   scope: { calendar: byname }
+  bench1: { calendar: lab }
+  bench2: { calendar: lab }
 `);
 
 /** A CalendarObject*Event as the webhook job posts it. */
@@ -83,5 +86,9 @@ describe("nextcloud push → resource", () => {
     expect(resourcesFor(lab, payload).sort()).toEqual(["Board.1", "board2"]);
     expect(resourcesFor(lab, call("CalendarObjectCreatedEvent", { uri: "personal", principaluri: "principals/users/dave" }))).toEqual([]);
     expect(expectedCalendars(lab).find((e) => e.resource === "rock")).toEqual({ resource: "rock", uris: ["rock-5b"], principal: "principals/users/5f1c-ldap-uid" });
+  });
+
+  it("one calendar for several resources (oneCalendar): a push for it syncs each of them", () => {
+    expect(resourcesFor(lab, call("CalendarObjectUpdatedEvent", { uri: "lab", principaluri: "principals/users/5f1c-ldap-uid" })).sort()).toEqual(["bench1", "bench2"]);
   });
 });

@@ -10,6 +10,7 @@ import { MemoryBackend } from "../../calendar/backends/memory.ts";
 import type { KeyValueStore } from "../../calendar/backends/kv-store.ts";
 import { caldavBackend } from "../../calendar/backends/caldav/backend.ts";
 import { createGoogleBackend } from "../../calendar/backends/google/index.ts";
+import { OneCalendarView } from "../../calendar/backends/one-calendar.ts";
 import { conflictMarkerOf as markerOf, patchEventIcs, reservationToIcs, reservationsFromIcs, type EventPatch, type MappingContext } from "../../calendar/ical/index.ts";
 import { resolveConflicts } from "../../calendar/conflicts.ts";
 import { nextFreeSlot } from "../../calendar/slots.ts";
@@ -37,15 +38,19 @@ export async function backendFor(env: Env, lab: LabConfig, resource: string, sto
       return new MemoryBackend({ store, prefix: "cal/" });
     case "caldav": {
       const password = secretOf(env, cfg.passwordSecret);
-      return caldavBackend({
+      const backend = await caldavBackend({
         serverUrl: cfg.url,
-        calendar: shared || !cfg.calendar ? resource : cfg.calendar,
+        calendar: cfg.oneCalendar ? (cfg.calendar ?? key) : shared || !cfg.calendar ? resource : cfg.calendar,
         createCalendar: true,
         state: prefixed(store, "caldav/"),
         ...(cfg.username ? { username: cfg.username } : {}),
         ...(password !== undefined ? { password } : {}),
         log: (e) => log[e.level](e.msg, e),
       });
+      if (!cfg.oneCalendar) return backend;
+      // Several resources in one calendar: this resource's events only (issue 11, N4).
+      const name = resourceConfigOf(lab, resource)?.name;
+      return new OneCalendarView(backend, { id: resource, ...(name ? { name } : {}) });
     }
     case "google":
       return createGoogleBackend({

@@ -112,7 +112,8 @@ export function expectedCalendars(lab: LabConfig): ExpectedCalendar[] {
     const cfg = calendarConfigOf(lab, key);
     if (cfg?.backend !== "caldav") continue;
     const shared = Object.keys(lab.resources).filter((id) => calendarKeyOf(lab, id) === key).length > 1;
-    const name = shared || !cfg.calendar ? rid : cfg.calendar;
+    // One calendar for all resources of the entry (oneCalendar): a push for it concerns each of them.
+    const name = cfg.oneCalendar ? (cfg.calendar ?? key) : shared || !cfg.calendar ? rid : cfg.calendar;
     if (/^https?:\/\/|^\//i.test(name)) {
       const href = new URL(name, cfg.url).href;
       const pinned = calendarOfUrl(href);
