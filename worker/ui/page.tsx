@@ -242,7 +242,7 @@ export const Row: FC<{ row: ResourceRow; m: StatusModel; axis: Axis; echo?: Form
           {v.name}
           {v.name !== v.id ? <span class="rid"> {v.id}</span> : null}
           <span class="kind"> {v.kind}</span>
-          <a class="feed" href={`/feeds/${v.id}.ics`} title={`Subscribe to ${v.name}'s calendar (iCalendar feed)`} aria-label={`Subscribe to ${v.name}'s calendar (iCalendar feed)`}>
+          <a class="feed" href={`/feeds/${v.id}.ics`} title={`Subscribe to ${v.name}'s calendar (iCalendar feed)`} aria-label={`ics: subscribe to ${v.name}'s calendar (iCalendar feed)`}>
             ics
           </a>
         </h3>
@@ -294,7 +294,7 @@ export const Board: FC<{ m: StatusModel; echo?: FormEcho }> = ({ m, echo }) => {
             <h2 id={`pool-${g.id ?? "other"}`}>
               {g.name}
               {g.id ? (
-                <a class="feed" href={`/feeds/pool/${g.id}.ics`} title={`Subscribe to every ${g.name} booking (iCalendar feed)`} aria-label={`Subscribe to every ${g.name} booking (iCalendar feed)`}>
+                <a class="feed" href={`/feeds/pool/${g.id}.ics`} title={`Subscribe to every ${g.name} booking (iCalendar feed)`} aria-label={`ics: subscribe to every ${g.name} booking (iCalendar feed)`}>
                   ics
                 </a>
               ) : null}

@@ -30,7 +30,7 @@ button.danger{color:var(--bad)}
 .axis{position:relative;height:18px;font-size:11px;color:var(--mute)}
 .axis .day{position:absolute;top:0;padding-left:3px;border-left:1px solid var(--line);white-space:nowrap;overflow:hidden}
 .axis .day.today{color:var(--fg);font-weight:600}
-.axis .hour{position:absolute;top:0;transform:translateX(-50%);opacity:.7}
+.axis .hour{position:absolute;top:0;transform:translateX(-50%)}
 .res{display:grid;grid-template-columns:minmax(260px,30%) 1fr;gap:4px 12px;background:var(--card);border:1px solid var(--line);border-radius:6px;padding:8px 10px;margin:6px 0}
 .res.conflicted{border-color:var(--bad);box-shadow:inset 4px 0 0 var(--bad)}
 .res h3{font-size:15px;margin:0}a.feed{font-size:10px;font-weight:600;text-transform:uppercase;margin-left:6px;text-decoration:none;border:1px solid currentColor;border-radius:3px;padding:0 3px;letter-spacing:.04em}.rid,.kind{color:var(--mute);font-weight:400;font-size:12px}
