@@ -24,7 +24,7 @@ const exec: ExecFn = (file, args, opts) =>
     ? execFileArgs("unshare", ["--mount", "--propagation", "private", "--", "sh", "-c", 'mount -t tmpfs labhog-run /run && mkdir /run/sshd && exec "$@"', "sh", SSHD, ...args], opts)
     : execFileArgs(file, args, opts);
 
-async function setup(mainConfig: (dir: string) => string) {
+async function setup(mainConfig: (dir: string) => string, o: { exec?: ExecFn; sessionGrace?: string } = {}) {
   const dir = await tempDir("hog-fail");
   await mkdir(join(dir, "conf.d"), { recursive: true });
   await mkdir(join(dir, "home", "alice"), { recursive: true });
@@ -33,8 +33,8 @@ async function setup(mainConfig: (dir: string) => string) {
   await writeFile(join(dir, "sshd_config"), mainConfig(dir));
   const events: AgentEvent[] = [];
   const ctx: DriverContext = { resource: "host1", log: createLogger({ level: "error" }), simulate: false, emit: (e) => events.push({ ...e, resource: "host1", driver: "hog" }) };
-  const opts = hogOptionsSchema.parse({ sshdConfig: join(dir, "sshd_config"), sshdPath: SSHD, passwdFile: join(dir, "passwd"), authorizedKeysFile: ".ssh/authorized_keys", sessionGrace: "off" });
-  const hog = new HogDriver(opts, { log: ctx.log, simulate: false, exec, stateDir: join(dir, "state"), statusCommand: "labhog status", checkpoint: async () => {}, runDir: join(dir, "run") });
+  const opts = hogOptionsSchema.parse({ sshdConfig: join(dir, "sshd_config"), sshdPath: SSHD, passwdFile: join(dir, "passwd"), authorizedKeysFile: ".ssh/authorized_keys", sessionGrace: o.sessionGrace ?? "off" });
+  const hog = new HogDriver(opts, { log: ctx.log, simulate: false, exec: o.exec ?? exec, sessionTermMs: 0, stateDir: join(dir, "state"), statusCommand: "labhog status", checkpoint: async () => {}, runDir: join(dir, "run") });
   const res = entry({ id: "r1", start: new Date(Date.now() - 1000), end: new Date(Date.now() + 60_000) });
   return { dir, hog, ctx, events, res };
 }
@@ -64,5 +64,27 @@ describe("hog failures are reported, never assumed away", () => {
     await expect(hog.apply(res, ctx)).rejects.toThrow(/the hog's rule is not in force for alice .*authenticationmethods is "password", not "publickey"/);
     expect(await readdir(join(dir, "conf.d"))).toEqual([]);
     expect(await readFile(join(dir, "run", "sshd.conf"), "utf8").catch(() => "absent")).toBe("absent");
+  });
+
+  it("a session that will not end: the grace's end reports it (ok: false event, problems()), naming the survivors", async () => {
+    // ps and pkill stand-ins: alice (uid 61001) has a terminal and a bash that survives every signal.
+    const calls: string[][] = [];
+    const fake: ExecFn = async (file, args, opts) => {
+      calls.push([file, ...args]);
+      if (file === "ps" && args.join(" ") === "-e -o uid=,tty=") return { stdout: "61001 pts/42\n", stderr: "" };
+      if (file === "ps" && args.includes("tty=")) return { stdout: "?\n", stderr: "" };
+      if (file === "ps") return { stdout: "340 S bash\n", stderr: "" };
+      if (file === "pkill" || file === "loginctl") return { stdout: "", stderr: "" };
+      return exec(file, args, opts);
+    };
+    const { hog, ctx, events, res } = await setup((d) => `HostKey ${d}/hk\n`, { exec: fake, sessionGrace: "50ms" });
+    await expect(hog.apply(res, ctx)).rejects.toThrow(/sshd rule not applied/);
+    for (let i = 0; i < 100 && !events.some((e) => e.action === "sessions-ended"); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(events.find((e) => e.action === "sessions-warned")).toMatchObject({ ok: true, message: "warned alice; ending in 50 ms" });
+    expect(events.find((e) => e.action === "sessions-ended")).toMatchObject({ ok: false, message: "cannot end alice's session: processes of alice still run after SIGTERM and SIGKILL: 340 bash" });
+    expect(hog.problems()).toContain("cannot end alice's session: processes of alice still run after SIGTERM and SIGKILL: 340 bash");
+    expect(calls.filter((c) => c[0] === "pkill")).toEqual([["pkill", "-TERM", "-u", "alice"], ["pkill", "-KILL", "-u", "alice"]]);
+    await hog.release(ctx).catch(() => undefined);
+    expect(hog.problems().filter((p) => p.includes("session"))).toEqual([]);
   });
 });

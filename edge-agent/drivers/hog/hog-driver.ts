@@ -57,9 +57,9 @@ export interface HogDeps extends Deps {
   checkpoint(): Promise<void>;
   /** Where the sshd rule and the locked users' keys files go; must be on a tmpfs (gone on reboot). Default /run/labhog/hog. */
   runDir?: string;
+  /** How long ended sessions get between SIGTERM and SIGKILL. Default 5 s. */
+  sessionTermMs?: number;
 }
-
-const SESSION_TERM_MS = 5000;
 
 const empty = (): HogState => ({ reservation: null, holder: null, mounts: [], stoppedUnits: [] });
 
@@ -306,7 +306,7 @@ export class HogDriver implements Driver {
         const failures: string[] = [];
         for (const name of who) {
           try {
-            await (ctx.simulate ? exec("pkill", ["-TERM", "-u", name]) : endSessions(exec, name, SESSION_TERM_MS));
+            await (ctx.simulate ? exec("pkill", ["-TERM", "-u", name]) : endSessions(exec, name, this.deps.sessionTermMs ?? 5000));
           } catch (e) {
             failures.push(`cannot end ${name}'s session: ${(e as Error).message}`);
           }
