@@ -16,6 +16,8 @@ import { topics, type Topics } from "./topics.ts";
 import { UsagePublisher } from "./usage-publisher.ts";
 import type { Enforcement } from "./enforcement.ts";
 import type { UsageCollectorLike } from "./driver-modules.ts";
+import type { MqttPort } from "../drivers/console/index.ts";
+import { isMqttListener, type MqttListener } from "./mqtt-listener.ts";
 
 export type TimedEvent = AgentEvent & { time: string; agent: string };
 
@@ -50,6 +52,8 @@ export class Agent {
   private usage: UsagePublisher | undefined;
   private contested = new Map<string, string>();
   private ready: Promise<void> = Promise.resolve();
+  /** Drivers with topics of their own (the console): subscribed on every connect, handed their messages. */
+  private readonly listeners: MqttListener[] = [];
 
   constructor(private readonly o: AgentOptions) {
     this.cfg = o.config;
@@ -78,7 +82,8 @@ export class Agent {
     for (const r of this.cfg.resources) {
       const st = (this.state.resources[r.id] ??= { active: null, drivers: {} });
       let runner!: ResourceRunner;
-      const built = buildDrivers(this.cfg, r, mods, { simulate, log: this.log, checkpoint: () => runner.saveDrivers() });
+      const built = buildDrivers(this.cfg, r, mods, { simulate, log: this.log, checkpoint: () => runner.saveDrivers(), mqtt: this.mqttPort() });
+      for (const d of built.drivers) if (isMqttListener(d)) this.listeners.push(d);
       runner = new ResourceRunner({
         resource: r.id,
         drivers: built.drivers,
@@ -101,10 +106,13 @@ export class Agent {
     this.claims = new Claims(this.cfg.agent, [...this.runners.keys()], this.t, (r, other) => void this.ready.then(() => this.onClaim(r, other)), this.o.claimSettleMs);
     this.client = connectBroker(this.cfg, this.t, this.log, {
       onConnect: (c) => {
-        const subs = [...[...this.runners.keys()].map((r) => this.t.schedule(r)), ...this.claims!.topics()];
+        const subs = [...[...this.runners.keys()].map((r) => this.t.schedule(r)), ...this.claims!.topics(), ...this.listeners.flatMap((l) => l.topics())];
         c.subscribe(subs, { qos: 1 }, (err) => {
           if (err) this.log.error("subscribe failed", { error: err });
-          else this.claims!.connected(c);
+          else {
+            this.claims!.connected(c);
+            for (const l of this.listeners) l.connected();
+          }
         });
         this.publishEnforcement();
       },
@@ -123,6 +131,17 @@ export class Agent {
     }
   }
 
+  /** Publishing for drivers that talk MQTT themselves; the client is read at call time (it connects after the drivers are built). */
+  private mqttPort(): MqttPort {
+    return {
+      prefix: this.cfg.topicPrefix,
+      agent: this.cfg.agent,
+      stateDir: this.cfg.stateDir,
+      trustedKeys: this.cfg.trustedKeys,
+      publish: (topic, payload, o) => void this.client?.publish(topic, payload, o),
+    };
+  }
+
   private async onClaim(resource: string, other: string | null): Promise<void> {
     const runner = this.runners.get(resource)!;
     if (other !== null) {
@@ -136,6 +155,7 @@ export class Agent {
 
   private onMessage(topic: string, payload: Buffer): void {
     if (this.claims && this.client && this.claims.message(this.client, topic, payload)) return;
+    for (const l of this.listeners) if (l.message(topic, payload)) return;
     const resource = [...this.runners.keys()].find((r) => this.t.schedule(r) === topic);
     if (resource === undefined || payload.length === 0) return;
     // One at a time, so two copies of a message cannot both pass the seq check.

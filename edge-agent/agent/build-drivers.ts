@@ -2,6 +2,7 @@ import type { AgentConfig, ResourceConfig } from "../config/agent-config.ts";
 import { durationMs } from "../config/agent-config.ts";
 import type { Logger } from "../log.ts";
 import type { UsageSource } from "../drivers/driver.ts";
+import type { MqttPort } from "../drivers/console/index.ts";
 import { HogDriver } from "../drivers/hog/index.ts";
 import { NotifyDriver } from "../drivers/notify/index.ts";
 import type { DriverModules, UsageCollectorLike } from "./driver-modules.ts";
@@ -26,7 +27,7 @@ export function statusCommand(cfg: AgentConfig): string {
  * be on before anything else), then usb, then access (device ACLs), then hog (lock SSH), then notify
  * (announce what is in place). Release runs in reverse.
  */
-export function buildDrivers(cfg: AgentConfig, r: ResourceConfig, mods: DriverModules, opts: { simulate: boolean; log: Logger; checkpoint(): Promise<void> }): BuiltDrivers {
+export function buildDrivers(cfg: AgentConfig, r: ResourceConfig, mods: DriverModules, opts: { simulate: boolean; log: Logger; checkpoint(): Promise<void>; mqtt?: MqttPort }): BuiltDrivers {
   const log = opts.log.child({ resource: r.id });
   const deps = { log, simulate: opts.simulate };
   const drivers: AgentDriver[] = [];
@@ -46,6 +47,10 @@ export function buildDrivers(cfg: AgentConfig, r: ResourceConfig, mods: DriverMo
     drivers.push(d);
     if ("collect" in d) sources.push(d as unknown as UsageSource);
   }
+  if (r.console !== undefined && mods.console && opts.mqtt) {
+    // The console talks MQTT itself (console/in, console/out): the agent routes its topics to it.
+    drivers.push(mods.console.createConsoleDriver(r.console, { ...deps, resource: r.id, mqtt: opts.mqtt }));
+  }
   if (r.hog) {
     drivers.push(new HogDriver(cfg.hog, { ...deps, stateDir: cfg.stateDir, statusCommand: statusCommand(cfg), checkpoint: opts.checkpoint }));
   }
@@ -56,7 +61,8 @@ export function buildDrivers(cfg: AgentConfig, r: ResourceConfig, mods: DriverMo
     if (cfg.statusUrl !== undefined) nd.statusUrl = cfg.statusUrl;
     drivers.push(new NotifyDriver(nd));
   }
-  const out: BuiltDrivers = { drivers, advisory: new Set(["notify"]) };
+  // A console that can't open is reported, but the booking itself stays in place.
+  const out: BuiltDrivers = { drivers, advisory: new Set(["notify", "console"]) };
   if (r.usage !== undefined && mods.usage) out.usage = mods.usage.createUsageCollector(r.usage, { ...deps, sources });
   return out;
 }

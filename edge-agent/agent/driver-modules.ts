@@ -2,6 +2,7 @@ import { z } from "zod";
 import type { Driver, UsageSource } from "../drivers/driver.ts";
 import type { Deps } from "../drivers/deps.ts";
 import type { DriverSchemas } from "../config/agent-config.ts";
+import type { ConsoleDeps, ConsoleDriver } from "../drivers/console/index.ts";
 
 /**
  * The power, usb and usage drivers live in their own folders and are loaded
@@ -14,6 +15,7 @@ export interface DriverModules {
   power?: { powerConfigSchema: z.ZodType; createPowerDriver(cfg: unknown, deps: Deps): Driver };
   usb?: { usbConfigSchema: z.ZodType; createUsbDriver(cfg: unknown, deps: Deps): Driver };
   access?: { accessConfigSchema: z.ZodType; createAccessDriver(cfg: unknown, deps: Deps): Driver };
+  console?: { consoleConfigSchema: z.ZodType; createConsoleDriver(cfg: unknown, deps: ConsoleDeps): ConsoleDriver };
   usage?: { usageConfigSchema: z.ZodType; createUsageCollector(cfg: unknown, deps: Deps & { sources?: UsageSource[] }): UsageCollectorLike };
 }
 
@@ -25,7 +27,7 @@ export interface UsageCollectorLike {
 }
 
 /** The drivers loaded by name; the others (hog, notify) are always there. */
-export const OPTIONAL_DRIVERS = ["power", "usb", "access", "usage"] as const;
+export const OPTIONAL_DRIVERS = ["power", "usb", "access", "console", "usage"] as const;
 export type OptionalDriver = (typeof OPTIONAL_DRIVERS)[number];
 
 // Each import names its file literally, so the bundler (scripts/build-agent.mjs)
@@ -34,6 +36,7 @@ const importers: Record<OptionalDriver, () => Promise<Record<string, unknown>>> 
   power: () => import("../drivers/power/index.ts"),
   usb: () => import("../drivers/usb/index.ts"),
   access: () => import("../drivers/access/index.ts"),
+  console: () => import("../drivers/console/index.ts"),
   usage: () => import("../drivers/usage/index.ts"),
 };
 
@@ -63,6 +66,8 @@ export async function loadDriverModules(names: readonly OptionalDriver[] = OPTIO
   if (usb && "usbConfigSchema" in usb && "createUsbDriver" in usb) out.usb = usb as unknown as NonNullable<DriverModules["usb"]>;
   const access = names.includes("access") ? await tryImport("access") : undefined;
   if (access && "accessConfigSchema" in access && "createAccessDriver" in access) out.access = access as unknown as NonNullable<DriverModules["access"]>;
+  const consoleMod = names.includes("console") ? await tryImport("console") : undefined;
+  if (consoleMod && "consoleConfigSchema" in consoleMod && "createConsoleDriver" in consoleMod) out.console = consoleMod as unknown as NonNullable<DriverModules["console"]>;
   const usage = names.includes("usage") ? await tryImport("usage") : undefined;
   if (usage && "usageConfigSchema" in usage && "createUsageCollector" in usage) out.usage = usage as unknown as NonNullable<DriverModules["usage"]>;
   return out;
@@ -74,6 +79,7 @@ export function schemasOf(mods: DriverModules): DriverSchemas {
     power: mods.power?.powerConfigSchema ?? missing("power"),
     usb: mods.usb?.usbConfigSchema ?? missing("usb"),
     access: mods.access?.accessConfigSchema ?? missing("access"),
+    console: mods.console?.consoleConfigSchema ?? missing("console"),
     usage: mods.usage?.usageConfigSchema ?? missing("usage"),
   };
 }

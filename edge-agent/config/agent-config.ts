@@ -61,6 +61,7 @@ export interface DriverSchemas {
   power?: z.ZodType;
   usb?: z.ZodType;
   access?: z.ZodType;
+  console?: z.ZodType;
   usage?: z.ZodType;
 }
 
@@ -75,6 +76,8 @@ function resourceSchema(ext: DriverSchemas) {
     usb: (ext.usb ?? z.unknown()).optional(),
     /** Device ACLs for the holder (boards on shared hosts). */
     access: (ext.access ?? z.unknown()).optional(),
+    /** The board's serial console, relayed to the holder through the Worker. */
+    console: (ext.console ?? z.unknown()).optional(),
     usage: (ext.usage ?? z.unknown()).optional(),
   });
 }
