@@ -21,7 +21,8 @@ export const DROP_IN_NAME = "00-labhog-hog";
 /** First line of every file the hog writes into sshd's configuration: only files starting with it are ever removed. */
 export const MARKER = "# Written by the labhog agent (hog driver) while the host is held; removed on release.";
 
-const login = /^[a-z_][a-z0-9_-]{0,31}$/;
+/** Login names that can stand in a `Match User` list as themselves: no pattern characters (`*?!,`), spaces or quotes. */
+const login = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$/;
 
 export class SshdConfigError extends Error {
   override name = "SshdConfigError";
