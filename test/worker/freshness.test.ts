@@ -84,6 +84,17 @@ describe("a calendar that can't be reached", () => {
     expect((await api("GET", "/feeds/never.ics")).status).toBe(503);
   });
 
+  it("with no cache, on the status page: that row says so (never Free), the other rows still show", async () => {
+    await labWith({ never: DEAD, fine: "{ backend: memory }" }, "15s");
+    expect((await api("POST", "/api/v1/reservations", { resource: "fine", duration: "1h", purpose: "still visible" })).status).toBe(201);
+    const page = await SELF.fetch("http://labhog.test/status", { headers: { authorization: `Bearer ${TOKENS.alice}` } });
+    expect(page.status).toBe(200);
+    const html = await page.text();
+    expect(html).toContain("calendar unreachable — labhog has not read it yet");
+    expect(html).toMatch(/<strong>alice<\/strong> until/);
+    expect(html).not.toContain("<strong>Free</strong>");
+  });
+
   it("with a cache: answers from it, marked stale with lastSync and since when, once a few sync intervals passed", async () => {
     const s = SERVERS[0]!;
     const url = await s.mkcalendar(`${SITE}-fading`);

@@ -1,5 +1,5 @@
 import type { LabConfig } from "../../calendar/config/lab-config.ts";
-import { NotFoundError, ValidationError } from "../../calendar/errors.ts";
+import { LabhogError, NotFoundError, ValidationError } from "../../calendar/errors.ts";
 import type { Reservation } from "../../calendar/model.ts";
 import { isPool, isResource, resourceConfigOf } from "../../calendar/lab.ts";
 import { own } from "../../calendar/config/own.ts";
@@ -33,6 +33,8 @@ export interface ResourceView {
   stale: boolean;
   /** Since when syncs have been failing, or null. */
   unreachableSince: string | null;
+  /** Only with `{ unreadable: "mark" }` (the status page): the calendar can't be reached and labhog has never read it, so nothing here is known. */
+  unreadable?: true;
 }
 
 /**
@@ -91,13 +93,28 @@ export async function resourceView(env: Env, lab: LabConfig, id: string): Promis
   return view(lab, id, snap, states);
 }
 
-export async function listResources(env: Env, lab: LabConfig, filter: { pool?: string; tags?: Record<string, string> }): Promise<ResourceView[]> {
+/** A resource whose ledger has nothing to answer from (503): what the status page shows instead of a guess. */
+const UNREAD: ResourceSnapshot = { current: [], next: null, conflicts: 0, lastSync: null, stale: true, unreachableSince: null, seq: 0, publishPending: false };
+const isUnavailable = (e: unknown): boolean => e instanceof LabhogError && e.status === 503;
+
+/**
+ * Resources with live state. A ledger that can't answer (never read its
+ * calendar, and can't reach it) fails the call with its 503, unless
+ * `unreadable: "mark"` (the status page, which shows every other resource):
+ * then its view is marked `unreadable` and holds nothing.
+ */
+export async function listResources(env: Env, lab: LabConfig, filter: { pool?: string; tags?: Record<string, string> }, opts: { unreadable?: "throw" | "mark" } = {}): Promise<ResourceView[]> {
   if (filter.pool && !isPool(lab, filter.pool)) throw new NotFoundError(`no pool ${filter.pool}`, { pool: filter.pool });
   const ids = Object.entries(lab.resources)
     .filter(([, r]) => (!filter.pool || r.pool === filter.pool) && Object.entries(filter.tags ?? {}).every(([k, v]) => own(r.tags, k) === v))
     .map(([id]) => id);
-  const [snaps, states] = await Promise.all([Promise.all(ids.map((id) => unwrap<ResourceSnapshot>(ledgerOf(env, id).snapshot(id)))), agents(env)]);
-  return ids.map((id, i) => view(lab, id, snaps[i]!, states));
+  const mark = opts.unreadable === "mark";
+  const snapshot = (id: string) => unwrap<ResourceSnapshot>(ledgerOf(env, id).snapshot(id)).catch((e: unknown) => (mark && isUnavailable(e) ? undefined : Promise.reject(e)));
+  const [snaps, states] = await Promise.all([Promise.all(ids.map(snapshot)), agents(env)]);
+  return ids.map((id, i) => {
+    const snap = snaps[i];
+    return snap ? view(lab, id, snap, states) : { ...view(lab, id, UNREAD, states), unreadable: true as const };
+  });
 }
 
 const WEEK = 7 * 86_400_000;
@@ -106,12 +123,12 @@ const MAX_WINDOW = 400 * 86_400_000;
 type ReservationQuery = { resource?: string; pool?: string; holder?: string; from?: string; to?: string };
 
 /** Reservations in a window; unbooked-use events (not reservations) only when asked for (status page, feeds). */
-export async function listReservations(env: Env, lab: LabConfig, q: ReservationQuery, opts: { unbookedUse?: boolean } = {}): Promise<Reservation[]> {
+export async function listReservations(env: Env, lab: LabConfig, q: ReservationQuery, opts: { unbookedUse?: boolean; unreadable?: "throw" | "skip" } = {}): Promise<Reservation[]> {
   return (await listReservationsFresh(env, lab, q, opts)).reservations;
 }
 
 /** listReservations with the freshness of the answer: the oldest last sync of the ledgers asked, stale when any of them is. */
-export async function listReservationsFresh(env: Env, lab: LabConfig, q: ReservationQuery, opts: { unbookedUse?: boolean } = {}): Promise<{ reservations: Reservation[]; lastSync: string | null; stale: boolean }> {
+export async function listReservationsFresh(env: Env, lab: LabConfig, q: ReservationQuery, opts: { unbookedUse?: boolean; unreadable?: "throw" | "skip" } = {}): Promise<{ reservations: Reservation[]; lastSync: string | null; stale: boolean }> {
   const from = q.from ?? new Date().toISOString();
   const to = q.to ?? new Date(Date.parse(from) + WEEK).toISOString();
   if (Date.parse(to) <= Date.parse(from)) throw new ValidationError("`to` must be after `from`", { path: "query.to" });
@@ -121,7 +138,9 @@ export async function listReservationsFresh(env: Env, lab: LabConfig, q: Reserva
   const ids = Object.entries(lab.resources)
     .filter(([id, r]) => (!q.resource || id === q.resource) && (!q.pool || r.pool === q.pool))
     .map(([id]) => id);
-  const lists = await Promise.all(ids.map((id) => unwrap<ReservationList>(ledgerOf(env, id).list(id, from, to))));
+  const skip = opts.unreadable === "skip";
+  const empty: ReservationList = { reservations: [], lastSync: null, stale: true, unreachableSince: null };
+  const lists = await Promise.all(ids.map((id) => unwrap<ReservationList>(ledgerOf(env, id).list(id, from, to)).catch((e: unknown) => (skip && isUnavailable(e) ? empty : Promise.reject(e)))));
   const reservations = lists
     .flatMap((l) => l.reservations)
     .filter((r) => (!q.holder || r.holder.id === q.holder) && (opts.unbookedUse || !isUnbookedUse(r)))

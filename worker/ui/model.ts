@@ -44,8 +44,9 @@ export async function loadStatus(env: Env, lab: LabConfig, principal: Principal 
   const from = startOfDay(tz, now);
   const to = startOfDay(tz, now, 8);
   const [views, reservations] = await Promise.all([
-    listResources(env, lab, {}),
-    listReservations(env, lab, { from: new Date(from).toISOString(), to: new Date(to).toISOString() }, { unbookedUse: true }),
+    // One calendar nobody can read must not take the whole page down: its row says so instead.
+    listResources(env, lab, {}, { unreadable: "mark" }),
+    listReservations(env, lab, { from: new Date(from).toISOString(), to: new Date(to).toISOString() }, { unbookedUse: true, unreadable: "skip" }),
   ]);
   const byResource = new Map<string, Reservation[]>();
   for (const r of reservations) byResource.set(r.resource, [...(byResource.get(r.resource) ?? []), r]);

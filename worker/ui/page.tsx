@@ -63,7 +63,7 @@ const AgentBadge: FC<{ row: ResourceRow; now: number }> = ({ row, now }) => {
 /** The ledger answered from its cache because the calendar can't be reached: say so, and how old the picture is. */
 const CalendarStale: FC<{ row: ResourceRow; m: StatusModel }> = ({ row, m }) => {
   const v = row.view;
-  if (!v.stale) return null;
+  if (!v.stale || v.unreadable) return null;
   const since = v.unreachableSince ?? v.lastSync;
   return (
     <p class="calendar-stale">
@@ -79,6 +79,8 @@ const CalendarStale: FC<{ row: ResourceRow; m: StatusModel }> = ({ row, m }) => 
 };
 
 const Holding: FC<{ row: ResourceRow; m: StatusModel }> = ({ row, m }) => {
+  // Never "Free" for a calendar labhog has not read.
+  if (row.view.unreadable) return <p class="holding unknown calendar-stale">calendar unreachable — labhog has not read it yet, so who holds it is unknown</p>;
   const cur = row.view.current;
   const next = row.view.next;
   if (cur.length) {
@@ -341,7 +343,8 @@ const Who: FC<{ m: StatusModel }> = ({ m }) => {
   );
 };
 
-export const Page: FC<{ m: StatusModel; o: PageOptions }> = ({ m, o }) => (
+/** nonce: this response's CSP nonce, the only way the inline script and stylesheet may run. */
+export const Page: FC<{ m: StatusModel; o: PageOptions; nonce: string }> = ({ m, o, nonce }) => (
   <html lang="en">
     <head>
       <meta charset="utf-8" />
@@ -349,7 +352,7 @@ export const Page: FC<{ m: StatusModel; o: PageOptions }> = ({ m, o }) => (
       <meta name="color-scheme" content="light dark" />
       {o.refresh ? <meta http-equiv="refresh" content={String(o.refresh)} /> : null}
       <title>{`labhog · ${m.lab.site}`}</title>
-      <style>{raw(STYLES)}</style>
+      <style nonce={nonce}>{raw(STYLES)}</style>
     </head>
     <body>
       <a class="skip" href="#board">
@@ -388,7 +391,7 @@ export const Page: FC<{ m: StatusModel; o: PageOptions }> = ({ m, o }) => (
         <div aria-live="polite" aria-atomic="true" class="sr" id="announce" />
         <Board m={m} {...(o.echo ? { echo: o.echo } : {})} />
       </main>
-      <script>{raw(REFRESH_SCRIPT)}</script>
+      <script nonce={nonce}>{raw(REFRESH_SCRIPT)}</script>
     </body>
   </html>
 );
