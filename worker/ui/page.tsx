@@ -343,8 +343,7 @@ const Who: FC<{ m: StatusModel }> = ({ m }) => {
   );
 };
 
-/** nonce: this response's CSP nonce, the only way the inline script and stylesheet may run. */
-export const Page: FC<{ m: StatusModel; o: PageOptions; nonce: string }> = ({ m, o, nonce }) => (
+export const Page: FC<{ m: StatusModel; o: PageOptions }> = ({ m, o }) => (
   <html lang="en">
     <head>
       <meta charset="utf-8" />
@@ -352,7 +351,7 @@ export const Page: FC<{ m: StatusModel; o: PageOptions; nonce: string }> = ({ m,
       <meta name="color-scheme" content="light dark" />
       {o.refresh ? <meta http-equiv="refresh" content={String(o.refresh)} /> : null}
       <title>{`labhog · ${m.lab.site}`}</title>
-      <style nonce={nonce}>{raw(STYLES)}</style>
+      <style>{raw(STYLES)}</style>
     </head>
     <body>
       <a class="skip" href="#board">
@@ -391,7 +390,7 @@ export const Page: FC<{ m: StatusModel; o: PageOptions; nonce: string }> = ({ m,
         <div aria-live="polite" aria-atomic="true" class="sr" id="announce" />
         <Board m={m} {...(o.echo ? { echo: o.echo } : {})} />
       </main>
-      <script nonce={nonce}>{raw(REFRESH_SCRIPT)}</script>
+      <script>{raw(REFRESH_SCRIPT)}</script>
     </body>
   </html>
 );
