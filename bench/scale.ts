@@ -1,6 +1,6 @@
 /**
  * A lab at size, on this machine, loopback only: 1,000 resources (memory
- * calendars) in the Worker under `wrangler dev`, served by 100 real agent
+ * calendars) in the Worker in workerd, served by 100 real agent
  * processes (`labhog agent --simulate`, the built file, as the systemd unit
  * runs it) over a real Mosquitto. Opt-in: `npm run bench scale` (it takes a
  * few minutes and both cores). Smaller with LABHOG_BENCH_SCALE_RESOURCES,
@@ -28,7 +28,7 @@ import { stringify as toYaml } from "yaml";
 import type { BenchRow } from "./types.ts";
 import { generateSigningKey } from "../calendar/schedule/schedule.ts";
 import { startMosquitto } from "../test/services/mosquitto.ts";
-import { freePort } from "../test/services/process.ts";
+import { startLabhogWorker, type RunningWorker } from "../test/e2e/start-worker.ts";
 
 const repo = resolve(fileURLToPath(import.meta.url), "../..");
 const RESOURCES = Number(process.env.LABHOG_BENCH_SCALE_RESOURCES ?? 1000);
@@ -64,7 +64,7 @@ export default async function run(): Promise<BenchRow[]> {
   const mosquitto = await startMosquitto();
   const dir = await mkdtemp(join(tmpdir(), "labhog-bench-scale-"));
   const agents: ChildProcess[] = [];
-  let dev: ChildProcess | undefined;
+  let worker: RunningWorker | undefined;
   let watcher: mqtt.MqttClient | undefined;
   try {
     const key = await generateSigningKey("scale");
@@ -124,25 +124,11 @@ export default async function run(): Promise<BenchRow[]> {
     if (online.size < AGENTS) throw new Error(`only ${online.size} of ${AGENTS} agents came online`);
     const rssMiB = (await Promise.all(agents.map(async (c) => Number(/VmRSS:\s+(\d+)/.exec(await readFile(`/proc/${c.pid}/status`, "utf8"))?.[1] ?? 0)))).reduce((a, b) => a + b, 0) / 1024 / AGENTS;
 
-    say("starting the Worker (wrangler dev → workerd)");
-    const port = await freePort();
-    const vars: Record<string, string> = { LAB_CONFIG: JSON.stringify(lab), AUTH: "off", LOG_LEVEL: "error", SCHEDULE_SIGNING_KEY: JSON.stringify(key.privateJwk) };
-    const args = ["dev", "--port", String(port), "--ip", "127.0.0.1", "--persist-to", join(dir, "wrangler"), "--log-level", "error"];
-    for (const [k, v] of Object.entries(vars)) args.push("--var", `${k}:${v}`);
-    dev = spawn(process.execPath, [join(repo, "node_modules", "wrangler", "bin", "wrangler.js"), ...args], { cwd: repo, stdio: ["ignore", "pipe", "pipe"], detached: true, env: { ...process.env, WRANGLER_SEND_METRICS: "false" } });
-    let devOut = "";
-    dev.stdout!.on("data", (d) => (devOut = (devOut + d).slice(-4000)));
-    dev.stderr!.on("data", (d) => (devOut = (devOut + d).slice(-4000)));
-    const base = `http://127.0.0.1:${port}`;
-    for (let i = 0; ; i++) {
-      try {
-        if ((await fetch(`${base}/openapi.json`)).ok) break;
-      } catch {
-        /* not up yet */
-      }
-      if (i > 240 || dev.exitCode !== null) throw new Error(`wrangler dev did not start: ${devOut}`);
-      await new Promise((r) => setTimeout(r, 500));
-    }
+    // workerd through wrangler's API with no file watching: `wrangler dev` reloads the
+    // Worker whenever a file in the checkout changes, and drops the requests in flight.
+    say("starting the Worker (workerd, no watch)");
+    worker = await startLabhogWorker({ LAB_CONFIG: JSON.stringify(lab), AUTH: "off", LOG_LEVEL: "error", SCHEDULE_SIGNING_KEY: JSON.stringify(key.privateJwk) });
+    const base = worker.url;
 
     // Cold: the first listing wakes every resource's ledger.
     let t = performance.now();
@@ -168,8 +154,8 @@ export default async function run(): Promise<BenchRow[]> {
         body: JSON.stringify({ resource: rid(r), start: new Date(slotStart + slot * 1800_000).toISOString(), duration: "20m", purpose: `scale ${i}` }),
         signal: AbortSignal.timeout(60_000),
       });
-      await res.arrayBuffer();
-      if (res.status !== 201) throw new Error(`booking ${i} on ${rid(r)}: ${res.status}`);
+      const text = await res.text();
+      if (res.status !== 201) throw new Error(`booking ${i} on ${rid(r)}: ${res.status} ${text.slice(0, 300)}`);
       return performance.now() - a;
     };
     const readOne = async (i: number) => {
@@ -233,12 +219,7 @@ export default async function run(): Promise<BenchRow[]> {
   } finally {
     for (const c of agents) if (c.exitCode === null) c.kill("SIGTERM");
     await Promise.all(agents.map((c) => (c.exitCode !== null ? undefined : new Promise((r) => { c.once("exit", r); setTimeout(r, 5000).unref(); }))));
-    if (dev && dev.exitCode === null) {
-      const exited = new Promise((r) => dev!.once("exit", r));
-      process.kill(-dev.pid!, "SIGTERM");
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
-      if (dev.exitCode === null) process.kill(-dev.pid!, "SIGKILL");
-    }
+    await worker?.dispose().catch(() => {});
     await watcher?.endAsync().catch(() => {});
     await rm(dir, { recursive: true, force: true });
     await mosquitto.stop();
