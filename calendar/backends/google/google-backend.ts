@@ -419,7 +419,13 @@ export class GoogleCalendarBackend implements CalendarBackend {
       this.api.events.patch({ calendarId: this.d.calendarId, eventId: id, requestBody: this.patchBody(t.master!) }, { headers: { "If-Match": masterEtag } }),
     );
     if (!master.recurrence?.length && !group?.exceptions.length) return this.toObject({ master, exceptions: [] });
-    for (const ov of t.overrides) await this.writeInstance(id, ov);
+    const existing = new Map((group?.exceptions ?? []).map((ex) => [ex.id!, ex]));
+    for (const ov of t.overrides) {
+      // Only what changed: every write counts against the shared quota, and a cancelled occurrence stays cancelled.
+      const now = existing.get(`${id}_${ov.instanceSuffix}`);
+      if (now && sameOccurrence(now, ov.event)) continue;
+      await this.writeInstance(id, ov);
+    }
     return this.get(id); // the series with all its exceptions, as they are now
   }
 
@@ -488,6 +494,23 @@ export function groupEtag(g: Group): string {
   // A cancelled exception counts by its identity only: listings may trim it (no etag), gets don't.
   const parts = [g.master.etag ?? "", ...g.exceptions.map((ex) => `${ex.id}=${ex.status === "cancelled" ? "cancelled" : ex.etag}`).sort()];
   return `${GROUP_ETAG_PREFIX}${fnv1a(parts.join("|"))}"`;
+}
+
+/** An exception as Google has it already says what the override VEVENT says (as far as labhog maps it). */
+function sameOccurrence(current: GEvent, wanted: GEvent): boolean {
+  if (current.status === "cancelled" || wanted.status === "cancelled") return current.status === wanted.status;
+  const t = (x: calendar_v3.Schema$EventDateTime | undefined) => Date.parse(x?.dateTime ?? (x?.date ? `${x.date}T00:00:00Z` : ""));
+  return (
+    t(current.start) === t(wanted.start) &&
+    t(current.end) === t(wanted.end) &&
+    (current.summary ?? undefined) === (wanted.summary ?? current.summary ?? undefined) &&
+    (current.transparency ?? "opaque") === (wanted.transparency ?? "opaque") &&
+    sameMap(labhogOnly(current.extendedProperties?.private), labhogOnly(wanted.extendedProperties?.private))
+  );
+}
+
+function labhogOnly(m: Record<string, string> | undefined): Record<string, string> {
+  return Object.fromEntries(Object.entries(m ?? {}).filter(([k]) => k.toUpperCase().startsWith("X-LABHOG-")));
 }
 
 /** Two string maps with the same entries, in any order (Google does not promise to keep ours). */

@@ -363,6 +363,16 @@ describe("google backend: iCalendar ⇄ Google events", () => {
     expect(await backend.list({ start: new Date(Date.UTC(2030, 3, 1)), end: new Date(Date.UTC(2030, 3, 3)) })).toEqual([]);
   });
 
+  it("editing a series object writes only what changed: the series, not its unchanged exceptions", async () => {
+    const { backend } = fresh();
+    await backend.create("series-2@labhog.test", ics(series.map((l) => l.replace("series-1@", "series-2@"))));
+    const obj = (await backend.sync(null)).changed[0]!;
+    const mark = standin.requests.length;
+    const edited = await backend.update(obj.id, obj.ics.replace("SUMMARY:board lab: nightly", "SUMMARY:[conflict] board lab: nightly"), obj.etag);
+    expect(apiRequestsSince(mark).filter((r) => r.method !== "GET").map((r) => [r.method, r.path.split("/").at(-1)])).toEqual([["PATCH", obj.id]]);
+    expect(vevents(edited.ics).map((v) => v.getFirstPropertyValue("summary"))).toEqual(["[conflict] board lab: nightly", "board lab: moved", null]);
+  });
+
   it("an occurrence moved and one deleted in Google: the ledger's mapping sees the moved one once and the deleted one not at all", async () => {
     const { cal, backend } = fresh();
     // As a person would make it in Google Calendar: organizer, guests, a recurring meeting.
