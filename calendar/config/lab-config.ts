@@ -79,6 +79,8 @@ export const agentConfigSchema = z.strictObject({
   /** Worker secret holding the agent's API token hash. */
   tokenSecret: secretName.optional(),
   description: z.string().optional(),
+  /** Where the agent's host is reached (name or address): `labhog attach` opens its SSH tunnel there. */
+  host: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9.:_%-]{0,252}$/, "a host name or address").optional(),
 });
 
 export const labConfigSchema = z.strictObject({
