@@ -20,13 +20,18 @@ const obj = (v: unknown): Record<string, unknown> | undefined => (v && typeof v 
 /**
  * From `GET /api/v1/resources/{id}`: `agent.host` (the lab file's
  * `agents.<id>.host`) and the ids of the USB devices the agent reports for
- * the resource (`usage.usb.devices[].id`, "vvvv:pppp[:serial]"). Only those
+ * the resource (`usage.resources.<id>.usb.devices[].id`, "vvvv:pppp[:serial]"). Only those
  * are attached: one host's usbipd exports the devices of all its resources.
  */
 export function usbTargetOf(resource: unknown): UsbTarget {
   const r = obj(resource);
   const host = obj(r?.agent)?.host;
-  const devices = obj(obj(r?.usage)?.usb)?.devices;
+  // The agent's latest report: {agent, at, resources: {<id>: snapshot}}, or a bare snapshot.
+  const usage = obj(r?.usage);
+  const per = obj(usage?.resources);
+  const id = typeof r?.id === "string" ? r.id : undefined;
+  const snapshot = per ? (id !== undefined && Object.hasOwn(per, id) ? obj(per[id]) : undefined) : usage;
+  const devices = obj(snapshot?.usb)?.devices;
   const ids = new Set<string>();
   for (const d of Array.isArray(devices) ? devices : []) {
     const m = /^([0-9a-fA-F]{4}:[0-9a-fA-F]{4})(:|$)/.exec(String(obj(d)?.id ?? ""));

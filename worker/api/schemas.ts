@@ -42,7 +42,12 @@ export const ReservationSchema = z
   .openapi("Reservation");
 
 export const AgentStateSchema = z
-  .object({ id: z.string(), status: z.enum(["online", "offline", "unknown"]), lastSeen: z.string().nullable() })
+  .object({
+    id: z.string(),
+    status: z.enum(["online", "offline", "unknown"]),
+    lastSeen: z.string().nullable(),
+    host: z.string().nullable().optional().openapi({ description: "the agent's host from the lab file (agents.<id>.host), where `labhog attach` opens its SSH tunnel" }),
+  })
   .openapi("AgentState");
 
 export const EnforcementSchema = z

@@ -17,7 +17,7 @@ export interface ResourceView {
   kind: string;
   pool: string | null;
   tags: Record<string, string>;
-  agent: { id: string; status: AgentState["status"]; lastSeen: string | null } | null;
+  agent: { id: string; status: AgentState["status"]; lastSeen: string | null; host: string | null } | null;
   usage: unknown;
   usageAt: string | null;
   /** Whether the booking is in place on the host, as its agent last reported. */
@@ -73,7 +73,7 @@ function view(lab: LabConfig, id: string, snap: ResourceSnapshot, states: Record
     kind: r.kind,
     pool: r.pool ?? null,
     tags: r.tags,
-    agent: r.agent ? { id: r.agent, status: a?.status ?? "unknown", lastSeen: a?.lastSeen ?? null } : null,
+    agent: r.agent ? { id: r.agent, status: a?.status ?? "unknown", lastSeen: a?.lastSeen ?? null, host: own(lab.agents, r.agent)?.host ?? null } : null,
     usage: a?.usage ?? null,
     usageAt: a?.usageAt ?? null,
     enforcement: enforcementOf(a, id),

@@ -163,8 +163,14 @@ describe("labhog attach (holder's side) through the stand-in usbip", () => {
   });
 
   it("usbTargetOf reads agent.host and the vendor:product part of usage.usb.devices[].id", () => {
-    const api = { id: "board1", agent: { id: "build2", status: "online", lastSeen: null, host: "build2.lab" }, usage: { usb: { devices: [{ name: "dfu", id: "0483:DF11:3571A0B2" }, { name: "uart", id: "0403:6001" }, { name: "junk", id: "x" }] } } };
-    expect(usbTargetOf(api)).toEqual({ host: "build2.lab", ids: ["0483:df11", "0403:6001"] });
+    const devices = [{ name: "dfu", id: "0483:DF11:3571A0B2" }, { name: "uart", id: "0403:6001" }, { name: "junk", id: "x" }];
+    const agent = { id: "build2", status: "online", lastSeen: null, host: "build2.lab" };
+    // The agent's report names every resource it serves; only board1's devices count.
+    const report = { agent: "build2", at: "2026-11-30T10:00:00Z", resources: { board1: { usb: { devices } }, board2: { usb: { devices: [{ name: "other", id: "1366:0101" }] } } } };
+    expect(usbTargetOf({ id: "board1", agent, usage: report })).toEqual({ host: "build2.lab", ids: ["0483:df11", "0403:6001"] });
+    expect(usbTargetOf({ id: "board3", agent, usage: report })).toEqual({ host: "build2.lab", ids: [] });
+    // A bare snapshot.
+    expect(usbTargetOf({ id: "board1", agent, usage: { usb: { devices } } })).toEqual({ host: "build2.lab", ids: ["0483:df11", "0403:6001"] });
     expect(usbTargetOf({ agent: null, usage: null })).toEqual({ host: null, ids: [] });
   });
 
