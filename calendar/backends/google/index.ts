@@ -3,26 +3,34 @@
  * @googleapis/calendar, authenticated as a service account (JWT bearer grant,
  * signed with jose/WebCrypto). Runs in Node and in workerd (nodejs_compat).
  *
- * How Google events map to CalendarObjects (the rest of labhog sees iCalendar):
- * - One CalendarObject per Google event; `id` is the Google event id and
- *   `etag` Google's etag (sent back as If-Match).
- * - A series is its master event: one VEVENT with RRULE/EXDATE/RDATE.
- * - An instance exception is its own Google event (`recurringEventId`,
- *   `originalStartTime`, id `<seriesId>_<originalStartUTC>`), so it is its own
- *   object holding only the RECURRENCE-ID VEVENT with the series UID. A
- *   cancelled instance is such an object with STATUS:CANCELLED, both in full
- *   listings and in incremental sync (it is not a deletion: the series stays).
- *   Only a cancelled event without `recurringEventId` is a deletion.
- * - create(uid, ics) inserts the master with iCalUID = uid (Google makes the
- *   id); RECURRENCE-ID VEVENTs in the same ICS are written as instance
- *   exceptions (events.update on the instance id) and come back as their own
- *   objects. A duplicate UID is a ConflictError; a UID whose event was
- *   deleted is revived (Google keeps deleted events and their iCalUIDs).
- *   RANGE=THISANDFUTURE overrides are refused (Google splits series instead).
- * - X-LABHOG-* properties travel in extendedProperties.private, keyed by the
- *   property name, values kept as raw iCalendar value text.
- * - ORGANIZER is whatever Google says (on insert Google makes the calendar
- *   the organizer; labhog's holder travels in X-LABHOG-HOLDER).
+ * How Google events map to CalendarObjects (the rest of labhog sees iCalendar;
+ * each rule below is one Google documents, and the stand-in in
+ * test/google-standin enforces it):
+ * - A single event is one object: `id` the Google event id, `etag` Google's.
+ * - A series is ONE object with its exceptions: Google keeps a moved or
+ *   cancelled occurrence as its own event (`recurringEventId`,
+ *   `originalStartTime`); here they are RECURRENCE-ID VEVENTs (a cancelled
+ *   one with STATUS:CANCELLED) in the series' VCALENDAR, so a moved
+ *   occurrence replaces its original and a cancelled one frees the slot.
+ *   Its etag is Google's while it has no exceptions, else a digest of all
+ *   members' etags (checked against Google before a write). Deleting it
+ *   deletes the master; Google cancels the exceptions with it. Cancelled
+ *   items trimmed to id, recurringEventId and originalStartTime never fail a
+ *   sync. Sync tokens carry a `g2:` prefix: older ones mean a full sync.
+ * - create(uid, ics) inserts with a deterministic id derived from the UID
+ *   (event-id.ts), so an insert resent after a lost answer finds its own
+ *   event; a UID whose deleted event Google won't revive is a clear
+ *   ConflictError. Writes are events.patch: fields people set in Google
+ *   (reminders, colour, guests, other apps' properties) survive.
+ * - Attendees are sent only under domain-wide delegation (`subject`);
+ *   `organizer` never (read-only except on import). Reading, when the
+ *   calendar itself is the organizer the holder is the event's creator.
+ * - X-LABHOG-* properties travel in extendedProperties.private within
+ *   Google's limits (labhog-properties.ts).
+ * - 429 and rate-limit 403s are retried with a longer backoff;
+ *   quotaExceeded is not retried (google-errors.ts, retry.ts).
+ * - The first full sync reaches `fullSyncLookbackDays` back (default 35).
+ * - RANGE=THISANDFUTURE overrides are refused (Google splits series instead).
  */
 import type { CalendarBackend } from "../backend.ts";
 import { GoogleCalendarBackend, type GoogleLog, type WatchChannel, type WatchRequest } from "./google-backend.ts";
