@@ -14,8 +14,12 @@
  *   DELETE …/events/{id}                                   (events.delete)
  *
  * Test hooks: calendars(), createServiceAccount(), auth.revokeAllTokens(),
- * auth.rejectAllBearers, calendar.invalidateSyncTokens(), injectFaults()
- * (503/429 with Retry-After), clearFaults(), requests (a log), auth.tokenRequests.
+ * auth.rejectAllBearers, auth.grantDomainWideDelegation(), calendar.invalidateSyncTokens(),
+ * calendar.freezeTombstone(), injectFaults() (status, Retry-After, Google's
+ * reason and message, per method), loseResponses() (done, never answered),
+ * clearFaults(), requests (a log; a lost answer is status 0), auth.tokenRequests.
+ * The rules Google documents and the stand-in enforces are listed in
+ * standin-calendar.ts and standin-auth.ts.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
