@@ -49,7 +49,7 @@ function gotHogMessage(l: Login, user: string): void {
   expect(l.sshdLog).not.toMatch(/trying public key file \/(home|etc)\//);
 }
 function everyoneIn(l: Record<string, Login>): void {
-  for (const u of ["alice", "bob", "carol", "dave", "erin", "frank", "root"]) expect(l[u]!.out, u).toMatch(shell(u));
+  for (const u of ["alice", "bob", "carol", "dave", "erin", "frank", "gina", "root"]) expect(l[u]!.out, u).toMatch(shell(u));
   for (const [k, u] of [["aliceNew", "alice"], ["alicePassword", "alice"], ["aliceKbd", "alice"], ["bobPassword", "bob"], ["davePassword", "dave"], ["erinPassword", "erin"]] as const) expect(l[k]!.out, k).toMatch(shell(u));
   expect(l.bobLaptop!.out).toBe("bob@127.0.0.1: Permission denied (publickey,password,keyboard-interactive).\r\n");
 }
@@ -72,7 +72,9 @@ describe("hog with real sshd in a private namespace", () => {
 
   it("before: everybody logs in, with keys (erin's through a symlink) and with passwords (PAM); frank has no keys file yet", () => {
     const l = r.phases.before.logins;
-    for (const u of ["alice", "bob", "carol", "dave", "erin", "root"]) expect(l[u].out).toMatch(shell(u));
+    for (const u of ["alice", "bob", "carol", "dave", "erin", "gina", "root"]) expect(l[u].out).toMatch(shell(u));
+    expect(l.gina.sshdLog).toMatch(/Accepted publickey for gina/);
+    expect(l.gina.sshdLog).not.toContain("found at /home/gina");
     for (const [k, u] of [["alicePassword", "alice"], ["aliceKbd", "alice"], ["bobPassword", "bob"], ["davePassword", "dave"], ["erinPassword", "erin"]] as const) expect(l[k].out, k).toMatch(shell(u));
     expect(l.frank.out).toBe("frank@127.0.0.1: Permission denied (publickey,password,keyboard-interactive).\r\n");
     expect(l.aliceNew.out).toBe("alice@127.0.0.1: Permission denied (publickey,password,keyboard-interactive).\r\n");
@@ -110,6 +112,11 @@ describe("hog with real sshd in a private namespace", () => {
     keyRefusedByRule(l.frank, "frank");
     // Her original mount went along with the renamed folder.
     expect(r.phases.during.mounts).toEqual({ ...none, [A2]: 1, [B]: 1, [C]: 1 });
+  });
+
+  it("while bob holds it: gina, whose key only an AuthorizedKeysCommand knows, is refused (the rule turns the command off)", () => {
+    keyRefusedByRule(r.phases.during.logins.gina, "gina");
+    keyRefusedByRule(r.phases.restarted.logins.gina, "gina");
   });
 
   it("the rule: a drop-in in sshd's Include folder that only points under /run, and a Match for everyone but root, admins and the holder", () => {

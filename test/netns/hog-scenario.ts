@@ -30,7 +30,7 @@ await mkdir("/etc/labhog-test-keys", { recursive: true });
 // erin: ~/.ssh/authorized_keys is a symlink into her dotfiles (stow, home-manager); frank: no keys file at all yet.
 const PW: Record<string, string> = { alice: "alice-pw", bob: "bob-pw", dave: "dave-pw", erin: "erin-pw" };
 const users: Record<string, { home: string; key: string; pub: string }> = {};
-for (const [i, name] of ["alice", "bob", "carol", "dave", "erin", "frank"].entries()) {
+for (const [i, name] of ["alice", "bob", "carol", "dave", "erin", "frank", "gina"].entries()) {
   const { home } = await addUser(name, 61001 + i);
   const key = `${keysDir}/${name}`;
   const pub = await sshKey(key, `${name}@test`);
@@ -43,7 +43,7 @@ for (const [i, name] of ["alice", "bob", "carol", "dave", "erin", "frank"].entri
     await mkdir(`${home}/.ssh`, { mode: 0o700 });
     await symlink("../dotfiles/ssh/authorized_keys", `${home}/.ssh/authorized_keys`);
     await run("chown", ["-hR", `${name}:${name}`, `${home}/dotfiles`, `${home}/.ssh`]);
-  } else if (name !== "frank") await authorize(name, home, [pub]);
+  } else if (name !== "frank" && name !== "gina") await authorize(name, home, [pub]);
 }
 const rootKey = `${keysDir}/root`;
 await writeFile("/etc/labhog-test-keys/root", (await sshKey(rootKey, "root@test")) + "\n", { mode: 0o600 });
@@ -54,7 +54,10 @@ const aliceNew = `${keysDir}/alice-new`;
 await sshKey(aliceNew, "alice@new");
 await run("chmod", ["0644", `${aliceNew}.pub`]);
 
-const sshd = await startSshd(`${W}/sshd`, ".ssh/authorized_keys /etc/labhog-test-keys/%u");
+// gina has no keys file: her key comes from an AuthorizedKeysCommand (a directory lookup, say).
+const akc = `${W}/authorized-keys-command`;
+await writeFile(akc, `#!/bin/sh\n[ "$1" = gina ] && cat ${keysDir}/gina.pub\nexit 0\n`, { mode: 0o755 });
+const sshd = await startSshd(`${W}/sshd`, ".ssh/authorized_keys /etc/labhog-test-keys/%u", [`AuthorizedKeysCommand ${akc} %u`, "AuthorizedKeysCommandUser nobody"]);
 const broker = await startMosquitto();
 const key = await testKey("lab-key");
 const standins = await makeStandins(W, ["systemctl", "tmux"], { tmux: `if (process.argv[2] === "list-clients") console.log("/dev/pts/99");` });
@@ -129,6 +132,7 @@ const logins = async () => ({
   erin: await attempt(() => sshd.login("erin", users.erin!.key)),
   erinPassword: await attempt(() => sshd.passwordLogin("erin", PW.erin!, "password")),
   frank: await attempt(() => sshd.login("frank", users.frank!.key)),
+  gina: await attempt(() => sshd.login("gina", users.gina!.key)),
   root: await attempt(() => sshd.login("root", rootKey)),
 });
 const sshdFiles = async () => ({ rule: await exists(RULE), dropIn: await exists(DROP_IN), dropInText: await readFile(DROP_IN, "utf8").catch(() => null) });

@@ -44,7 +44,7 @@ function client(file: string, args: string[], env: NodeJS.ProcessEnv = process.e
  * own config set up like Debian's: an Include of a drop-in folder first, PAM
  * with password and keyboard-interactive logins on.
  */
-export async function startSshd(dir: string, authorizedKeysFile: string): Promise<Sshd> {
+export async function startSshd(dir: string, authorizedKeysFile: string, extra: string[] = []): Promise<Sshd> {
   await mkdir(`${dir}/sshd_config.d`, { recursive: true });
   const port = await freePort();
   const hostKey = `${dir}/host_ed25519`;
@@ -64,6 +64,7 @@ export async function startSshd(dir: string, authorizedKeysFile: string): Promis
     "StrictModes yes",
     // DEBUG1 logs which keys file sshd reads, so a test can prove why a key was refused.
     "LogLevel DEBUG1",
+    ...extra,
     // …but root's sessions (not separated from sshd's privileges) would copy it to the client.
     "Match User root",
     "\tLogLevel VERBOSE",
