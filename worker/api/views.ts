@@ -95,7 +95,8 @@ export async function resourceView(env: Env, lab: LabConfig, id: string): Promis
 
 /** A resource whose ledger has nothing to answer from (503): what the status page shows instead of a guess. */
 const UNREAD: ResourceSnapshot = { current: [], next: null, conflicts: 0, lastSync: null, stale: true, unreachableSince: null, seq: 0, publishPending: false };
-const isUnavailable = (e: unknown): boolean => e instanceof LabhogError && e.status === 503;
+/** The calendar can't be reached (503) or refuses labhog's credentials (502): the ledger has nothing to answer from. */
+const isUnavailable = (e: unknown): boolean => e instanceof LabhogError && (e.status === 503 || e.status === 502);
 
 /**
  * Resources with live state. A ledger that can't answer (never read its

@@ -243,7 +243,8 @@ export class Ledger extends DurableObject<Env> {
       try {
         await sync(this.#core);
       } catch (e) {
-        throw noCacheError(this.#resource, interval, e);
+        // Unreachable (down, hanging): 503 with Retry-After. A refused password or a bad config says so itself.
+        throw e instanceof LabhogError && e.status !== 503 ? e : noCacheError(this.#resource, interval, e);
       } finally {
         await this.#arm();
       }
