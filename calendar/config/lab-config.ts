@@ -3,6 +3,7 @@ import { z } from "zod";
 import { durationSchema, parseDuration } from "../duration.ts";
 import { ValidationError } from "../errors.ts";
 import { hasOwnKey, nullProtoRecord, protoKeyPaths } from "./own.ts";
+import { webhookConfigSchema } from "./webhooks.ts";
 
 /**
  * The lab file (labhog.yaml): site, calendars, resources, pools, users,
@@ -93,6 +94,8 @@ export const labConfigSchema = z.strictObject({
   users: z.record(id, userConfigSchema).default({}),
   groups: z.record(id, groupConfigSchema).default({}),
   agents: z.record(id, agentConfigSchema).default({}),
+  /** Outgoing webhooks by name (calendar/config/webhooks.ts). */
+  webhooks: z.record(id, webhookConfigSchema).default({}),
   mqtt: z
     .strictObject({
       url: z.string().regex(/^(wss?|mqtts?):\/\//, "MQTT url must be ws://, wss://, mqtt:// or mqtts://"),
@@ -132,8 +135,6 @@ function formatIssues(error: z.ZodError): string {
     .join("; ");
 }
 
-/** Validates a parsed lab object; cross-references are checked too. */
-export function validateLabConfig(input: unknown): LabConfig {
 /**
  * The id-keyed records without a prototype, so that an id like `constructor`
  * or `toString` is an ordinary id: present when the file defines it, absent
@@ -148,17 +149,20 @@ function withoutPrototypes(cfg: LabConfig): LabConfig {
     users: nullProtoRecord(cfg.users),
     groups: nullProtoRecord(cfg.groups),
     agents: nullProtoRecord(cfg.agents),
+    webhooks: nullProtoRecord(cfg.webhooks),
   };
 }
 
-  const res = labConfigSchema.safeParse(input);
-  if (!res.success) throw new ValidationError(`lab config invalid: ${formatIssues(res.error)}`, { issues: res.error.issues });
+/** Validates a parsed lab object; cross-references are checked too. */
+export function validateLabConfig(input: unknown): LabConfig {
   // zod drops `__proto__` keys silently: a resource, user or tag so named would vanish.
   const protoKeys = protoKeyPaths(input);
   if (protoKeys.length) {
     const where = protoKeys.map((p) => `${p.join(".")}: "__proto__" is not allowed as a name`);
     throw new ValidationError(`lab config invalid: ${where.join("; ")}`, { issues: where });
   }
+  const res = labConfigSchema.safeParse(input);
+  if (!res.success) throw new ValidationError(`lab config invalid: ${formatIssues(res.error)}`, { issues: res.error.issues });
   const cfg = withoutPrototypes(res.data);
   const problems: string[] = [];
   for (const [rid, r] of Object.entries(cfg.resources)) {
@@ -167,6 +171,10 @@ function withoutPrototypes(cfg: LabConfig): LabConfig {
     const cal = r.calendar ?? (hasOwnKey(cfg.calendars, rid) ? rid : "default");
     if (!hasOwnKey(cfg.calendars, cal)) problems.push(`resources.${rid}.calendar: unknown calendar "${cal}"`);
     if (r.owner && !hasOwnKey(cfg.users, r.owner)) problems.push(`resources.${rid}.owner: unknown user "${r.owner}"`);
+  }
+  for (const [wid, w] of Object.entries(cfg.webhooks)) {
+    for (const [i, r] of (w.resources ?? []).entries()) if (!hasOwnKey(cfg.resources, r)) problems.push(`webhooks.${wid}.resources.${i}: unknown resource "${r}"`);
+    for (const [i, p] of (w.pools ?? []).entries()) if (!hasOwnKey(cfg.pools, p)) problems.push(`webhooks.${wid}.pools.${i}: unknown pool "${p}"`);
   }
   for (const [uid, u] of Object.entries(cfg.users)) {
     for (const [i, g] of u.groups.entries()) if (!hasOwnKey(cfg.groups, g)) problems.push(`users.${uid}.groups.${i}: unknown group "${g}"`);
