@@ -17,6 +17,8 @@ command -v setfacl >/dev/null 2>&1 || need+=(acl)
 [ -x /usr/bin/chromium ] || need+=(chromium)
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
 command -v unshare >/dev/null 2>&1 || need+=(util-linux)
+# The usbip holder-only tests put real nftables rules in place (in a private network namespace).
+[ -x /usr/sbin/nft ] || need+=(nftables)
 # Real password logins (PAM) against the namespaced sshd.
 command -v sshpass >/dev/null 2>&1 || need+=(sshpass)
 # The feed tests check our iCalendar with a parser that is not ours.

@@ -145,7 +145,8 @@ export async function runAttach(argv: string[], deps: { lookup?: (resource: stri
     }
     return 0;
   } catch (e) {
-    process.stderr.write(`labhog attach: ${(e as Error).message}\n`);
+    const why = tunnel ? `\n(usbipd on ${host} answers only the current holder's login: is the booking active and yours${values.login ? `, and ${values.login} your login there` : ""}?)` : "";
+    process.stderr.write(`labhog attach: ${(e as Error).message}${why}\n`);
     return 1;
   } finally {
     // A no-op after leave(): then the attached devices still need it.

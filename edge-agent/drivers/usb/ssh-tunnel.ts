@@ -86,6 +86,7 @@ export async function openTunnel(o: TunnelOptions, timeoutMs = 20_000): Promise<
   const args = sshArgs(o, port);
   let child: ChildProcess | undefined;
   let closed = false;
+  let left = false;
   let stderr = "";
   let restarts = 0;
   const start = () => {
@@ -110,6 +111,8 @@ export async function openTunnel(o: TunnelOptions, timeoutMs = 20_000): Promise<
       closed = true;
       throw new Error(`ssh to ${o.host} failed: ${stderr.trim() || `exit ${first.exitCode ?? first.signalCode}`}`);
     }
+    // Ready when the forward accepts a connection (portable, unlike reading the socket table);
+    // that one empty connection reaches usbipd, which drops it.
     if (await accepting(port)) break;
     if (Date.now() > deadline) {
       closed = true;
@@ -125,10 +128,12 @@ export async function openTunnel(o: TunnelOptions, timeoutMs = 20_000): Promise<
     },
     leave() {
       closed = true;
+      left = true;
       child?.stderr?.destroy();
       child?.unref();
     },
     async close() {
+      if (left) return;
       closed = true;
       const c = child;
       if (!c || c.exitCode !== null || c.signalCode !== null) return;
