@@ -30,8 +30,10 @@
  *   RRULE/RDATE (incl. PERIOD)/EXDATE; overrides matched to instances by
  *   instant, not by text; RANGE=THISANDFUTURE shifts and re-describes later
  *   instances; an override for an instance the rules do not produce is kept
- *   unless EXDATE names it. Iteration always starts at DTSTART and skips to
- *   the window, with a hard cap (MappingContext.maxIterations, default 20,000
+ *   unless EXDATE names it. Iteration starts at DTSTART and skips to the
+ *   window, except for simple DAILY/WEEKLY rules without COUNT, which start
+ *   at the period before the window (calendar/recurrence/simple-rule.ts);
+ *   either way with a hard cap (MappingContext.maxIterations, default 20,000
  *   steps, counting ical.js's internal search steps too).
  * - Limits: objects over 1 MiB (maxObjectChars) are rejected unparsed; years
  *   outside 1900–2200 are InvalidEventError; VTIMEZONE rules must be yearly.

@@ -85,7 +85,9 @@ const SHARED_ZONES_MAX = 512;
 function shareZone(root: ICAL.Component, vtz: ICAL.Component, tzid: string): void {
   const cache = (root as unknown as { _timezoneCache?: unknown })._timezoneCache;
   if (!(cache instanceof Map)) throw new Error("ical.js no longer keeps a per-calendar zone cache: VTIMEZONE zones cannot be read per RFC 5545");
-  const key = vtz.toString();
+  // The jCal (what the text means, not how it is folded): serializing it is
+  // far cheaper than ical.js's toString.
+  const key = JSON.stringify(vtz.jCal);
   let zone = sharedZones.get(key);
   if (!zone) {
     zone = new VtimezoneZone({ component: new ICAL.Component(structuredClone(vtz.toJSON()) as unknown[]), tzid });
@@ -107,19 +109,26 @@ function checkZoneRule(rule: ICAL.Component, tzid: string, objectId: string | un
   }
 }
 
+/**
+ * TZIDs named anywhere outside VTIMEZONEs, read from the jCal arrays: asking
+ * the Component would build an ical.js Property for every line of the object
+ * just to look at its parameters.
+ */
 function usedTzids(root: ICAL.Component): Set<string> {
   const out = new Set<string>();
-  const walk = (c: ICAL.Component, depth: number) => {
-    if (depth > 8) return;
-    if (c.name === "vtimezone") return;
-    for (const p of c.getAllProperties()) {
-      const tz = p.getParameter("tzid");
+  const walk = (jcal: unknown, depth: number) => {
+    if (depth > 8 || !Array.isArray(jcal)) return;
+    if (jcal[0] === "vtimezone") return;
+    for (const p of (jcal[1] ?? []) as unknown[]) {
+      const params = Array.isArray(p) ? (p[1] as Record<string, unknown> | undefined) : undefined;
+      if (!params || !Object.hasOwn(params, "tzid")) continue;
+      const tz = params.tzid;
       if (typeof tz === "string" && tz) out.add(tz);
       else if (Array.isArray(tz)) for (const t of tz) if (typeof t === "string") out.add(t);
     }
-    for (const s of c.getAllSubcomponents()) walk(s, depth + 1);
+    for (const s of (jcal[2] ?? []) as unknown[]) walk(s, depth + 1);
   };
-  walk(root, 0);
+  walk(root.jCal, 0);
   return out;
 }
 

@@ -3,6 +3,7 @@ import { InvalidEventError, ValidationError } from "../errors.ts";
 import { stateAt, type Reservation, type TimeWindow, type User } from "../model.ts";
 import { IterationBudget, IterationCapError } from "../recurrence/budget.ts";
 import { expandSeries, type Occurrence } from "../recurrence/expand.ts";
+import { firstTimeValue } from "./fast-time.ts";
 import { resolveHolder } from "./holder.ts";
 import { message, parseCalendar } from "./parse.ts";
 import { MAX_USAGE_CHARS, X, stripConflictPrefix, text } from "./properties.ts";
@@ -173,7 +174,8 @@ function purposeOf(summary: string, holderId: string | undefined): string {
 function utcOf(c: ICAL.Component | undefined, name: string): string | undefined {
   if (!c) return undefined;
   try {
-    const v = c.getFirstPropertyValue(name);
+    const p = c.getFirstProperty(name);
+    const v = p ? firstTimeValue(p) : undefined;
     if (v instanceof ICAL.Time) {
       const ms = v.toUnixTime() * 1000;
       return Number.isFinite(ms) ? isoUtc(ms) : undefined;

@@ -1,5 +1,6 @@
 import ICAL from "ical.js";
 import { InvalidEventError } from "../errors.ts";
+import { firstTimeValue } from "./fast-time.ts";
 import { IntlZone, VtimezoneZone, wallAt } from "./zones.ts";
 
 /**
@@ -48,7 +49,7 @@ function timeValue(comp: ICAL.Component, name: string, objectId: string | undefi
   if (!prop) return undefined;
   let v: unknown;
   try {
-    v = prop.getFirstValue();
+    v = firstTimeValue(prop);
   } catch (e) {
     throw new InvalidEventError(`${name.toUpperCase()} is not a valid date or date-time`, objectId, { cause: e });
   }

@@ -182,6 +182,31 @@ export function rfcOffsetForWall(offsetAtMs: (ms: number) => number, w: Wall): n
   return Math.max(...fits); // larger offset = earlier instant = first of a repeated hour
 }
 
+/**
+ * Offsets already worked out, per zone, by wall clock time. ical.js asks for
+ * the offset of the same few wall times over and over (every comparison of
+ * a fresh or moved ICAL.Time, four of them per recurrence step); the answer
+ * depends only on the zone's data and the wall time, so it is kept.
+ */
+export class WallOffsetMemo {
+  #map = new Map<number, number>();
+  static readonly MAX = 20_000;
+
+  get(w: Wall, compute: (w: Wall) => number): number {
+    const { year, month, day, hour, minute, second } = w;
+    // A number, not a string: cheap to build and to hash. Out-of-range fields
+    // (ical.js normalizes, but be safe) only make a key that is never shared.
+    const key = ((((year * 13 + month) * 32 + day) * 25 + hour) * 61 + minute) * 62 + second;
+    if (!Number.isSafeInteger(key)) return compute(w);
+    const hit = this.#map.get(key);
+    if (hit !== undefined) return hit;
+    const off = compute(w);
+    if (this.#map.size >= WallOffsetMemo.MAX) this.#map.clear();
+    this.#map.set(key, off);
+    return off;
+  }
+}
+
 /** Instant (ms) of a wall clock time in `tzid`. */
 export function wallToInstant(tzid: string, w: Wall): number {
   return utcOfWall(w) - offsetForWall(tzid, w) * 1000;
@@ -189,12 +214,14 @@ export function wallToInstant(tzid: string, w: Wall): number {
 
 /** An ical.js zone backed by Intl, so ical.js arithmetic and comparisons just work. */
 export class IntlZone extends ICAL.Timezone {
+  readonly #memo = new WallOffsetMemo();
+
   constructor(tzid: string) {
     super({ tzid });
   }
 
   override utcOffset(tt: ICAL.Time): number {
-    return offsetForWall(this.tzid, tt);
+    return this.#memo.get(tt, (w) => offsetForWall(this.tzid, w));
   }
 
   override toString(): string {
@@ -216,9 +243,10 @@ export class VtimezoneZone extends ICAL.Timezone {
   #offset: number[] = [];
   #first = 0;
   #seen = -1;
+  readonly #memo = new WallOffsetMemo();
 
   override utcOffset(tt: ICAL.Time): number {
-    return rfcOffsetForWall((ms) => this.offsetAtMs(ms), tt);
+    return this.#memo.get(tt, (w) => rfcOffsetForWall((ms) => this.offsetAtMs(ms), w));
   }
 
   /** UTC offset (seconds) in force at the instant `ms`. */

@@ -1,6 +1,6 @@
 import ICAL from "ical.js";
 import { InvalidEventError } from "../errors.ts";
-import { addDurationMs, checkYear, endMs, instantMs, localize, readTime, timingOf, type EventTiming } from "../ical/times.ts";
+import { addDurationMs, checkYear, endMs, instantMs, localize, readTime, timingOf, type EventLength, type EventTiming } from "../ical/times.ts";
 import type { IntlZone } from "../ical/zones.ts";
 import { IterationBudget } from "./budget.ts";
 import { ruleStarts } from "./rule.ts";
@@ -125,9 +125,14 @@ export function expandSeries(master: ICAL.Component | undefined, overrideComps: 
   let lookahead = 0;
   for (const r of ranges) lookahead = Math.max(lookahead, r.ridMs - r.startMs);
   const stopAt = window.endMs + lookahead;
+  // Rule instances that start before this cannot reach into the window, even
+  // moved later by a THISANDFUTURE override: the rules may skip them.
+  let reach = lengthBoundMs(timing.length);
+  for (const r of ranges) reach = Math.max(reach, r.endMs - r.ridMs);
+  const fromMs = window.startMs - reach - DAY_MS;
 
   let rangeIdx = -1;
-  for (const inst of instances(master, timing, lab, budget, objectId)) {
+  for (const inst of instances(master, timing, lab, budget, objectId, fromMs)) {
     const ridMs = instantMs(inst.start);
     if (ridMs >= stopAt) break;
     if (isExcluded(inst.start, ridMs)) continue;
@@ -171,7 +176,7 @@ interface Instance {
 }
 
 /** The recurrence set of a master in ascending order, duplicates removed (EXDATE applied by the caller). */
-function* instances(master: ICAL.Component, timing: EventTiming, lab: IntlZone, budget: IterationBudget, objectId: string | undefined): Generator<Instance> {
+function* instances(master: ICAL.Component, timing: EventTiming, lab: IntlZone, budget: IterationBudget, objectId: string | undefined, fromMs?: number): Generator<Instance> {
   const heads: Array<{ next: Instance | undefined; ms: number; it?: Generator<ICAL.Time> }> = [];
   const dtstart = timing.start;
   heads.push({ next: { start: dtstart }, ms: instantMs(dtstart) });
@@ -189,7 +194,7 @@ function* instances(master: ICAL.Component, timing: EventTiming, lab: IntlZone, 
     if (!Number.isInteger(rule.interval) || rule.interval < 1) throw new InvalidEventError("RRULE INTERVAL must be a positive integer", objectId);
     let it: Generator<ICAL.Time>;
     try {
-      it = countFromDtstart(ruleStarts(rule, dtstart, budget), rule, dtstart);
+      it = countFromDtstart(ruleStarts(rule, dtstart, budget, fromMs), rule, dtstart);
     } catch (e) {
       throw new InvalidEventError(`RRULE cannot be expanded: ${(e as Error).message}`, objectId, { cause: e });
     }
@@ -286,6 +291,22 @@ function* countFromDtstart(it: Generator<ICAL.Time>, rule: ICAL.Recur, dtstart: 
     if (count && produced >= count) return;
     produced++;
     yield t;
+  }
+}
+
+const DAY_MS = 86_400_000;
+
+/** The longest an occurrence of this length can last (nominal days count 25 hours: DST). */
+function lengthBoundMs(length: EventLength): number {
+  switch (length.kind) {
+    case "exact":
+      return length.ms;
+    case "days":
+      return length.days * 25 * 3_600_000;
+    case "nominal": {
+      const d = length.duration;
+      return (d.weeks * 7 + d.days) * 25 * 3_600_000 + (d.hours * 3600 + d.minutes * 60 + d.seconds) * 1000;
+    }
   }
 }
 
