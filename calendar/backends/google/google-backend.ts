@@ -202,7 +202,20 @@ export class GoogleCalendarBackend implements CalendarBackend {
       { timeMin: window.start.toISOString(), timeMax: window.end.toISOString(), singleEvents: false, showDeleted: false },
       { op: "list" },
     );
-    return this.groupsOf(items);
+    // A window listing brings a series' exceptions only when they fall in the window themselves: an
+    // occurrence moved out of it would be missing, and its original time would look taken. So every
+    // series in the window comes with all its exceptions.
+    const out: CalendarObject[] = [];
+    for (const o of await this.groupsOf(items)) {
+      const master = items.find((ev) => ev.id === o.id);
+      if (!master?.recurrence?.length) {
+        out.push(o);
+        continue;
+      }
+      const g = await this.fetchGroup(o.id);
+      if (g) out.push(this.toObject(g));
+    }
+    return out;
   }
 
   async sync(token: string | null, options: SyncOptions = {}): Promise<SyncResult> {

@@ -363,6 +363,18 @@ describe("google backend: iCalendar ⇄ Google events", () => {
     expect(await backend.list({ start: new Date(Date.UTC(2030, 3, 1)), end: new Date(Date.UTC(2030, 3, 3)) })).toEqual([]);
   });
 
+  it("a window listing brings a series with all its exceptions, also an occurrence moved out of the window", async () => {
+    const { cal, backend } = fresh();
+    const ev = cal.seed({ summary: "nightly", start: { dateTime: "2030-04-01T09:00:00Z", timeZone: "UTC" }, end: { dateTime: "2030-04-01T10:00:00Z", timeZone: "UTC" }, recurrence: ["RRULE:FREQ=DAILY;COUNT=10"] });
+    cal.write(`${ev.id}_20300402T090000Z`, { start: { dateTime: "2030-04-20T09:00:00Z", timeZone: "UTC" }, end: { dateTime: "2030-04-20T10:00:00Z", timeZone: "UTC" } }, undefined, "patch");
+    const window = { start: new Date(Date.UTC(2030, 3, 2)), end: new Date(Date.UTC(2030, 3, 3)) };
+    const listed = await backend.list(window);
+    expect(listed.map((o) => o.id)).toEqual([ev.id]);
+    const users = [{ id: "bob", email: "bob@example.com", unix: ["bob"], sshKeys: [], groups: [] }];
+    // The 2 April occurrence moved to the 20th: nothing of this series is on the 2nd.
+    expect(reservationsFromIcs(listed[0]!.ics, { resource: "board", timezone: "UTC", users, owner: "bob" }, window, ev.id!)).toEqual([]);
+  });
+
   it("editing a series object writes only what changed: the series, not its unchanged exceptions", async () => {
     const { backend } = fresh();
     await backend.create("series-2@labhog.test", ics(series.map((l) => l.replace("series-1@", "series-2@"))));
