@@ -8,7 +8,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { patchEventIcs, reservationToIcs } from "../../calendar/ical/index.ts";
-import { compactUsage, MAX_USAGE_SUMMARY_CHARS, summaryLine, type LiveUsage } from "../../worker/usage/live.ts";
+import { compactUsage, MAX_LIVE_LINE_CHARS, MAX_USAGE_SUMMARY_CHARS, summaryLine, type LiveUsage } from "../../worker/usage/live.ts";
 
 /** A host with far more going on than fits in an event. */
 function busy(): LiveUsage {
@@ -34,6 +34,7 @@ describe("the usage summary written into events", () => {
     expect(s.sessions.length).toBeGreaterThan(0);
     expect(s.more).toMatchObject({ sessions: 50 - s.sessions.length, power: 20 - Object.keys(s.power).length, usb: 20 - s.usb.length });
     expect(summaryLine(s)).toMatch(/\+\d+ more sessions/);
+    expect(summaryLine(s).length).toBeLessThanOrEqual(MAX_LIVE_LINE_CHARS);
     // A quiet host keeps everything.
     const quiet: LiveUsage = { at: null, sessions: [{ user: "bob", from: "10.0.0.5", activity: "active" }], power: { board: "on" }, usb: [] };
     expect(compactUsage(quiet)).toEqual(quiet);

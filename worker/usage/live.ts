@@ -152,8 +152,12 @@ export function compactUsage(u: LiveUsage): UsageSummary {
   }
 }
 
-/** The "Live:" line of a summary, with what it left out counted. */
+/** The longest "Live:" line written (it is also kept in X-LABHOG-LIVE: Google's 1024 characters per property). */
+export const MAX_LIVE_LINE_CHARS = 500;
+
+/** The "Live:" line of a summary, with what it left out counted; at most MAX_LIVE_LINE_CHARS. */
 export function summaryLine(s: UsageSummary): string {
   const more = s.more ? Object.entries(s.more).map(([k, n]) => `+${n} ${k === "sessions" ? "more sessions" : k === "power" ? "more power outlets" : "more USB devices"}`) : [];
-  return [liveLine(s), ...more].join(" · ");
+  const line = [liveLine(s), ...more].join(" · ");
+  return line.length > MAX_LIVE_LINE_CHARS ? line.slice(0, MAX_LIVE_LINE_CHARS - 1) + "…" : line;
 }
