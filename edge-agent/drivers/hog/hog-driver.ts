@@ -381,7 +381,8 @@ export class HogDriver implements Driver {
       if (this.st.sshd) ctx.emit({ action: "would-unlock-sshd", ok: true, message: "remove the sshd rule and reload sshd" });
     } else {
       try {
-        const { removed } = await unlockSshd(this.sshd, this.st.sshd?.dropIn);
+        // dropIn is recorded once sshd was reloaded with the rule: until a reload without it succeeds, reload again.
+        const { removed } = await unlockSshd(this.sshd, this.st.sshd?.dropIn, this.st.sshd?.dropIn !== undefined);
         const { sshd: _gone, ...rest } = this.st;
         this.st = rest;
         if (removed) ctx.emit({ action: "sshd-unlocked", ok: true, message: "sshd rule removed, sshd reloaded" });

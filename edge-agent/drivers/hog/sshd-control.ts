@@ -90,8 +90,12 @@ export async function lockSshd(c: SshdControl, allowed: readonly string[], probe
   return { dropIn, reloaded: true };
 }
 
-/** Removes the rule and the drop-in (only files labhog wrote), then reloads sshd if anything was removed. */
-export async function unlockSshd(c: SshdControl, dropIn?: string): Promise<{ removed: boolean }> {
+/**
+ * Removes the rule and the drop-in (only files labhog wrote), then reloads
+ * sshd if anything was removed or `reload` says sshd may still hold the rule
+ * (a reload that failed last time: the files are gone but sshd runs with them).
+ */
+export async function unlockSshd(c: SshdControl, dropIn?: string, reload = false): Promise<{ removed: boolean }> {
   const rule = rulePath(c);
   let removed = false;
   if ((await readOr(rule)) !== undefined) {
@@ -105,10 +109,11 @@ export async function unlockSshd(c: SshdControl, dropIn?: string): Promise<{ rem
   }
   await rm(keysDir(c), { recursive: true, force: true });
   await rm(join(c.runDir, "sshd.conf.candidate"), { force: true });
-  if (removed) {
+  if (removed || reload) {
     // Removing our files cannot break the config; if it is broken anyway (someone else's edit), a reload would stop sshd.
     await sshdCheck(c, c.sshdConfig);
-    await reloadSshd(c);
+    // An sshd that is not running holds no rule; it reads the config without it when it starts.
+    await reloadSshd(c, { ifRunning: true });
   }
   return { removed };
 }
@@ -118,13 +123,15 @@ export async function unlockSshd(c: SshdControl, dropIn?: string): Promise<{ rem
  * it listens again: sshd re-executes itself on SIGHUP and only reads its
  * configuration then. Established connections are not affected.
  */
-export async function reloadSshd(c: SshdControl): Promise<void> {
+export async function reloadSshd(c: SshdControl, o: { ifRunning?: boolean } = {}): Promise<void> {
   const { stdout } = await c.exec(c.sshdPath, ["-T", "-f", c.sshdConfig], { timeout: 15_000 });
   const pidFile = /^pidfile\s+(.+)$/im.exec(stdout)?.[1]?.trim();
   if (!pidFile || pidFile === "none") throw new SshdConfigError(`cannot reload sshd: ${c.sshdConfig} sets no PidFile`);
   const text = await readOr(pidFile);
   const pid = Number(text?.trim());
-  if (!Number.isInteger(pid) || pid <= 1) throw new SshdConfigError(`cannot reload sshd: no running sshd in ${pidFile}`);
+  const alive = Number.isInteger(pid) && pid > 1 && isAlive(pid);
+  if (!alive && o.ifRunning) return;
+  if (!alive) throw new SshdConfigError(`cannot reload sshd: no running sshd in ${pidFile}`);
   const before = await listening(pid);
   try {
     process.kill(pid, "SIGHUP");
@@ -138,6 +145,15 @@ export async function reloadSshd(c: SshdControl): Promise<void> {
     await new Promise((r) => setTimeout(r, 25));
   }
   throw new SshdConfigError(`sshd (pid ${pid}) did not listen again within 15 s of SIGHUP: check it is still running`);
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
 }
 
 /** Inodes of the listening TCP sockets that process `pid` holds. */
