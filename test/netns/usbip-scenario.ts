@@ -18,7 +18,7 @@ import { createServer, type Socket } from "node:net";
 import { delimiter, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createUsbDriver } from "../../edge-agent/drivers/usb/index.ts";
-import type { HotplugSource } from "../../edge-agent/drivers/access/hotplug.ts";
+import type { HotplugSource } from "../../edge-agent/drivers/usb/hotplug.ts";
 import { entry, testContext } from "../agent/drivers/helpers.ts";
 import { addUser, authorize, privatizeFilesystem, run, sshKey } from "./namespace.ts";
 import { startSshd } from "./sshd.ts";

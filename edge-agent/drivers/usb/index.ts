@@ -5,7 +5,7 @@ import type { Driver, DriverContext, UsageSource } from "../driver.ts";
 import { execOf, type Deps } from "../deps.ts";
 import { usbConfigSchema, type UsbConfig, type UsbConfigInput } from "./config.ts";
 import type { UsbId } from "./device-id.ts";
-import { pollingHotplug, type HotplugSource } from "../access/hotplug.ts";
+import { pollingHotplug, type HotplugSource } from "./hotplug.ts";
 import { UsbipFirewall, uidsOf } from "./firewall.ts";
 import { libusbHotplug, serialAt } from "./libusb.ts";
 import { resolveBusIds, usbipStatus } from "./sysfs.ts";
@@ -17,6 +17,7 @@ export { Usbip, parsePorts, parseRemoteList } from "./usbip.ts";
 export { listUsbDevices, resolveBusIds, usbipStatus } from "./sysfs.ts";
 export { rulesetText, UsbipFirewall, TABLE as USBIP_TABLE } from "./firewall.ts";
 export { busidOf, libusbHotplug, listLibusbDevices } from "./libusb.ts";
+export { pollingHotplug, type HotplugSource } from "./hotplug.ts";
 
 export interface UsbDeviceState {
   name: string;

@@ -1,4 +1,4 @@
-import type { HotplugSource } from "../access/hotplug.ts";
+import type { HotplugSource } from "./hotplug.ts";
 import { BUSID } from "./device-id.ts";
 
 /**

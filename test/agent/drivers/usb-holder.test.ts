@@ -3,7 +3,7 @@ import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createUsbDriver, rulesetText, busidOf, listLibusbDevices, resolveBusIds, usbipStatus, type UsbConfigInput } from "../../../edge-agent/drivers/usb/index.ts";
-import type { HotplugSource } from "../../../edge-agent/drivers/access/hotplug.ts";
+import type { HotplugSource } from "../../../edge-agent/drivers/usb/hotplug.ts";
 import { sshArgs } from "../../../edge-agent/drivers/usb/ssh-tunnel.ts";
 import { checkedIn, liveUsageOf } from "../../../worker/usage/live.ts";
 import { tempDir } from "../../services/process.ts";
