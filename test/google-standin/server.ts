@@ -63,6 +63,15 @@ export interface GoogleStandin {
   loseResponses(count: number, method?: string): void;
   /** Drops faults not yet served. */
   clearFaults(): void;
+  /**
+   * Google's "per minute per project per user" quota, where the user is "the
+   * user or service account performing the request, not necessarily the user
+   * who owns the calendar being accessed" (Manage quotas guide): at most
+   * `requests` API calls per `windowMs` (sliding) per account or delegated
+   * user, across all calendars; beyond it 403 usageLimits rateLimitExceeded.
+   * Off (undefined) by default.
+   */
+  perUserQuota: { requests: number; windowMs: number } | undefined;
   close(): Promise<void>;
 }
 
@@ -82,6 +91,8 @@ export async function startGoogleStandin(): Promise<GoogleStandin> {
   const faults: Fault[] = [];
   const requests: StandinRequest[] = [];
   const auth = new StandinAuth(() => `${base}token`);
+  const callsBy = new Map<string, number[]>();
+  const quota: { perUserQuota: GoogleStandin["perUserQuota"] } = { perUserQuota: undefined };
 
   const takeFault = (target: Fault["target"], method: string, lost = false): Fault | undefined => {
     const f = faults.find((x) => x.target === target && x.remaining > 0 && !!x.lost === lost && (!x.method || x.method === method));
@@ -119,6 +130,17 @@ export async function startGoogleStandin(): Promise<GoogleStandin> {
       };
       send(res, 401, body, { "www-authenticate": 'Bearer realm="https://accounts.google.com/", error="invalid_token"' });
       return 401;
+    }
+    if (quota.perUserQuota) {
+      const who = caller.subject ?? caller.account;
+      const now = Date.now();
+      const recent = (callsBy.get(who) ?? []).filter((t) => t > now - quota.perUserQuota!.windowMs);
+      if (recent.length >= quota.perUserQuota.requests) {
+        callsBy.set(who, recent);
+        send(res, 403, { error: { errors: [{ domain: "usageLimits", reason: "rateLimitExceeded", message: "Rate Limit Exceeded" }], code: 403, message: "Rate Limit Exceeded" } });
+        return 403;
+      }
+      callsBy.set(who, [...recent, now]);
     }
     const fault = takeFault("api", method);
     if (fault) {
@@ -180,6 +202,13 @@ export async function startGoogleStandin(): Promise<GoogleStandin> {
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
 
   return {
+    get perUserQuota() {
+      return quota.perUserQuota;
+    },
+    set perUserQuota(v) {
+      quota.perUserQuota = v;
+      callsBy.clear();
+    },
     apiRoot: base,
     tokenUrl: `${base}token`,
     auth,

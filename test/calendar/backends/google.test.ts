@@ -666,6 +666,23 @@ describe("google backend: the rules Google documents (issue 11)", () => {
     expect(apiRequestsSince(mark).map((r) => r.status)).toEqual([403, 200]);
   });
 
+  it("G6: every calendar of a service account draws on one per-user quota; labhog backs off and gets through", async () => {
+    // The first rate-limit wait (at least half of 1 s) outlasts the quota window (500 ms): one retry gets through.
+    const a = fresh({ retry: { attempts: 4, rateLimitBaseDelayMs: 1000, rateLimitMaxDelayMs: 1000 } });
+    const b = fresh({ retry: { attempts: 4, rateLimitBaseDelayMs: 1000, rateLimitMaxDelayMs: 1000 } });
+    standin.perUserQuota = { requests: 3, windowMs: 500 };
+    try {
+      const mark = standin.requests.length;
+      for (let i = 0; i < 3; i++) await a.backend.list({ start: new Date(Date.UTC(2030, 0, 1)), end: new Date(Date.UTC(2030, 0, 2)) });
+      // Another calendar, the same service account: its first call is over the quota.
+      await b.backend.list({ start: new Date(Date.UTC(2030, 0, 1)), end: new Date(Date.UTC(2030, 0, 2)) });
+      const onB = apiRequestsSince(mark).filter((r) => r.path.includes(encodeURIComponent(b.cal.id)));
+      expect(onB.map((r) => r.status)).toEqual([403, 200]);
+    } finally {
+      standin.perUserQuota = undefined;
+    }
+  });
+
   it("G6: rate limits wait at least half a step of their own longer ladder; a 503 keeps the short one", () => {
     const p = { ...defaultRetryPolicy };
     const rate = new GoogleRateLimitError("429");
