@@ -137,3 +137,172 @@ describe("the status page passes axe-core (no serious or critical violations)", 
     });
   }
 });
+
+/** The focused element shows a :focus-visible outline, and nothing (a sticky header) covers it. */
+async function expectFocusVisible(page: Page): Promise<void> {
+  const f = await page.evaluate(() => {
+    const el = document.activeElement as HTMLElement;
+    const cs = getComputedStyle(el);
+    const r = el.getBoundingClientRect();
+    const hit = document.elementFromPoint(r.left + Math.min(r.width / 2, 8), r.top + r.height / 2);
+    // A date-time input's focus is in its inner fields: the input never matches :focus-visible itself.
+    const focusVisible = el.matches(":focus-visible") || el.matches("input[type=datetime-local]:focus-within");
+    const focusColor = getComputedStyle(document.body).getPropertyValue("--focus").trim();
+    const probe = document.createElement("i");
+    probe.style.color = focusColor;
+    document.body.appendChild(probe);
+    const expected = getComputedStyle(probe).color;
+    probe.remove();
+    return { el: el.outerHTML.slice(0, 90), focusVisible, outline: cs.outlineStyle, colorIsFocus: cs.outlineColor === expected, width: parseFloat(cs.outlineWidth), inView: r.top >= 0 && r.bottom <= innerHeight, onTop: !!hit && (hit === el || el.contains(hit) || hit.contains(el)) };
+  });
+  expect(f, JSON.stringify(f)).toMatchObject({ focusVisible: true, outline: "solid", colorIsFocus: true, inView: true, onTop: true });
+  expect(f.width, f.el).toBeGreaterThanOrEqual(2);
+}
+
+/** Presses Tab (nothing else) until the element matching selector has the focus; every stop on the way shows its focus. */
+async function tabTo(page: Page, selector: string, max = 300): Promise<void> {
+  for (let i = 0; i < max; i++) {
+    await page.keyboard.press("Tab");
+    if (await page.evaluate(() => document.activeElement !== document.body)) await expectFocusVisible(page);
+    if (await page.evaluate((s) => document.activeElement?.matches(s) ?? false, selector)) return;
+  }
+  throw new Error(`Tab never reached ${selector}`);
+}
+
+const reservationsOf = async (resource: string) => (await lab.api("GET", `/api/v1/reservations?resource=${resource}`)).body.reservations as any[];
+
+describe("every action works with the keyboard alone", () => {
+  for (const scheme of SCHEMES) {
+    it(`signs in, opens and closes a booking form, books, extends, releases and signs out with Tab, Enter and Space (${scheme})`, async () => {
+      const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 }, colorScheme: scheme });
+      const page = await ctx.newPage();
+      await page.goto(`${lab.worker.url}/status`);
+      // The first stop is the skip link, shown while focused.
+      await page.keyboard.press("Tab");
+      expect(await page.evaluate(() => document.activeElement?.textContent?.trim())).toBe("Skip to resources");
+      await expectFocusVisible(page);
+
+      await tabTo(page, "#token");
+      await page.keyboard.type(TOKENS.alice);
+      await tabTo(page, 'form[action="/status/sign-in"] button');
+      await page.keyboard.press("Enter");
+      await page.waitForURL(/done=signed-in/);
+
+      // The booking form: a <summary> opens and closes with Enter and Space.
+      const details = page.locator("#r-build1 details.book");
+      await tabTo(page, "#r-build1 summary");
+      await page.keyboard.press("Enter");
+      expect(await details.getAttribute("open")).not.toBeNull();
+      await page.keyboard.press("Space");
+      expect(await details.getAttribute("open")).toBeNull();
+      await page.keyboard.press("Space");
+      expect(await details.getAttribute("open")).not.toBeNull();
+      await tabTo(page, "#book-build1-duration");
+      await page.keyboard.press("ArrowDown"); // 1 hour → 2 hours
+      expect(await page.locator("#book-build1-duration").inputValue()).toBe("2h");
+      await tabTo(page, "#book-build1-purpose");
+      await page.keyboard.type(`keyboard only ${scheme}`);
+      await tabTo(page, '#r-build1 input[name="shared"]');
+      await page.keyboard.press("Space");
+      await tabTo(page, '#r-build1 button[type="submit"].primary');
+      await page.keyboard.press("Enter");
+      await page.waitForURL(/done=booked/);
+      const booked = (await reservationsOf("build1")).find((r) => r.purpose === `keyboard only ${scheme}`);
+      expect(booked).toMatchObject({ holder: { id: "alice" }, state: "active", exclusive: false });
+      expect(Date.parse(booked.end) - Date.parse(booked.start)).toBe(2 * 3600_000);
+
+      // Extend by one hour: the select moves with the arrow keys, Space presses the button.
+      await tabTo(page, `#r-build1 .acts select`);
+      await page.keyboard.press("ArrowDown"); // +15 min → +1 hour
+      await tabTo(page, '#r-build1 form[action="/status/extend"] button');
+      await page.keyboard.press("Space");
+      await page.waitForURL(/done=extended/);
+      const extended = (await reservationsOf("build1")).find((r) => r.id === booked.id);
+      expect(Date.parse(extended.end) - Date.parse(booked.end)).toBe(3600_000);
+
+      // A booking released in its first second is deleted, not ended (iCalendar has second precision): let that second pass.
+      await new Promise((r) => setTimeout(r, Math.max(0, Date.parse(booked.start) + 1100 - Date.now())));
+      await tabTo(page, '#r-build1 form[action="/status/release"] button');
+      await page.keyboard.press("Enter");
+      await page.waitForURL(/done=released/);
+      const released = await lab.api("GET", `/api/v1/reservations/${encodeURIComponent(booked.id)}`);
+      expect(released.body.state, `${released.status} ${JSON.stringify(released.body)}`).toBe("ended");
+
+      await tabTo(page, 'form[action="/status/sign-out"] button');
+      await page.keyboard.press("Enter");
+      await page.waitForURL(/done=signed-out/);
+      expect(await page.locator("#token").count()).toBe(1);
+      await ctx.close();
+    });
+  }
+});
+
+describe("the Content-Security-Policy in Chromium", () => {
+  /** Records every CSP violation the page reports, from before its first script. */
+  async function watched(): Promise<{ ctx: BrowserContext; page: Page; violations: () => Promise<string[]>; consoleErrors: string[] }> {
+    const ctx = await browser.newContext();
+    await ctx.addInitScript(() => {
+      (window as any).__csp = [];
+      document.addEventListener("securitypolicyviolation", (e) => (window as any).__csp.push(`${e.effectiveDirective} ${e.blockedURI}`));
+    });
+    const page = await ctx.newPage();
+    const consoleErrors: string[] = [];
+    page.on("console", (m) => {
+      if (/Content Security Policy|Refused to/i.test(m.text())) consoleErrors.push(m.text());
+    });
+    return { ctx, page, consoleErrors, violations: () => page.evaluate(() => (window as any).__csp as string[]) };
+  }
+
+  it("no violations while the page runs its live refresh: its inline script runs by the nonce", async () => {
+    const { ctx, page, violations, consoleErrors } = await watched();
+    await signIn(page, "bob");
+    expect(await page.evaluate(() => typeof (window as any).labhogRefresh)).toBe("function");
+    // The stylesheet applied too: the sticky header has its background.
+    expect(await page.evaluate(() => getComputedStyle(document.querySelector("header")!).position)).toBe("sticky");
+    const r = await lab.api("POST", "/api/v1/reservations", { resource: "build2", duration: "1h", purpose: "csp refresh" }, "bob");
+    expect(r.status).toBe(201);
+    await page.evaluate(() => (window as any).labhogRefresh());
+    await page.waitForFunction(() => document.querySelector("#r-build2 .holding")?.textContent?.includes("bob until"));
+    // A second poll revalidates: a 304, nothing to swap.
+    await page.evaluate(() => delete document.documentElement.dataset.refreshed);
+    await page.evaluate(() => (window as any).labhogRefresh());
+    await page.waitForFunction(() => document.documentElement.dataset.refreshed !== undefined);
+    // The swapped-in week still has its bars placed by style attributes.
+    expect(await page.locator("#r-build2 .bar.active").evaluate((e) => (e as HTMLElement).style.left)).toMatch(/%$/);
+    expect(await violations()).toEqual([]);
+    expect(consoleErrors).toEqual([]);
+    expect((await lab.api("POST", `/api/v1/reservations/${encodeURIComponent(r.body.reservation.id)}/release`, undefined, "bob")).status).toBe(200);
+    await ctx.close();
+  });
+
+  it("a script without the nonce, with a wrong one, or injected into the page does not run", async () => {
+    for (const [name, edit] of [
+      ["no nonce", (html: string) => html.replace(/<script nonce="[^"]+">/, "<script>")],
+      ["wrong nonce", (html: string) => html.replace(/<script nonce="[^"]+">/, '<script nonce="AAAAAAAAAAAAAAAAAAAAAA==">')],
+    ] as const) {
+      const { ctx, page, violations } = await watched();
+      await page.route(`${lab.worker.url}/status`, async (route) => {
+        const res = await route.fetch();
+        await route.fulfill({ response: res, body: edit(await res.text()) });
+      });
+      await page.goto(`${lab.worker.url}/status`);
+      expect(await page.locator("#token").count(), name).toBe(1);
+      expect(await page.evaluate(() => typeof (window as any).labhogRefresh), name).toBe("undefined");
+      expect(await violations(), name).toEqual(["script-src-elem inline"]);
+      await ctx.close();
+    }
+    const { ctx, page, violations } = await watched();
+    await page.goto(`${lab.worker.url}/status`);
+    expect(await page.evaluate(() => typeof (window as any).labhogRefresh)).toBe("function");
+    await page.evaluate(() => {
+      const s = document.createElement("script");
+      s.textContent = "window.__injected = 'script'";
+      document.body.appendChild(s);
+      document.querySelector("main")!.insertAdjacentHTML("beforeend", `<img src="/status/nope.png" onerror="window.__injected = 'handler'">`);
+    });
+    await page.waitForFunction(() => (window as any).__csp.length >= 2);
+    expect(await page.evaluate(() => (window as any).__injected)).toBeUndefined();
+    expect((await violations()).sort()).toEqual(["script-src-attr inline", "script-src-elem inline"]);
+    await ctx.close();
+  });
+});

@@ -343,7 +343,8 @@ const Who: FC<{ m: StatusModel }> = ({ m }) => {
   );
 };
 
-export const Page: FC<{ m: StatusModel; o: PageOptions }> = ({ m, o }) => (
+/** nonce: this response's CSP nonce, the only way the inline script and stylesheet may run. */
+export const Page: FC<{ m: StatusModel; o: PageOptions; nonce: string }> = ({ m, o, nonce }) => (
   <html lang="en">
     <head>
       <meta charset="utf-8" />
@@ -351,7 +352,7 @@ export const Page: FC<{ m: StatusModel; o: PageOptions }> = ({ m, o }) => (
       <meta name="color-scheme" content="light dark" />
       {o.refresh ? <meta http-equiv="refresh" content={String(o.refresh)} /> : null}
       <title>{`labhog · ${m.lab.site}`}</title>
-      <style>{raw(STYLES)}</style>
+      <style nonce={nonce}>{raw(STYLES)}</style>
     </head>
     <body>
       <a class="skip" href="#board">
@@ -390,7 +391,7 @@ export const Page: FC<{ m: StatusModel; o: PageOptions }> = ({ m, o }) => (
         <div aria-live="polite" aria-atomic="true" class="sr" id="announce" />
         <Board m={m} {...(o.echo ? { echo: o.echo } : {})} />
       </main>
-      <script>{raw(REFRESH_SCRIPT)}</script>
+      <script nonce={nonce}>{raw(REFRESH_SCRIPT)}</script>
     </body>
   </html>
 );

@@ -11,6 +11,7 @@ import { bookFromForm, extendFromForm, releaseFromForm } from "./actions.ts";
 import { loadStatus, type StatusModel } from "./model.ts";
 import { Board, Page, type FormEcho, type PageOptions } from "./page.tsx";
 import { assertCsrf, clearSession, csrfToken, principalOf, setSession } from "./session.ts";
+import { nonceOf, statusSecurityHeaders } from "./security-headers.ts";
 import { authOff } from "../auth/authenticate.ts";
 
 /**
@@ -56,7 +57,8 @@ function pageOptions(c: Any): PageOptions {
   return o;
 }
 
-const noStore = { "cache-control": "no-store", "x-frame-options": "DENY", "referrer-policy": "same-origin" };
+/** Framing, referrer and CSP headers come from statusSecurityHeaders. */
+const noStore = { "cache-control": "no-store" };
 /** The live fragment may be kept by the viewer's browser, but only to revalidate it (If-None-Match). */
 const revalidate = { ...noStore, "cache-control": "private, no-cache" };
 
@@ -69,7 +71,7 @@ const LIVE_CLOCK_MS = 60_000;
 
 async function render(c: Any, env: Env, o: PageOptions, status = 200): Promise<Response> {
   const m = await model(c, env);
-  return c.html("<!DOCTYPE html>" + (await (<Page m={m} o={o} />).toString()), status as 200, noStore);
+  return c.html("<!DOCTYPE html>" + (await (<Page m={m} o={o} nonce={nonceOf(c)} />).toString()), status as 200, noStore);
 }
 
 async function formOf(c: Any): Promise<Record<string, string>> {
@@ -103,6 +105,8 @@ async function act(c: Any, run: (env: Env, p: Principal, form: Record<string, st
 }
 
 export function registerStatusPage(app: Hono<any>): void {
+  // "/status/*" covers /status itself too.
+  app.use("/status/*", statusSecurityHeaders);
   app.use("/status/*", bodyLimit({ maxSize: 16 * 1024, onError: (c) => c.text("form too large", 413) }));
   app.get("/", (c) => c.redirect("/status", 302));
 

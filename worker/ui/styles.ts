@@ -6,6 +6,8 @@ export const STYLES = `
 body{margin:0;background:var(--bg);color:var(--fg);font:14px/1.4 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif}
 a{color:var(--acc)}
 :focus-visible{outline:2px solid var(--focus);outline-offset:2px}
+/* A date-time input keeps its focus in its inner fields, where :focus-visible does not reach the input itself. */
+input[type=datetime-local]:focus-within{outline:2px solid var(--focus);outline-offset:2px}
 .sr{position:absolute!important;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}
 .skip{position:absolute;left:-999px}.skip:focus{left:8px;top:8px;background:var(--card);padding:4px 8px;z-index:9}
 header{display:flex;flex-wrap:wrap;gap:8px 16px;align-items:center;padding:8px 16px;border-bottom:1px solid var(--line);background:var(--card);position:sticky;top:0;z-index:5}
