@@ -14,7 +14,7 @@ import { usbipdRunning } from "./usbipd.ts";
 
 export { usbConfigSchema, type UsbConfig, type UsbConfigInput } from "./config.ts";
 export { Usbip, parsePorts, parseRemoteList } from "./usbip.ts";
-export { listUsbDevices, resolveBusIds, usbipStatus } from "./sysfs.ts";
+export { busidOfTty, listUsbDevices, resolveBusIds, ttysOf, usbipStatus } from "./sysfs.ts";
 export { rulesetText, UsbipFirewall, TABLE as USBIP_TABLE } from "./firewall.ts";
 export { busidOf, libusbHotplug, listLibusbDevices } from "./libusb.ts";
 export { pollingHotplug, type HotplugSource } from "./hotplug.ts";

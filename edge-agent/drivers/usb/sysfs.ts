@@ -60,3 +60,31 @@ export async function usbipStatus(root: string, busid: string): Promise<"availab
   const v = await attr(join(root, busid), "usbip_status");
   return v === "1" ? "available" : v === "2" ? "used" : v === "3" ? "error" : undefined;
 }
+
+/**
+ * The ttys of the device at `busid`: its interfaces (`<busid>:<config>.<n>`)
+ * hold them as `ttyUSB0` (usb-serial) or `tty/ttyACM0` (cdc-acm). Together
+ * with busidOf (libusb's bus + port path → bus id) this is the map USB
+ * device ↔ bus id ↔ tty that consoles and ACLs re-resolve on every hotplug
+ * event: a board that re-enumerates keeps its port path but may get a new
+ * tty name.
+ */
+export async function ttysOf(root: string, busid: string): Promise<string[]> {
+  if (!BUSID.test(busid)) return [];
+  const out: string[] = [];
+  const names = await readdir(root).catch(() => [] as string[]);
+  for (const iface of names.filter((n) => n.startsWith(`${busid}:`))) {
+    const entries = await readdir(join(root, iface)).catch(() => [] as string[]);
+    for (const e of entries) {
+      if (/^tty(USB|ACM|S)\d+$/.test(e)) out.push(e);
+      else if (e === "tty") out.push(...(await readdir(join(root, iface, "tty")).catch(() => [] as string[])).filter((t) => /^tty\w+$/.test(t)));
+    }
+  }
+  return out.sort();
+}
+
+/** The bus id of the USB device a tty belongs to (`ttyACM0` → `1-2.3`), or undefined when it is not a USB tty here. */
+export async function busidOfTty(root: string, tty: string): Promise<string | undefined> {
+  for (const d of await listUsbDevices(root)) if ((await ttysOf(root, d.busid)).includes(tty)) return d.busid;
+  return undefined;
+}

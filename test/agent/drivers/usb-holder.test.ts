@@ -2,7 +2,7 @@ import { chmod, mkdir, readFile, rename, rm, writeFile } from "node:fs/promises"
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { createUsbDriver, rulesetText, busidOf, listLibusbDevices, resolveBusIds, usbipStatus, type UsbConfigInput } from "../../../edge-agent/drivers/usb/index.ts";
+import { createUsbDriver, rulesetText, busidOf, busidOfTty, listLibusbDevices, resolveBusIds, ttysOf, usbipStatus, type UsbConfigInput } from "../../../edge-agent/drivers/usb/index.ts";
 import type { HotplugSource } from "../../../edge-agent/drivers/usb/hotplug.ts";
 import { sshArgs } from "../../../edge-agent/drivers/usb/ssh-tunnel.ts";
 import { checkedIn, liveUsageOf } from "../../../worker/usage/live.ts";
@@ -213,6 +213,21 @@ describe("the usb package", () => {
     expect(busidOf(3, [1])).toBe("3-1");
     expect(busidOf(1, [])).toBeUndefined(); // a root hub
     expect(busidOf("x", [1])).toBeUndefined();
+  });
+
+  it("bus id ↔ tty through sysfs: cdc-acm (tty/ttyACM*) and usb-serial (ttyUSB*) interfaces; a hub port's neighbour is not mixed in", async () => {
+    await mkdir(join(sysfs, "1-2:1.0", "tty", "ttyACM3"), { recursive: true });
+    await mkdir(join(sysfs, "1-2:1.2"), { recursive: true });
+    await writeFile(join(sysfs, "1-2:1.2", "bInterfaceNumber"), "02\n");
+    await plug("1-2.1", "0403", "6001");
+    await mkdir(join(sysfs, "1-2.1:1.0", "ttyUSB0"), { recursive: true });
+    expect(await ttysOf(sysfs, "1-2")).toEqual(["ttyACM3"]);
+    expect(await ttysOf(sysfs, "1-2.1")).toEqual(["ttyUSB0"]);
+    expect(await busidOfTty(sysfs, "ttyUSB0")).toBe("1-2.1");
+    expect(await busidOfTty(sysfs, "ttyACM3")).toBe("1-2");
+    expect(await busidOfTty(sysfs, "ttyS0")).toBeUndefined();
+    // libusb's view of the same device: bus 1, ports [2, 1].
+    expect(busidOf("001", [2, 1])).toBe("1-2.1");
   });
 
   it("a serial sysfs lacks is read through the descriptor reader, by bus id", async () => {
