@@ -7,6 +7,7 @@ import { registerUsage } from "./usage/register.ts";
 import { registerFeeds } from "./feeds/register.ts";
 import { registerPush } from "./push/register.ts";
 import { registerStatusPage } from "./ui/register.tsx";
+import { registerConsole } from "./console/register.ts";
 
 export { Ledger } from "./ledger/ledger.ts";
 export { Broker } from "./broker/broker.ts";
@@ -23,6 +24,8 @@ registerUsage(app);
 registerFeeds(app);
 registerPush(app);
 registerStatusPage(app);
+// The board's serial console for the holder (issue 13).
+registerConsole(app);
 
 export default {
   fetch(request: Request, env: Env, ctx: ExecutionContext) {

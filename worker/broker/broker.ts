@@ -5,6 +5,13 @@ import { labOf, mqttPrefix } from "../lab.ts";
 import { createLogger } from "../log.ts";
 import { applyAgentMessage, type AgentState, type AgentTopic } from "./agent-state.ts";
 import { connectMqtt, type MqttClient } from "./mqtt.ts";
+import { ConsoleRelay } from "../console/relay.ts";
+import { SESSION_HEADER, type ConsoleSession } from "../console/session.ts";
+import type { ConsoleLogReply, ConsoleState } from "../../edge-agent/drivers/console/message.ts";
+import { signingKeyOf } from "../schedule/signing-key.ts";
+import { ledgerOf } from "../ledger/client.ts";
+import type { Result } from "../ledger/protocol.ts";
+import type { Reservation } from "../../calendar/model.ts";
 
 const log = createLogger({ component: "broker" });
 const CONNECT_WAIT_MS = 5_000;
@@ -40,12 +47,27 @@ export class Broker extends DurableObject<Env> {
   #settings: MqttSettings | undefined;
   #agents = new Map<string, AgentState>();
   #loaded: Promise<void>;
+  /** Console WebSockets (issue 13): accepted here, beside the one MQTT client they need. */
+  #console: ConsoleRelay;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
+    this.#console = new ConsoleRelay({
+      ctx,
+      prefix: () => this.#settings?.prefix ?? (labOf(this.#env()).mqtt ? mqttPrefix(labOf(this.#env())) : undefined),
+      signingKey: () => signingKeyOf(this.#env()),
+      send: (topic, payload) => {
+        const c = this.#ensureClient();
+        if (!c) return false;
+        c.publish(topic, payload, { qos: 1, retain: false });
+        return true;
+      },
+    });
     this.#loaded = ctx.blockConcurrencyWhile(async () => {
       const stored = await ctx.storage.list<AgentState>({ prefix: "agent:" });
       for (const [k, v] of stored) this.#agents.set(k.slice("agent:".length), v);
+      const consoles = await ctx.storage.list<ConsoleState>({ prefix: "console:" });
+      this.#console.restoreStates(new Map([...consoles].map(([k, v]) => [k.slice("console:".length), v])));
     });
   }
 
@@ -70,7 +92,7 @@ export class Broker extends DurableObject<Env> {
       ...(s.username ? { username: s.username } : {}),
       ...(s.password ? { password: s.password } : {}),
     });
-    const topics = [`${s.prefix}/agents/+/status`, `${s.prefix}/agents/+/usage`, `${s.prefix}/agents/+/enforcement`];
+    const topics = [`${s.prefix}/agents/+/status`, `${s.prefix}/agents/+/usage`, `${s.prefix}/agents/+/enforcement`, ...this.#console.topics(s.prefix)];
     client.on("connect", () => {
       log.info("mqtt connected", { url: s.url });
       client.subscribe(topics, { qos: 1 }, (err) => {
@@ -86,6 +108,7 @@ export class Broker extends DurableObject<Env> {
   }
 
   #onMessage(prefix: string, topic: string, payload: Uint8Array, retained: boolean): void {
+    if (this.#console.onMqtt(prefix, topic, payload)) return;
     if (!topic.startsWith(prefix + "/agents/")) return;
     const [agent, kind, ...rest] = topic.slice(prefix.length + "/agents/".length).split("/");
     if (!agent || rest.length || !AGENT_TOPICS.has(kind as AgentTopic)) return;
@@ -93,6 +116,22 @@ export class Broker extends DurableObject<Env> {
     const next = applyAgentMessage(this.#agents.get(agent), kind as AgentTopic, text, retained, new Date());
     this.#agents.set(agent, next);
     void this.ctx.storage.put(`agent:${agent}`, next);
+    if (kind === "enforcement") this.#tellEnforcementFailures(agent, next);
+  }
+
+  /** A booking not in place is a webhook event (enforcement.failed); the resource's ledger sends it, once per failure. */
+  #tellEnforcementFailures(agent: string, s: AgentState): void {
+    const env = this.#env();
+    const lab = labOf(env);
+    if (!Object.keys(lab.webhooks ?? {}).length) return;
+    for (const [resource, report] of Object.entries(s.enforcement ?? {})) {
+      // An agent speaks only for the resources the lab gives it.
+      if (report.ok !== false || !Object.hasOwn(lab.resources, resource) || lab.resources[resource]!.agent !== agent) continue;
+      const p = ledgerOf(env, resource)
+        .enforcementFailed(resource, { agent, problems: report.problems, since: report.since ?? null })
+        .catch((e: unknown) => log.warn("could not hand an enforcement failure to the ledger", { resource, error: (e as Error).message }));
+      this.ctx.waitUntil(p);
+    }
   }
 
   async #connected(client: MqttClient): Promise<boolean> {
@@ -151,11 +190,69 @@ export class Broker extends DurableObject<Env> {
     return Object.fromEntries(this.#agents);
   }
 
-  /** Keeps the connection (and with it the agent subscriptions) up; reconnects after failures. */
+  /** Keeps the connection (and with it the agent subscriptions) up; reconnects after failures; ends console sessions whose booking ended. */
   override async alarm(): Promise<void> {
     const client = this.#ensureClient();
     if (client && !client.connected && !client.reconnecting) client.reconnect();
-    if (client) await this.ctx.storage.setAlarm(Date.now() + KEEPALIVE_ALARM_MS);
+    await this.#console.sweep(Date.now(), async (s) => {
+      const r = (await ledgerOf(this.#env(), s.resource).get(s.resource, s.entryId)) as Result<Reservation>;
+      return r.ok && r.value.state === "active" && r.value.holder.id === s.user ? Date.parse(r.value.end) : undefined;
+    });
+    const end = this.#console.nextEnd();
+    const next = Math.min(client ? Date.now() + KEEPALIVE_ALARM_MS : Infinity, end ?? Infinity);
+    if (Number.isFinite(next)) await this.ctx.storage.setAlarm(Math.max(next, Date.now() + 10));
+  }
+
+  // ── console (issue 13; worker/console/) ─────────────────────────────────
+
+  /** The console WebSocket upgrade, forwarded by worker/console/register.ts once it decided who may. */
+  override async fetch(request: Request): Promise<Response> {
+    await this.#loaded;
+    const raw = request.headers.get(SESSION_HEADER);
+    if (!raw || request.headers.get("upgrade")?.toLowerCase() !== "websocket") return new Response("not a console upgrade", { status: 400 });
+    const s = JSON.parse(raw) as ConsoleSession;
+    this.#ensureClient();
+    const client = this.#console.accept(s);
+    const alarm = await this.ctx.storage.getAlarm();
+    if (alarm === null || alarm > s.end) await this.ctx.storage.setAlarm(s.end);
+    return new Response(null, { status: 101, webSocket: client });
+  }
+
+  override webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): void {
+    this.#console.message(ws, message);
+  }
+
+  override webSocketClose(ws: WebSocket, code: number, reason: string): void {
+    this.#console.closed(ws);
+    try {
+      ws.close(code === 1005 || code === 1006 ? 1000 : code, reason);
+    } catch {
+      /* already closed */
+    }
+  }
+
+  override webSocketError(ws: WebSocket): void {
+    this.#console.closed(ws);
+  }
+
+  /** Whether an agent announced a console for the resource (retained console/state); connects first. */
+  async consoleState(resource: string): Promise<ConsoleState | undefined> {
+    await this.#loaded;
+    const client = this.#ensureClient();
+    if (!this.#console.consoleState(resource) && client) {
+      await this.#connected(client);
+      // A retained state arrives just after the (re)subscription: give it a moment before saying "no console".
+      for (let i = 0; i < 20 && !this.#console.consoleState(resource); i++) await new Promise((r) => setTimeout(r, 50));
+    }
+    return this.#console.consoleState(resource);
+  }
+
+  /** A reservation's console log from its agent (MQTT request/response). */
+  async consoleLog(resource: string, entryId: string): Promise<ConsoleLogReply | undefined> {
+    await this.#loaded;
+    const client = this.#ensureClient();
+    if (!client || !(await this.#connected(client))) return undefined;
+    return this.#console.fetchLog(resource, entryId);
   }
 
   /** Drops the connection (tests, config change). */

@@ -1,0 +1,154 @@
+import mqtt from "mqtt";
+import type WebSocket from "ws";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { consoleTopics, nextConsoleSeq, signConsoleInput, toBase64 } from "../../edge-agent/drivers/console/message.ts";
+import { PREFIX, startConsoleLab, until, type ConsoleLab } from "./console-lab.ts";
+
+/**
+ * The serial console end to end (issue 13 §1): a socat pty pair stands in
+ * for the board's UART; the real agent holds one end, the test is the board
+ * on the other; the real Worker in workerd relays over real Mosquitto.
+ */
+let lab: ConsoleLab;
+let booking: { id: string; end: string };
+const bookedFor = "30s";
+
+/** Everything a console socket received, as text, and a way to wait for some of it. */
+function tap(ws: WebSocket) {
+  let got = "";
+  const closed = new Promise<{ code: number; reason: string; at: number }>((resolve) => ws.once("close", (code, reason) => resolve({ code, reason: reason.toString(), at: Date.now() })));
+  ws.on("message", (d: Buffer) => (got += d.toString("utf8")));
+  return {
+    text: () => got,
+    closed,
+    waitFor: (s: string) => until(`console output ${JSON.stringify(s)} (got ${JSON.stringify(got.slice(-300))})`, () => got.includes(s)),
+  };
+}
+
+/** The `<` (board → holder) or `>` (holder → board) bytes of a log, joined. */
+function direction(log: string, dir: "<" | ">"): string {
+  return log
+    .split("\n")
+    .map((l) => /^\S+ ([<>]) (".*")$/.exec(l))
+    .filter((m): m is RegExpExecArray => !!m && m[1] === dir)
+    .map((m) => JSON.parse(m[2]!) as string)
+    .join("");
+}
+
+beforeAll(async () => {
+  lab = await startConsoleLab();
+  const r = await lab.api("POST", "/api/v1/reservations", { resource: "board1", duration: bookedFor, purpose: "console test" }, "bob");
+  expect(r.status, JSON.stringify(r.body)).toBe(201);
+  booking = r.body.reservation;
+  const entryId = booking.id.slice("board1:".length);
+  // The agent opens the port when the signed schedule makes bob's booking the active one.
+  await until("the agent applies bob's booking", () => lab.agent.runners.get("board1")?.active?.id === entryId);
+}, 120_000);
+
+afterAll(async () => {
+  await lab?.stop();
+});
+
+describe("console: who may open it", () => {
+  it("refuses alice (not the holder) with 403 problem JSON before any upgrade", async () => {
+    const r = await lab.refused("board1", "alice");
+    expect(r.status).toBe(403);
+    expect(r.contentType).toBe("application/problem+json");
+    expect(r.body).toMatchObject({ type: "https://labhog.dev/problems/forbidden", status: 403, resource: "board1" });
+    expect(r.body.detail).toBe("only the holder of board1 may open its console");
+  });
+
+  it("refuses alice as a watcher too (watching is for admins), and anyone without a credential (401)", async () => {
+    expect((await lab.refused("board1", "alice", "?watch=1")).status).toBe(403);
+    const anon = await lab.refused("board1", null);
+    expect(anon.status).toBe(401);
+    expect(anon.contentType).toBe("application/problem+json");
+  });
+
+  it("answers 409 for a board nobody holds, and 404 for no such resource", async () => {
+    const r = await lab.refused("board2", "bob");
+    expect(r.status).toBe(409);
+    expect(r.body.detail).toBe("nobody holds board2 now: its console opens for the holder of a running booking");
+    expect((await lab.refused("nope", "bob")).status).toBe(404);
+  });
+});
+
+describe("console: bob's session while he holds board1", () => {
+  let bob: WebSocket;
+  let bobTap: ReturnType<typeof tap>;
+
+  it("carries what bob types to the board, and what the board writes back to bob", async () => {
+    bob = await lab.connect("board1", "bob");
+    bobTap = tap(bob);
+    bob.send(Buffer.from("uname -a\r"));
+    await lab.board.waitFor("uname -a\r");
+    await lab.board.write("Linux rock5b 6.1.0 aarch64\r\n=> ");
+    await bobTap.waitFor("Linux rock5b 6.1.0 aarch64\r\n=> ");
+    expect(lab.board.received()).toBe("uname -a\r");
+  });
+
+  it("lets an admin watch (read-only): carol sees the output, and what she sends never reaches the board", async () => {
+    const carol = await lab.connect("board1", "carol", "?watch=1");
+    const carolTap = tap(carol);
+    carol.send("reboot\r");
+    await lab.board.write("U-Boot 2024.01\r\n");
+    await carolTap.waitFor("U-Boot 2024.01\r\n");
+    await bobTap.waitFor("U-Boot 2024.01\r\n");
+    // bob's next line is written after carol's attempt (the agent takes input in order): hers was dropped.
+    bob.send("printenv\r");
+    await lab.board.waitFor("printenv\r");
+    expect(lab.board.received()).toBe("uname -a\rprintenv\r");
+    carol.close();
+  });
+
+  it("keeps both directions in the reservation's log, which bob (not alice) downloads during the booking", async () => {
+    const path = `/api/v1/reservations/${encodeURIComponent(booking.id)}/console.log`;
+    const r = await lab.api("GET", path, undefined, "bob");
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    expect(r.headers.get("content-type")).toBe("text/plain; charset=utf-8");
+    expect(direction(r.body, ">")).toBe("uname -a\rprintenv\r");
+    expect(direction(r.body, "<")).toBe("Linux rock5b 6.1.0 aarch64\r\n=> U-Boot 2024.01\r\n");
+    expect(r.body).toMatch(/^\S+Z # console \S+uart-agent opened at 115200 baud 8N1 for bob$/m);
+    const alice = await lab.api("GET", path, undefined, "alice");
+    expect(alice.status).toBe(403);
+    expect(alice.body.type).toBe("https://labhog.dev/problems/forbidden");
+  });
+
+  it("ends the session at the booking's end, and the agent takes no more input for it", async () => {
+    const end = Date.parse(booking.end);
+    const closed = await bobTap.closed;
+    expect(closed.code).toBe(4000);
+    expect(closed.reason).toBe("the booking ended");
+    expect(closed.at).toBeGreaterThanOrEqual(end);
+    // No new session: nobody holds board1 any more.
+    expect((await lab.refused("board1", "bob")).status).toBe(409);
+
+    // Input correctly signed for the ended booking (as a replaying Worker would send) is dropped by the agent.
+    const client = await mqtt.connectAsync(lab.mosquitto.url);
+    try {
+      const t = consoleTopics(PREFIX, "board1");
+      const entryId = booking.id.slice("board1:".length);
+      const key = { kid: lab.key.kid, jwk: lab.key.privateJwk };
+      const seq1 = nextConsoleSeq(0, Date.now()); // above anything the Worker sent so far
+      const base = { v: 1 as const, resource: "board1", reservation: entryId, session: "late-session-1" };
+      await client.subscribeAsync(t.log("afterend0001"), { qos: 1 });
+      const reply = new Promise<any>((resolve) => client.on("message", (_t, p) => resolve(JSON.parse(p.toString()))));
+      await client.publishAsync(t.in, await signConsoleInput({ ...base, seq: seq1, type: "open" }, key), { qos: 1 });
+      await client.publishAsync(t.in, await signConsoleInput({ ...base, seq: seq1 + 1, type: "data", data: toBase64(new TextEncoder().encode("after-the-end\r")) }, key), { qos: 1 });
+      // The agent handles console input in order: once it answers this log request, the data above was handled.
+      await client.publishAsync(t.in, await signConsoleInput({ ...base, seq: seq1 + 2, type: "log", req: "afterend0001" }, key), { qos: 1 });
+      const log = await reply;
+      expect(log.found).toBe(true);
+      expect(lab.board.received()).toBe("uname -a\rprintenv\r");
+      expect(log.log).toMatch(/# console closed: the booking ended\n$/);
+      expect(direction(log.log, ">")).toBe("uname -a\rprintenv\r");
+    } finally {
+      await client.endAsync();
+    }
+
+    // And the log stays downloadable after the booking.
+    const after = await lab.api("GET", `/api/v1/reservations/${encodeURIComponent(booking.id)}/console.log`, undefined, "bob");
+    expect(after.status).toBe(200);
+    expect(direction(after.body, ">")).toBe("uname -a\rprintenv\r");
+  }, 60_000);
+});
