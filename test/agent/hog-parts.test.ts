@@ -7,6 +7,7 @@ import { execFileArgs, type ExecFn } from "../../edge-agent/drivers/deps.ts";
 import { dropInPath, dropInText, MARKER, ruleInForce, ruleText } from "../../edge-agent/drivers/hog/sshd-rule.ts";
 import { endSessions, liveProcesses } from "../../edge-agent/drivers/hog/sessions.ts";
 import { tempDir } from "../services/process.ts";
+import { requireUnshare } from "../netns/namespace.ts";
 
 describe("AuthorizedKeysFile resolution", () => {
   const u = { name: "alice", home: "/home/alice" };
@@ -81,6 +82,7 @@ describe("the sshd rule (text and where it goes)", () => {
   });
 
   it("the REAL sshd accepts it, applies it to everyone else, and not to the allowed (sshd -t, sshd -T -C)", async () => {
+    requireUnshare(["--mount", "--propagation", "private"]);
     const dir = await tempDir("sshd-rule");
     execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", join(dir, "hk")]);
     await mkdir(join(dir, "conf.d"), { recursive: true });
