@@ -77,6 +77,20 @@ describe("usbipd reachable only by the holder", () => {
     expect(r.phases.restart.afterRelease).toEqual({ table: null, bob: GREETING, alice: GREETING });
   });
 
+  it("under the real agent: a leftover table is removed at start-up; bob's booking enforced ok with only bob let through", () => {
+    const a = r.phases.agent;
+    expect(a.leftover).toContain("meta skuid != 62002");
+    expect(a.idle).toEqual({ table: null, alice: GREETING });
+    expect(a.booked).toEqual({ enforced: { ok: true, holder: "bob" }, bound: ["1-2"], bob: GREETING, alice: "refused", fromNetwork: "refused" });
+  });
+
+  it("under the real agent: kill -9 keeps others out; the booking ends while it is down and the restarted agent unbinds and removes the table", () => {
+    const a = r.phases.agent;
+    expect(a.whileDead).toEqual({ bound: ["1-2"], bob: GREETING, alice: "refused" });
+    expect(a.restarted).toEqual({ table: null, bound: [], bob: GREETING });
+    expect(a.failed).toEqual([]);
+  });
+
   it("nothing is saved for a reboot: the system's nftables file is untouched", () => {
     expect(r.phases.persistence).toEqual({ confUnchanged: true });
     expect(r.failedEvents).toEqual([]);

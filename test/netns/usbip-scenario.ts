@@ -11,7 +11,11 @@
  * really connects to usbipd (through the tunnel) before it "attaches".
  * Prints one JSON line.
  */
-import { spawn } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
+import mqtt from "mqtt";
+import { rulesetText } from "../../edge-agent/drivers/usb/firewall.ts";
+import { startMosquitto } from "../services/mosquitto.ts";
+import { entry as scheduleEntry, listen, schedule, sign, testKey } from "../agent/helpers.ts";
 import { createHash } from "node:crypto";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { createServer, type Socket } from "node:net";
@@ -122,6 +126,77 @@ async function table(): Promise<string | null> {
   const r = await sh("nft", ["list", "table", "inet", "labhog_usbip"]);
   return r.code === 0 ? r.out : null;
 }
+const bound = async () => (await readFile(`${hostState}/bound`, "utf8")).split("\n").filter(Boolean);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function underTheRealAgent(usb: Record<string, unknown>): Promise<Record<string, unknown>> {
+  const out: Record<string, unknown> = {};
+  const broker = await startMosquitto();
+  const key = await testKey("lab-key");
+  const cfgPath = `${W}/agent.yaml`;
+  await writeFile(cfgPath, [
+    "agent: host1",
+    "site: lab",
+    `broker: { url: "${broker.url}" }`,
+    `trustedKeys: { lab-key: ${JSON.stringify(key.publicJwk)} }`,
+    "resources:",
+    `  - { id: board1, kind: board, hog: false, notify: false, usb: ${JSON.stringify({ ...usb, usbip: join(standins, "usbip") })} }`,
+    `stateDir: ${W}/agent-state`,
+  ].join("\n") + "\n");
+  let agent: ChildProcess | undefined;
+  let agentLog = "";
+  const startAgent = () => {
+    const c = spawn(process.execPath, [join(repo, "edge-agent", "bin", "labhog.mjs"), "agent", "--config", cfgPath], { stdio: ["ignore", "ignore", "pipe"] });
+    c.stderr!.on("data", (b: Buffer) => (agentLog = (agentLog + b).slice(-50_000)));
+    return c;
+  };
+  const events = await listen(broker.url, "labhog/lab/agents/host1/events");
+  const pub = await mqtt.connectAsync(broker.url);
+  const publish = async (seq: number, entries: ReturnType<typeof scheduleEntry>[]) =>
+    pub.publishAsync("labhog/lab/resources/board1/schedule", await sign(schedule("board1", seq, entries), key), { qos: 1, retain: true });
+  const enforced = (pred: (m: any) => boolean, since: number) => events.waitFor((b) => b.action === "enforced" && Date.parse(b.time) >= since && pred(b), 30_000);
+  try {
+    // A table left by someone before the agent ever ran (alice's uid): start-up with nothing booked removes it.
+    await writeFile(`${W}/leftover.nft`, rulesetText({ port: 3240, uids: [UID.alice] }));
+    await run("nft", ["-f", `${W}/leftover.nft`]);
+    out.leftover = await table();
+    let t = Date.now();
+    agent = startAgent();
+    await events.waitFor((b) => b.action === "started", 30_000);
+    await enforced(() => true, t);
+    out.idle = { table: await table(), alice: await probeOnHost(UID.alice) };
+
+    t = Date.now();
+    await publish(1, [scheduleEntry({ id: "res-1", start: new Date(t - 1000), end: new Date(t + 120_000), holder: { id: "bob", unix: ["bob"] } })]);
+    const ok = await enforced((b) => b.ok === true, t);
+    out.booked = { enforced: { ok: ok.ok, holder: ok.holder }, bound: await bound(), bob: await probeOnHost(UID.bob), alice: await probeOnHost(UID.alice), fromNetwork: await probeFromLaptop("bob", NET.bob.host) };
+
+    // kill -9, and the booking ends while the agent is down.
+    agent.kill("SIGKILL");
+    await new Promise((r) => agent!.once("exit", r));
+    await publish(2, []);
+    await sleep(500);
+    out.whileDead = { bound: await bound(), bob: await probeOnHost(UID.bob), alice: await probeOnHost(UID.alice) };
+    t = Date.now();
+    agent = startAgent();
+    await events.waitFor((b) => b.action === "started" && Date.parse(b.time) >= t, 30_000);
+    // Its saved schedule still says bob; the retained one (seq 2, empty) then ends the booking.
+    const accepted = await events.waitFor((b) => b.action === "schedule-accepted" && Date.parse(b.time) >= t && /^seq 2,/.test(b.message), 30_000);
+    await enforced(() => true, Date.parse(accepted.time));
+    out.restarted = { table: await table(), bound: await bound(), bob: await probeOnHost(UID.bob) };
+    out.failed = events.messages.map((m) => m.body).filter((b: any) => b.ok === false).map((b: any) => `${b.driver}/${b.action}: ${b.message}`);
+    return out;
+  } catch (e) {
+    throw new Error(`${(e as Error).message}\nagent log:\n${agentLog.slice(-4000)}`);
+  } finally {
+    agent?.kill("SIGTERM");
+    await sleep(300);
+    await events.client.endAsync().catch(() => {});
+    await pub.endAsync().catch(() => {});
+    await broker.stop();
+  }
+}
+
 const nftConf = async () => createHash("sha256").update(await readFile("/etc/nftables.conf").catch(() => Buffer.from("(none)"))).digest("hex");
 
 try {
@@ -176,7 +251,10 @@ try {
   await fresh.release(ctx);
   result.phases.restart = { afterKill, state, afterRelease: { table: await table(), bob: await probeOnHost(UID.bob), alice: await probeOnHost(UID.alice) } };
 
-  // ---- 5. Nothing was saved for a reboot: the system's nftables file is as it was.
+  // ---- 5. The real agent (`labhog agent`, its own process): schedules over MQTT, kill -9, restart.
+  result.phases.agent = await underTheRealAgent(config);
+
+  // ---- 6. Nothing was saved for a reboot: the system's nftables file is as it was.
   result.phases.persistence = { confUnchanged: (await nftConf()) === confBefore };
   result.failedEvents = events.filter((e) => !e.ok).map((e) => e.message);
   result.ok = true;

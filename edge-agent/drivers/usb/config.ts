@@ -1,9 +1,13 @@
 import { z } from "zod";
 import { usbIdSchema } from "./device-id.ts";
 
+/** An id as this schema already made it: the agent validates its whole file before it builds the drivers, which parse again. */
+const parsedId = z.strictObject({ text: z.string(), vendor: z.string(), product: z.string(), serial: z.string().optional() });
+
 const deviceSchema = z.union([
   usbIdSchema.transform((id) => ({ id, name: id.text })),
   z.strictObject({ id: usbIdSchema, name: z.string().min(1).max(64).optional() }).transform((d) => ({ id: d.id, name: d.name ?? d.id.text })),
+  z.strictObject({ id: parsedId, name: z.string().min(1).max(64) }),
 ]);
 
 /** USB devices handed to the holder over usbip (the agent's own file). */

@@ -2,7 +2,7 @@ import { chmod, mkdir, readFile, rename, rm, writeFile } from "node:fs/promises"
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { createUsbDriver, rulesetText, busidOf, busidOfTty, listLibusbDevices, resolveBusIds, ttysOf, usbipStatus, type UsbConfigInput } from "../../../edge-agent/drivers/usb/index.ts";
+import { createUsbDriver, parseUsbConfig, rulesetText, busidOf, busidOfTty, listLibusbDevices, resolveBusIds, ttysOf, usbipStatus, type UsbConfigInput } from "../../../edge-agent/drivers/usb/index.ts";
 import type { HotplugSource } from "../../../edge-agent/drivers/usb/hotplug.ts";
 import { sshArgs } from "../../../edge-agent/drivers/usb/ssh-tunnel.ts";
 import { checkedIn, liveUsageOf } from "../../../worker/usage/live.ts";
@@ -97,6 +97,15 @@ describe("the nftables ruleset", () => {
     expect(() => rulesetText({ port: 3240, uids: [-1] })).toThrow("bad uid -1");
     expect(() => rulesetText({ port: 3240, uids: [1.5] })).toThrow("bad uid 1.5");
     expect(() => rulesetText({ port: 0, uids: [] })).toThrow("bad usbipd port 0");
+  });
+});
+
+describe("usb config", () => {
+  it("parses again what it parsed (the agent validates its file, then the driver parses its block)", () => {
+    const once = parseUsbConfig({ devices: ["0483:df11", { id: "1d50:6018:7ABC", name: "probe" }] });
+    expect(parseUsbConfig(once)).toEqual(once);
+    expect(once.holderOnly).toEqual({ port: 3240, nft: "nft", getent: "getent" });
+    expect(once.devices.map((d) => d.name)).toEqual(["0483:df11", "probe"]);
   });
 });
 
