@@ -61,6 +61,8 @@ form.inline{display:inline-flex;gap:4px;align-items:center;margin:0}
 .bar.conflict{background:repeating-linear-gradient(45deg,var(--bad) 0 5px,transparent 5px 9px);box-shadow:inset 0 0 0 2px var(--bad);color:var(--bad);font-weight:700;top:2px;bottom:2px;z-index:2}
 .bar.unbooked{background:transparent;box-shadow:inset 0 0 0 2px var(--warn);color:var(--warn)}
 .bar .lbl{padding:0 4px;white-space:nowrap}
+/* On a striped bar the label gets a solid ground: text over stripes has no one contrast. */
+.bar.shared .lbl,.bar.conflict .lbl{background:var(--card);border-radius:2px;margin-left:2px}
 .bar.ended{opacity:.45}
 .now{position:absolute;top:-2px;bottom:-2px;width:2px;background:var(--bad);z-index:3}
 .sw.active{background:var(--acc)}.sw.upcoming{background:var(--acc2)}.sw.mine{box-shadow:inset 0 0 0 2px var(--mine)}.sw.shared{background:repeating-linear-gradient(45deg,var(--acc2) 0 3px,transparent 3px 6px)}.sw.conflict{background:repeating-linear-gradient(45deg,var(--bad) 0 3px,transparent 3px 6px)}.sw.unbooked{box-shadow:inset 0 0 0 2px var(--warn)}.sw.nowsw{width:2px;background:var(--bad)}
