@@ -43,6 +43,7 @@ const runners: Record<CommandName, (argv: string[]) => Promise<number>> = {
   wait: lazy(() => import("./commands/wait.ts"), (m) => m.runWait),
   lease: lazy(() => import("./commands/lease.ts"), (m) => m.runLease),
   attach: lazy(() => import("./attach.ts"), (m) => m.runAttach),
+  console: lazy(() => import("./console.ts"), (m) => m.runConsole),
   keygen: lazy(() => import("./keygen.ts"), (m) => m.runKeygen),
   agent: lazy(() => import("./agent.ts"), (m) => m.runAgent),
   completion: lazy(() => import("./completion.ts"), (m) => m.runCompletion),

@@ -139,6 +139,18 @@ export const SPECS = {
     },
     positional: "resource",
   },
+  console: {
+    summary: "the board's serial console through the Worker (the holder only)",
+    usage: "labhog console <resource|id> [--watch] | labhog console --log <resource|id>",
+    details:
+      "Opens the serial console of the board you hold, from anywhere: a raw terminal, as if the board were on your desk. ~. after a newline leaves (~~ sends one ~). The session ends when the booking does. Refused (403, exit 4) unless you hold the board now; admins may --watch.",
+    options: {
+      watch: { type: "boolean", help: "read-only: watch the console (admins)" },
+      log: { type: "boolean", help: "print the reservation's console log (both directions, timestamped), during or after the booking" },
+    },
+    positional: "resource",
+    examples: ["labhog console rock5b-1", "labhog console --log rock5b-1 > rock5b-1-console.log"],
+  },
   keygen: {
     summary: "make the Ed25519 key pair that signs schedules",
     usage: "labhog keygen [--kid K] [--out DIR]",

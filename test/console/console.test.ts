@@ -1,8 +1,10 @@
+import { spawn } from "node:child_process";
 import mqtt from "mqtt";
+import { BIN, cliEnv, runLabhog } from "../cli/cli-lab.ts";
 import type WebSocket from "ws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { consoleTopics, nextConsoleSeq, signConsoleInput, toBase64 } from "../../edge-agent/drivers/console/message.ts";
-import { PREFIX, startConsoleLab, until, type ConsoleLab } from "./console-lab.ts";
+import { PREFIX, startConsoleLab, TOKENS, until, type ConsoleLab, type Who } from "./console-lab.ts";
 
 /**
  * The serial console end to end (issue 13 §1): a socat pty pair stands in
@@ -151,4 +153,67 @@ describe("console: bob's session while he holds board1", () => {
     expect(after.status).toBe(200);
     expect(direction(after.body, ">")).toBe("uname -a\rprintenv\r");
   }, 60_000);
+});
+
+describe("labhog console, the real CLI as a separate process", () => {
+  let second: { id: string; end: string };
+  const env = (who: Who) => cliEnv(lab.dir, { LABHOG_URL: lab.worker.url, LABHOG_TOKEN: TOKENS[who] });
+
+  beforeAll(async () => {
+    const r = await lab.api("POST", "/api/v1/reservations", { resource: "board1", duration: "10m", purpose: "console CLI test" }, "bob");
+    expect(r.status, JSON.stringify(r.body)).toBe(201);
+    second = r.body.reservation;
+    await until("the agent applies bob's second booking", () => lab.agent.runners.get("board1")?.active?.id === second.id.slice("board1:".length));
+  }, 60_000);
+
+  afterAll(async () => {
+    if (second) await lab.api("POST", `/api/v1/reservations/${encodeURIComponent(second.id)}/release`, undefined, "bob");
+  });
+
+  it("refuses alice with one clear line and exit 4", async () => {
+    const r = await runLabhog(["console", "board1"], env("alice"));
+    expect(r.code).toBe(4);
+    expect(r.stderr).toBe("labhog console: only the holder of board1 may open its console\n");
+    expect(r.stdout).toBe("");
+  });
+
+  it("gives bob a raw terminal on a pty: keystrokes reach the board unbuffered, output comes back, ~. leaves", async () => {
+    const q = (x: string) => `'${x.replace(/'/g, `'\\''`)}'`;
+    const cmd = [process.execPath, BIN, "console", "board1"].map(q).join(" ");
+    const child = spawn("script", ["-qfec", cmd, "/dev/null"], { env: env("bob"), stdio: ["pipe", "pipe", "pipe"] });
+    let out = "";
+    child.stdout.on("data", (b: Buffer) => (out += b.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
+    try {
+      await until(`the banner (got ${JSON.stringify(out)})`, () => out.includes("~. after a newline leaves"));
+      const before = lab.board.received().length;
+      // Raw: "l" arrives alone, before any newline (a cooked terminal would hold it back).
+      child.stdin.write("l");
+      await until("the board gets one keystroke", () => lab.board.received().slice(before) === "l");
+      child.stdin.write("s\r");
+      await lab.board.waitFor("ls\r");
+      await lab.board.write("bin  etc  usr\r\n# ");
+      await until(`the board's answer on the terminal (got ${JSON.stringify(out.slice(-200))})`, () => out.includes("bin  etc  usr"));
+      // "~." after a newline leaves; neither "~" nor "." reaches the board.
+      child.stdin.write("~.");
+      expect(await exited).toBe(0);
+      expect(out).toContain("labhog: console closed");
+      expect(lab.board.received().slice(before)).toBe("ls\r");
+    } finally {
+      child.kill("SIGKILL");
+    }
+  });
+
+  it("prints the booking's log with --log (this booking's only: a new reservation, a new log)", async () => {
+    const r = await runLabhog(["console", "--log", "board1"], env("bob"));
+    expect(r.code, r.stderr).toBe(0);
+    expect(direction(r.stdout, ">")).toBe("ls\r");
+    expect(direction(r.stdout, "<")).toBe("bin  etc  usr\r\n# ");
+    const earlier = await runLabhog(["console", "--log", booking.id], env("bob"));
+    expect(earlier.code, earlier.stderr).toBe(0);
+    expect(direction(earlier.stdout, ">")).toBe("uname -a\rprintenv\r");
+    const alice = await runLabhog(["console", "--log", booking.id], env("alice"));
+    expect(alice.code).toBe(4);
+    expect(alice.stderr).toBe("labhog console: only the holder or an admin of board1 may read this console log\n");
+  });
 });
