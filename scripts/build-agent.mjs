@@ -21,8 +21,8 @@ const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const out = join(root, "edge-agent", "dist");
 const entry = join(root, "edge-agent", "bin", "entry.ts");
 
-// Native modules cannot be bundled. The serial actuator imports serialport
-// only when a serial device is configured.
+// Native modules cannot be bundled. Each is imported only when a configured
+// device needs it (serialport for serial devices, usb for libusb access).
 const external = ["serialport", "@serialport/*", "usb"];
 
 export async function buildAgent({ quiet = false, clean = false } = {}) {
@@ -69,8 +69,9 @@ export async function buildAgent({ quiet = false, clean = false } = {}) {
     engines: pkg.engines,
     bin: { labhog: "labhog.mjs" },
     files: ["labhog.mjs", "chunks/", "systemd/"],
-    // Only the serial actuator needs it; `npm install --omit=optional` leaves it out.
-    optionalDependencies: { serialport: pkg.dependencies.serialport },
+    // Native modules, loaded only by what needs them (serial devices; libusb
+    // for USB devices); `npm install --omit=optional` leaves them out.
+    optionalDependencies: { serialport: pkg.dependencies.serialport, usb: pkg.dependencies.usb },
   }, null, 2) + "\n");
   await mkdir(join(out, "systemd"), { recursive: true });
   await writeAtomic(join(out, "systemd", "labhog-agent.service"), await readFile(join(root, "edge-agent", "systemd", "labhog-agent.service")));
