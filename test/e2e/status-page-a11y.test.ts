@@ -147,7 +147,7 @@ describe("the status page passes axe-core (no serious or critical violations)", 
   }
 });
 
-/** The focused element shows a :focus-visible outline, and nothing (a sticky header) covers it. */
+/** The focused element shows a :focus-visible outline, and its middle is on screen and covered by nothing (a sticky header). */
 async function expectFocusVisible(page: Page): Promise<void> {
   const f = await page.evaluate(() => {
     const el = document.activeElement as HTMLElement;
@@ -162,7 +162,7 @@ async function expectFocusVisible(page: Page): Promise<void> {
     document.body.appendChild(probe);
     const expected = getComputedStyle(probe).color;
     probe.remove();
-    return { el: el.outerHTML.slice(0, 90), focusVisible, outline: cs.outlineStyle, colorIsFocus: cs.outlineColor === expected, width: parseFloat(cs.outlineWidth), inView: r.top >= 0 && r.bottom <= innerHeight, onTop: !!hit && (hit === el || el.contains(hit) || hit.contains(el)) };
+    return { el: el.outerHTML.slice(0, 90), focusVisible, outline: cs.outlineStyle, colorIsFocus: cs.outlineColor === expected, width: parseFloat(cs.outlineWidth), inView: r.top + r.height / 2 >= 0 && r.top + r.height / 2 <= innerHeight, rect: [r.top, r.bottom, innerHeight], onTop: !!hit && (hit === el || el.contains(hit) || hit.contains(el)) };
   });
   expect(f, JSON.stringify(f)).toMatchObject({ focusVisible: true, outline: "solid", colorIsFocus: true, inView: true, onTop: true });
   expect(f.width, f.el).toBeGreaterThanOrEqual(2);
@@ -177,6 +177,14 @@ async function tabTo(page: Page, selector: string, max = 300): Promise<void> {
   }
   throw new Error(`Tab never reached ${selector}`);
 }
+
+/** Whether the middle of the element is on screen and not under anything (the sticky header and pool heads). */
+const uncovered = (page: Page, selector: string) =>
+  page.locator(selector).evaluate((el) => {
+    const r = el.getBoundingClientRect();
+    const hit = document.elementFromPoint(r.left + Math.min(r.width / 2, 8), r.top + r.height / 2);
+    return !!hit && (hit === el || el.contains(hit));
+  });
 
 const reservationsOf = async (resource: string) => (await lab.api("GET", `/api/v1/reservations?resource=${resource}`)).body.reservations as any[];
 
@@ -197,6 +205,14 @@ describe("every action works with the keyboard alone", () => {
       await page.keyboard.press("Enter");
       await page.waitForURL(/done=signed-in/);
 
+      // The skip link jumps over the header: the next Tab lands in the board.
+      await page.keyboard.press("Tab");
+      expect(await page.evaluate(() => document.activeElement?.textContent?.trim())).toBe("Skip to resources");
+      await page.keyboard.press("Enter");
+      await page.keyboard.press("Tab");
+      expect(await page.evaluate(() => !!document.activeElement?.closest("#board"))).toBe(true);
+      await expectFocusVisible(page);
+
       // The booking form: a <summary> opens and closes with Enter and Space.
       const details = page.locator("#r-build1 details.book");
       await tabTo(page, "#r-build1 summary");
@@ -216,6 +232,8 @@ describe("every action works with the keyboard alone", () => {
       await tabTo(page, '#r-build1 button[type="submit"].primary');
       await page.keyboard.press("Enter");
       await page.waitForURL(/done=booked/);
+      // Back on the page at the resource (#r-build1): its heading is not hidden under the sticky header.
+      expect(await uncovered(page, "#h-build1")).toBe(true);
       const booked = (await reservationsOf("build1")).find((r) => r.purpose === `keyboard only ${scheme}`);
       expect(booked).toMatchObject({ holder: { id: "alice" }, state: "active", exclusive: false });
       expect(Date.parse(booked.end) - Date.parse(booked.start)).toBe(2 * 3600_000);
@@ -244,6 +262,20 @@ describe("every action works with the keyboard alone", () => {
       await ctx.close();
     });
   }
+});
+
+describe("links to a resource", () => {
+  it("land with the resource's heading below the sticky header and pool heads, not under them", async () => {
+    const ctx = await browser.newContext({ viewport: { width: 1280, height: 400 } });
+    const page = await ctx.newPage();
+    await signIn(page);
+    for (const id of ["rock5b-2", "orangepi5", "build1", "build2"]) {
+      await page.goto(`${lab.worker.url}/status#r-${id}`);
+      expect(await page.evaluate(() => window.scrollY), id).toBeGreaterThan(0);
+      expect(await uncovered(page, `#h-${id}`), id).toBe(true);
+    }
+    await ctx.close();
+  });
 });
 
 describe("the Content-Security-Policy in Chromium", () => {

@@ -3,6 +3,8 @@ export const STYLES = `
 :root{--bg:#f6f7f9;--card:#fff;--fg:#16181d;--mute:#5b6270;--line:#d9dde4;--grid:#e6e9ee;--acc:#1f5fbf;--acc2:#7aa7e8;--mine:#0f7a3d;--bad:#b3261e;--warn:#8a5a00;--ok:#0f7a3d;--focus:#1f5fbf}
 @media (prefers-color-scheme:dark){:root{--bg:#0f1115;--card:#171a20;--fg:#e7e9ee;--mute:#a0a7b4;--line:#2a2f38;--grid:#22262e;--acc:#5b9bff;--acc2:#2f5589;--mine:#3ecf7a;--bad:#ff6b60;--warn:#f0b43c;--ok:#3ecf7a;--focus:#8cb8ff}}
 *{box-sizing:border-box}
+/* Links to #r-… and Tab scroll their target below the sticky header and pool head, not under them. */
+html{scroll-padding-top:100px}
 body{margin:0;background:var(--bg);color:var(--fg);font:14px/1.4 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif}
 a{color:var(--acc)}
 :focus-visible{outline:2px solid var(--focus);outline-offset:2px}
@@ -71,7 +73,7 @@ details.book summary{cursor:pointer;color:var(--acc);font-size:12.5px;width:max-
 details.book form{margin:6px 0 2px}
 .fields{display:grid;grid-template-columns:max-content minmax(0,22em);gap:4px 8px;align-items:center;margin-bottom:6px}
 .check{display:flex;gap:4px;align-items:center}
-@media (max-width:760px){.pool-head{grid-template-columns:1fr;position:static}.axis-wrap{display:none}.res{grid-template-columns:1fr}.tl{height:24px}.bar{line-height:16px}header{position:static}}
+@media (max-width:760px){html{scroll-padding-top:0}.pool-head{grid-template-columns:1fr;position:static}.axis-wrap{display:none}.res{grid-template-columns:1fr}.tl{height:24px}.bar{line-height:16px}header{position:static}}
 @media (min-width:1600px){body{font-size:15px}.tl{height:36px}.bar{line-height:28px}}
 @media (prefers-reduced-motion:no-preference){.res{transition:border-color .3s}}
 `;
