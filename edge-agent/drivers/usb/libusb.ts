@@ -72,9 +72,64 @@ export async function listLibusbDevices(mod?: UsbModule): Promise<LibusbDevice[]
   return out.sort((a, b) => a.busid.localeCompare(b.busid));
 }
 
-/** The serial number of the device at `busid`, read through libusb (for when sysfs has no `serial` attribute). */
+/** A USB string descriptor (bLength, bDescriptorType 3, UTF-16LE text) as text; undefined when it is not one. */
+export function decodeStringDescriptor(data: DataView | undefined): string | undefined {
+  if (!data || data.byteLength < 2) return undefined;
+  const length = Math.min(data.getUint8(0), data.byteLength);
+  if (data.getUint8(1) !== 3 || length < 2) return undefined;
+  let out = "";
+  for (let i = 2; i + 1 < length; i += 2) out += String.fromCharCode(data.getUint16(i, true));
+  return out;
+}
+
+type Device = Awaited<ReturnType<UsbModule["getDevices"]>>[number];
+/** The WebUSB calls the package adds to its devices (its d.ts leaves them to the w3c-web-usb types). */
+export interface DescriptorDevice {
+  open(): Promise<void>;
+  close(): Promise<void>;
+  controlTransferIn(setup: { requestType: "standard"; recipient: "device"; request: number; value: number; index: number }, length: number): Promise<{ data?: DataView }>;
+}
+const GET_DESCRIPTOR = 6;
+
+/**
+ * The serial number straight from the device: its device descriptor names
+ * the string (iSerialNumber), read in the device's first language. Only
+ * control transfers on endpoint 0, no interface is claimed, so a device a
+ * kernel driver (or usbip-host) holds is not disturbed.
+ */
+export async function readSerialDescriptor(d: DescriptorDevice): Promise<string | undefined> {
+  const get = (value: number, index: number, length: number) =>
+    d.controlTransferIn({ requestType: "standard", recipient: "device", request: GET_DESCRIPTOR, value, index }, length).then((r) => r.data);
+  await d.open();
+  try {
+    const device = await get(0x0100, 0, 18);
+    const iSerial = device && device.byteLength >= 17 ? device.getUint8(16) : 0;
+    if (!iSerial) return undefined;
+    const langs = await get(0x0300, 0, 255);
+    const lang = langs && langs.byteLength >= 4 ? langs.getUint16(2, true) : 0x0409;
+    return decodeStringDescriptor(await get(0x0300 | iSerial, lang, 255)) || undefined;
+  } finally {
+    await d.close().catch(() => undefined);
+  }
+}
+
+/**
+ * The serial number of the device at `busid`, for when sysfs has no `serial`
+ * attribute. The package's own `serialNumber` comes from the same place as
+ * sysfs on Linux (nusb enumerates through sysfs), so when it has none the
+ * descriptor is read from the device itself.
+ */
 export async function serialAt(busid: string, mod?: UsbModule): Promise<string | undefined> {
-  return (await listLibusbDevices(mod).catch(() => [] as LibusbDevice[])).find((d) => d.busid === busid)?.serial;
+  const usb = mod ?? (await load());
+  if (!usb) return undefined;
+  const devices = await usb.getDevices().catch(() => [] as Device[]);
+  const d = devices.find((x) => busidOf(x.bus, x.ports) === busid);
+  if (!d) return undefined;
+  try {
+    return d.serialNumber || (await readSerialDescriptor(d as unknown as DescriptorDevice));
+  } catch {
+    return undefined;
+  }
 }
 
 /**

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createUsbDriver, parseUsbConfig, rulesetText, busidOf, busidOfTty, listLibusbDevices, resolveBusIds, ttysOf, usbipStatus, type UsbConfigInput } from "../../../edge-agent/drivers/usb/index.ts";
 import type { HotplugSource } from "../../../edge-agent/drivers/usb/hotplug.ts";
 import { sshArgs } from "../../../edge-agent/drivers/usb/ssh-tunnel.ts";
+import { decodeStringDescriptor, serialAt } from "../../../edge-agent/drivers/usb/libusb.ts";
 import { checkedIn, liveUsageOf } from "../../../worker/usage/live.ts";
 import { tempDir } from "../../services/process.ts";
 import { entry, testContext } from "./helpers.ts";
@@ -237,6 +238,33 @@ describe("the usb package", () => {
     expect(await busidOfTty(sysfs, "ttyS0")).toBeUndefined();
     // libusb's view of the same device: bus 1, ports [2, 1].
     expect(busidOf("001", [2, 1])).toBe("1-2.1");
+  });
+
+  it("a serial nobody cached is read from the device's descriptors (a STAND-IN device answering control transfers)", async () => {
+    const transfers: string[] = [];
+    const bytes = (...b: number[]) => new DataView(new Uint8Array(b).buffer);
+    const utf16 = (t: string) => [...t].flatMap((c) => [c.charCodeAt(0), 0]);
+    const device = {
+      bus: "001",
+      ports: [2],
+      vendorId: 0x0483,
+      productId: 0xdf11,
+      serialNumber: null,
+      open: async () => void transfers.push("open"),
+      close: async () => void transfers.push("close"),
+      controlTransferIn: async (setup: { request: number; value: number; index: number }, length: number) => {
+        transfers.push(`GET_DESCRIPTOR ${setup.value.toString(16)} ${setup.index.toString(16)} ${length}`);
+        if (setup.value === 0x0100) return { data: bytes(18, 1, 0, 2, 0, 0, 0, 64, 0x83, 0x04, 0x11, 0xdf, 0, 1, 1, 2, 3, 1) };
+        if (setup.value === 0x0300) return { data: bytes(4, 3, 0x09, 0x04) };
+        if (setup.value === 0x0303 && setup.index === 0x0409) return { data: bytes(2 + 14, 3, ...utf16("BOARD42")) };
+        return { data: undefined };
+      },
+    };
+    const mod = { getDevices: async () => [device] } as never;
+    expect(await serialAt("1-2", mod)).toBe("BOARD42");
+    expect(transfers).toEqual(["open", "GET_DESCRIPTOR 100 0 18", "GET_DESCRIPTOR 300 0 255", "GET_DESCRIPTOR 303 409 255", "close"]);
+    expect(await serialAt("1-3", mod)).toBeUndefined(); // no device at that port path
+    expect(decodeStringDescriptor(bytes(6, 2, 65, 0, 66, 0))).toBeUndefined(); // not a string descriptor
   });
 
   it("a serial sysfs lacks is read through the descriptor reader, by bus id", async () => {
