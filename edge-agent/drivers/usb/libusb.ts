@@ -2,7 +2,8 @@ import type { HotplugSource } from "./hotplug.ts";
 import { BUSID } from "./device-id.ts";
 
 /**
- * The `usb` package (libusb through napi), where it helps: attach/detach
+ * The `usb` package (version 3: the nusb crate through napi-rs, with the
+ * WebUSB API; "libusb" here for short), where it helps: attach/detach
  * events, and a device's descriptors (its serial number) when sysfs does not
  * have them. sysfs stays the truth for bus ids and ttys; the two are joined
  * through the port path, which both name the same way: libusb's bus 1 and
@@ -60,7 +61,7 @@ export async function listLibusbDevices(mod?: UsbModule): Promise<LibusbDevice[]
   for (const d of devices) {
     const busid = busidOf(d.bus, d.ports);
     if (!busid) continue;
-    // serialNumber is read from the device's string descriptor; a device that does not answer has none.
+    // serialNumber is what enumeration cached (sysfs on Linux); serialAt reads the descriptor when it is missing.
     let serial: string | null = null;
     try {
       serial = d.serialNumber;
