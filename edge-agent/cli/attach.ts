@@ -86,7 +86,7 @@ export async function runAttach(argv: string[], deps: { lookup?: (resource: stri
       if (ids.length === 0) ids = t.ids;
     } catch (e) {
       if (!host) {
-        process.stderr.write(`labhog attach: cannot ask the server where ${resource} is: ${(e as Error).message}\n(give --host to skip the lookup)\n`);
+        process.stderr.write(`labhog attach: cannot ask the server where ${resource} is: ${(e as Error).message} (give --host to skip the lookup)\n`);
         return 1;
       }
     }
@@ -145,7 +145,7 @@ export async function runAttach(argv: string[], deps: { lookup?: (resource: stri
     }
     return 0;
   } catch (e) {
-    const why = tunnel ? `\n(usbipd on ${host} answers only the current holder's login: is the booking active and yours${values.login ? `, and ${values.login} your login there` : ""}?)` : "";
+    const why = tunnel ? ` (usbipd on ${host} answers only the current holder's login: is the booking active and yours${values.login ? `, and ${values.login} your login there` : ""}?)` : "";
     process.stderr.write(`labhog attach: ${(e as Error).message}${why}\n`);
     return 1;
   } finally {

@@ -158,6 +158,11 @@ describe("labhog attach (holder's side) through the stand-in usbip", () => {
     // --host overrides the API's host; the devices still come from it.
     expect(await runAttach(["board1", "--direct", "--once", "--host", "10.0.0.6"], { lookup: async () => ({ host: "10.0.0.5", ids: ["046d:c52b"] }) })).toBe(0);
     expect((await calls()).slice(3)).toEqual(["usbip list -r 10.0.0.6", "usbip port", "usbip attach -r 10.0.0.6 -b 2-4"]);
+    // The server can't be asked: without --host that is the end; with it, the host's exports are used.
+    const down = async () => { throw new Error("fetch failed"); };
+    expect(await runAttach(["board1", "--direct", "--once"], { lookup: down })).toBe(1);
+    expect(await runAttach(["board1", "--direct", "--once", "--host", "10.0.0.7"], { lookup: down })).toBe(0);
+    expect((await calls()).slice(6)).toEqual(["usbip list -r 10.0.0.7", "usbip port", "usbip attach -r 10.0.0.7 -b 1-1.2", "usbip attach -r 10.0.0.7 -b 2-4"]);
     // A server that names no host: a clear refusal.
     expect(await runAttach(["board1", "--direct", "--once"], { lookup: async () => ({ host: null, ids: ["0483:df11"] }) })).toBe(2);
   });
