@@ -114,7 +114,7 @@ describe("the status page passes axe-core (no serious or critical violations)", 
       await ctx.close();
     });
 
-    it(`signed in with a conflict, a not-enforced resource, own bookings and a booking form open, ${scheme}`, async () => {
+    it(`signed in with a conflict, a not-enforced resource, own bookings, a booking form open and refused, on a desktop and a phone, ${scheme}`, async () => {
       const ctx = await ctxOf();
       const page = await ctx.newPage();
       await page.emulateMedia({ colorScheme: scheme });
@@ -142,6 +142,10 @@ describe("the status page passes axe-core (no serious or critical violations)", 
       await expect(page.locator("#r-rock5b-1 .book .err").textContent()).resolves.toContain("rock5b-1 is booked at that time");
       const refused = await audit(page);
       expect(refused, show(refused)).toEqual([]);
+      // The phone layout (one column, no sticky heads).
+      await page.setViewportSize({ width: 390, height: 844 });
+      const phone = await audit(page);
+      expect(phone, show(phone)).toEqual([]);
       await ctx.close();
     });
   }
