@@ -32,8 +32,9 @@ function fastMake(year: number, month: number, day: number, hour: number, minute
   f.isDate = isDate;
   t.zone = zone;
   raw._cachedUnixTime = null;
-  // ical.js normalizes on the next read (a second of 60 rolls over); so must this.
-  raw._pendingNormalization = true;
+  // ical.js normalizes on the next read (a second of 60 rolls over); so must
+  // this, unless every field is already in range (then normalizing changes nothing).
+  raw._pendingNormalization = !(month >= 1 && month <= 12 && day >= 1 && day <= 28 && hour >= 0 && hour < 24 && minute >= 0 && minute < 60 && second >= 0 && second < 60 && (!isDate || (hour === 0 && minute === 0 && second === 0)));
   return t;
 }
 
@@ -106,4 +107,22 @@ export function firstTimeValue(prop: ICAL.Property): unknown {
   }
   (internals._values ??= [])[0] = t;
   return t;
+}
+
+/**
+ * The instant (ms) of a property's first value when it is a plain UTC
+ * date-time ("…Z", every field in range), read straight from the jCal text:
+ * CREATED and DTSTAMP only need their instant. Undefined otherwise (ask ical.js).
+ */
+export function utcDateTimeMs(prop: ICAL.Property): number | undefined {
+  const internals = prop as unknown as { _values?: unknown[] };
+  if (internals._values?.[0]) return undefined;
+  const jcal = prop.jCal as unknown[];
+  const text = jcal[3];
+  if (jcal[2] !== "date-time" || typeof text !== "string" || text.length !== 20) return undefined;
+  const m = DATE_TIME.exec(text);
+  if (!m || !m[7]) return undefined;
+  const [year, month, day, hour, minute, second] = [+m[1]!, +m[2]!, +m[3]!, +m[4]!, +m[5]!, +m[6]!];
+  if (!(month >= 1 && month <= 12 && day >= 1 && day <= 28 && hour < 24 && minute < 60 && second < 60)) return undefined;
+  return Date.UTC(year, month - 1, day, hour, minute, second);
 }

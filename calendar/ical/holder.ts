@@ -11,11 +11,10 @@ import { X, emailOf, text } from "./properties.ts";
  */
 export function resolveHolder(c: ICAL.Component, master: ICAL.Component | undefined, users: User[], owner: string | undefined): HolderRef {
   const notes: string[] = [];
-  const byId = (id: string) => users.find((u) => u.id === id);
 
   const xHolder = text(c, X.holder) ?? text(master, X.holder);
   if (xHolder !== undefined) {
-    if (byId(xHolder)) return { id: xHolder, raw: xHolder };
+    if (users.some((u) => u.id === xHolder)) return { id: xHolder, raw: xHolder };
     notes.push(`X-LABHOG-HOLDER "${xHolder}" is not a known user`);
   }
 
@@ -42,7 +41,7 @@ export function resolveHolder(c: ICAL.Component, master: ICAL.Component | undefi
   if (firstAttendee) notes.push("no attendee is a known user");
 
   if (owner !== undefined) {
-    if (byId(owner)) return { id: owner, raw: orgEmail ?? firstAttendee ?? xHolder ?? `owner:${owner}` };
+    if (users.some((u) => u.id === owner)) return { id: owner, raw: orgEmail ?? firstAttendee ?? xHolder ?? `owner:${owner}` };
     notes.push(`calendar owner "${owner}" is not a known user`);
   }
   if (notes.length === 0) notes.push("event names no organizer or attendee and the calendar has no owner");

@@ -56,9 +56,10 @@ function resolveZones(root: ICAL.Component, objectId: string | undefined): void 
       root.removeSubcomponent(vtz);
       continue;
     }
-    for (const rule of rules) checkZoneRule(rule, tzid, objectId);
     inFile.add(tzid);
-    shareZone(root, vtz, tzid);
+    shareZone(root, vtz, tzid, () => {
+      for (const rule of rules) checkZoneRule(rule, tzid, objectId);
+    });
   }
   for (const tzid of usedTzids(root)) {
     if (inFile.has(tzid)) continue;
@@ -82,7 +83,8 @@ function resolveZones(root: ICAL.Component, objectId: string | undefined): void 
 const sharedZones = new Map<string, ICAL.Timezone>();
 const SHARED_ZONES_MAX = 512;
 
-function shareZone(root: ICAL.Component, vtz: ICAL.Component, tzid: string): void {
+/** `check` runs for a VTIMEZONE not seen before: the same text passed it already. */
+function shareZone(root: ICAL.Component, vtz: ICAL.Component, tzid: string, check: () => void): void {
   const cache = (root as unknown as { _timezoneCache?: unknown })._timezoneCache;
   if (!(cache instanceof Map)) throw new Error("ical.js no longer keeps a per-calendar zone cache: VTIMEZONE zones cannot be read per RFC 5545");
   // The jCal (what the text means, not how it is folded): serializing it is
@@ -90,6 +92,7 @@ function shareZone(root: ICAL.Component, vtz: ICAL.Component, tzid: string): voi
   const key = JSON.stringify(vtz.jCal);
   let zone = sharedZones.get(key);
   if (!zone) {
+    check();
     zone = new VtimezoneZone({ component: new ICAL.Component(structuredClone(vtz.toJSON()) as unknown[]), tzid });
     if (sharedZones.size >= SHARED_ZONES_MAX) sharedZones.clear();
     sharedZones.set(key, zone);
@@ -116,20 +119,21 @@ function checkZoneRule(rule: ICAL.Component, tzid: string, objectId: string | un
  */
 function usedTzids(root: ICAL.Component): Set<string> {
   const out = new Set<string>();
-  const walk = (jcal: unknown, depth: number) => {
-    if (depth > 8 || !Array.isArray(jcal)) return;
-    if (jcal[0] === "vtimezone") return;
-    for (const p of (jcal[1] ?? []) as unknown[]) {
-      const params = Array.isArray(p) ? (p[1] as Record<string, unknown> | undefined) : undefined;
-      if (!params || !Object.hasOwn(params, "tzid")) continue;
-      const tz = params.tzid;
-      if (typeof tz === "string" && tz) out.add(tz);
-      else if (Array.isArray(tz)) for (const t of tz) if (typeof t === "string") out.add(t);
-    }
-    for (const s of (jcal[2] ?? []) as unknown[]) walk(s, depth + 1);
-  };
-  walk(root.jCal, 0);
+  walkTzids(root.jCal, 0, out);
   return out;
+}
+
+function walkTzids(jcal: unknown, depth: number, out: Set<string>): void {
+  if (depth > 8 || !Array.isArray(jcal)) return;
+  if (jcal[0] === "vtimezone") return;
+  for (const p of (jcal[1] ?? []) as unknown[]) {
+    const params = Array.isArray(p) ? (p[1] as Record<string, unknown> | undefined) : undefined;
+    if (!params || !Object.hasOwn(params, "tzid")) continue;
+    const tz = params.tzid;
+    if (typeof tz === "string" && tz) out.add(tz);
+    else if (Array.isArray(tz)) for (const t of tz) if (typeof t === "string") out.add(t);
+  }
+  for (const s of (jcal[2] ?? []) as unknown[]) walkTzids(s, depth + 1, out);
 }
 
 export function message(e: unknown): string {

@@ -1,9 +1,9 @@
 import ICAL from "ical.js";
 import { InvalidEventError, ValidationError } from "../errors.ts";
-import { stateAt, type Reservation, type TimeWindow, type User } from "../model.ts";
+import type { Reservation, TimeWindow, User } from "../model.ts";
 import { IterationBudget, IterationCapError } from "../recurrence/budget.ts";
 import { expandSeries, type Occurrence } from "../recurrence/expand.ts";
-import { firstTimeValue } from "./fast-time.ts";
+import { firstTimeValue, utcDateTimeMs } from "./fast-time.ts";
 import { resolveHolder } from "./holder.ts";
 import { message, parseCalendar } from "./parse.ts";
 import { MAX_USAGE_CHARS, X, stripConflictPrefix, text } from "./properties.ts";
@@ -45,9 +45,11 @@ export function reservationsFromIcs(ics: string, ctx: MappingContext, window: Ti
     const root = parseCalendar(ics, { objectId, maxObjectChars: ctx.maxObjectChars });
     const budget = new IterationBudget(ctx.maxIterations);
     const out: Reservation[] = [];
+    const nowMs = (ctx.now ?? new Date()).getTime();
+    const described = new Map<ICAL.Component, Described>();
     for (const [uid, group] of groupByUid(root, objectId, budget)) {
       const { recurring, occurrences } = expandSeries(group.master, group.overrides, { window: w, lab, budget, objectId });
-      for (const occ of occurrences) out.push(toReservation(uid, occ, group.master, recurring, ctx));
+      for (const occ of occurrences) out.push(toReservation(uid, occ, group.master, recurring, ctx, nowMs, described));
     }
     out.sort((a, b) => a.start.localeCompare(b.start) || a.id.localeCompare(b.id));
     return out;
@@ -108,11 +110,58 @@ function groupByUid(root: ICAL.Component, objectId: string | undefined, budget: 
   return groups;
 }
 
-function toReservation(uid: string, occ: Occurrence, master: ICAL.Component | undefined, recurring: boolean, ctx: MappingContext): Reservation {
-  const c = occ.component;
-  // Calendar apps do not always copy X- properties into an override; the series' values apply then.
-  const labhog = (name: string) => text(c, name) ?? (c === master ? undefined : text(master, name));
+/** What a reservation takes from its component: the same for every occurrence the component describes. */
+interface Described {
+  holder: Reservation["holder"];
+  exclusive: boolean;
+  purpose: string;
+  source: Reservation["source"];
+  image?: string;
+  mode?: string;
+  created?: string;
+  dtstamp?: string;
+  leaseTtl?: number;
+  usage?: string;
+}
+
+/** Calendar apps do not always copy X- properties into an override; the series' values apply then. */
+function labhog(c: ICAL.Component, master: ICAL.Component | undefined, name: string): string | undefined {
+  return text(c, name) ?? (c === master ? undefined : text(master, name));
+}
+
+function describe(c: ICAL.Component, master: ICAL.Component | undefined, ctx: MappingContext): Described {
   const holder = resolveHolder(c, master, ctx.users, ctx.owner);
+  const xHolder = labhog(c, master, X.holder);
+  const d: Described = {
+    holder,
+    exclusive: exclusiveOf(c, labhog(c, master, X.exclusive)),
+    purpose: purposeOf(text(c, "summary") ?? "", xHolder ?? holder.id ?? undefined),
+    source: xHolder !== undefined ? "api" : "calendar",
+  };
+  const image = labhog(c, master, X.image);
+  if (image) d.image = image;
+  const mode = labhog(c, master, X.mode);
+  if (mode) d.mode = mode;
+  const created = utcOf(c, "created") ?? utcOf(master, "created");
+  if (created) d.created = created;
+  const dtstamp = utcOf(c, "dtstamp") ?? utcOf(master, "dtstamp");
+  if (dtstamp) d.dtstamp = dtstamp;
+  const ttl = Number(labhog(c, master, X.leaseTtl));
+  if (Number.isInteger(ttl) && ttl > 0) d.leaseTtl = ttl;
+  const usage = labhog(c, master, X.usage);
+  if (usage !== undefined && usage.length <= MAX_USAGE_CHARS) d.usage = usage;
+  return d;
+}
+
+/**
+ * One reservation per occurrence. The component's part is worked out once
+ * per component (`described` caches it for the object being mapped): a
+ * weekly series yields dozens of occurrences of one component.
+ */
+function toReservation(uid: string, occ: Occurrence, master: ICAL.Component | undefined, recurring: boolean, ctx: MappingContext, nowMs: number, described: Map<ICAL.Component, Described>): Reservation {
+  const c = occ.component;
+  let d = described.get(c);
+  if (!d) described.set(c, (d = describe(c, master, ctx)));
   const start = isoUtc(occ.startMs);
   const end = isoUtc(occ.endMs);
   const rid = occ.recurrenceIdMs === undefined ? undefined : isoUtc(occ.recurrenceIdMs);
@@ -120,31 +169,27 @@ function toReservation(uid: string, occ: Occurrence, master: ICAL.Component | un
     id: rid !== undefined && (recurring || c !== master) ? `${uid}/${rid}` : uid,
     uid,
     resource: ctx.resource,
-    holder,
+    // Each reservation its own holder object, as callers may annotate it.
+    holder: { ...d.holder },
     start,
     end,
-    exclusive: exclusiveOf(c, labhog(X.exclusive)),
-    purpose: purposeOf(text(c, "summary") ?? "", labhog(X.holder) ?? holder.id ?? undefined),
-    source: labhog(X.holder) !== undefined ? "api" : "calendar",
-    // X-LABHOG-STATE:conflict is labhog's own output; conflicts are recomputed from the events every time.
-    state: stateAt({ start, end, state: "upcoming" }, ctx.now ?? new Date()),
+    exclusive: d.exclusive,
+    purpose: d.purpose,
+    source: d.source,
+    // X-LABHOG-STATE:conflict is labhog's own output; conflicts are recomputed
+    // from the events every time. stateAt's rule, on the instants at hand.
+    state: nowMs < occ.startMs ? "upcoming" : nowMs < occ.endMs ? "active" : "ended",
     allDay: occ.allDay,
   };
   if (rid !== undefined) r.recurrenceId = rid;
-  const image = labhog(X.image);
-  if (image) r.image = image;
-  const mode = labhog(X.mode);
-  if (mode) r.mode = mode;
-  const created = utcOf(c, "created") ?? utcOf(master, "created");
-  if (created) r.created = created;
-  const dtstamp = utcOf(c, "dtstamp") ?? utcOf(master, "dtstamp");
-  if (dtstamp) r.dtstamp = dtstamp;
-  const ttl = Number(labhog(X.leaseTtl));
-  if (Number.isInteger(ttl) && ttl > 0) r.leaseTtl = ttl;
-  const usage = labhog(X.usage);
-  if (usage !== undefined && usage.length <= MAX_USAGE_CHARS) {
+  if (d.image) r.image = d.image;
+  if (d.mode) r.mode = d.mode;
+  if (d.created) r.created = d.created;
+  if (d.dtstamp) r.dtstamp = d.dtstamp;
+  if (d.leaseTtl !== undefined) r.leaseTtl = d.leaseTtl;
+  if (d.usage !== undefined) {
     try {
-      r.usage = JSON.parse(usage);
+      r.usage = JSON.parse(d.usage);
     } catch {
       // A mangled usage snapshot is cosmetic; the reservation stands without it.
     }
@@ -175,7 +220,10 @@ function utcOf(c: ICAL.Component | undefined, name: string): string | undefined 
   if (!c) return undefined;
   try {
     const p = c.getFirstProperty(name);
-    const v = p ? firstTimeValue(p) : undefined;
+    if (!p) return undefined;
+    const fast = utcDateTimeMs(p);
+    if (fast !== undefined) return isoUtc(fast);
+    const v = firstTimeValue(p);
     if (v instanceof ICAL.Time) {
       const ms = v.toUnixTime() * 1000;
       return Number.isFinite(ms) ? isoUtc(ms) : undefined;

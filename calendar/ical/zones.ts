@@ -192,18 +192,21 @@ export class WallOffsetMemo {
   #map = new Map<number, number>();
   static readonly MAX = 20_000;
 
-  get(w: Wall, compute: (w: Wall) => number): number {
-    const { year, month, day, hour, minute, second } = w;
-    // A number, not a string: cheap to build and to hash. Out-of-range fields
-    // (ical.js normalizes, but be safe) only make a key that is never shared.
-    const key = ((((year * 13 + month) * 32 + day) * 25 + hour) * 61 + minute) * 62 + second;
-    if (!Number.isSafeInteger(key)) return compute(w);
-    const hit = this.#map.get(key);
-    if (hit !== undefined) return hit;
-    const off = compute(w);
+  /** A number, not a string: cheap to build and to hash. NaN when the fields cannot make a safe key. */
+  static key(w: Wall): number {
+    const key = ((((w.year * 13 + w.month) * 32 + w.day) * 25 + w.hour) * 61 + w.minute) * 62 + w.second;
+    return Number.isSafeInteger(key) ? key : NaN;
+  }
+
+  get(key: number): number | undefined {
+    return this.#map.get(key);
+  }
+
+  set(key: number, offset: number): number {
+    if (Number.isNaN(key)) return offset;
     if (this.#map.size >= WallOffsetMemo.MAX) this.#map.clear();
-    this.#map.set(key, off);
-    return off;
+    this.#map.set(key, offset);
+    return offset;
   }
 }
 
@@ -221,7 +224,8 @@ export class IntlZone extends ICAL.Timezone {
   }
 
   override utcOffset(tt: ICAL.Time): number {
-    return this.#memo.get(tt, (w) => offsetForWall(this.tzid, w));
+    const key = WallOffsetMemo.key(tt);
+    return this.#memo.get(key) ?? this.#memo.set(key, offsetForWall(this.tzid, tt));
   }
 
   override toString(): string {
@@ -246,7 +250,8 @@ export class VtimezoneZone extends ICAL.Timezone {
   readonly #memo = new WallOffsetMemo();
 
   override utcOffset(tt: ICAL.Time): number {
-    return this.#memo.get(tt, (w) => rfcOffsetForWall((ms) => this.offsetAtMs(ms), w));
+    const key = WallOffsetMemo.key(tt);
+    return this.#memo.get(key) ?? this.#memo.set(key, rfcOffsetForWall((ms) => this.offsetAtMs(ms), tt));
   }
 
   /** UTC offset (seconds) in force at the instant `ms`. */

@@ -1,6 +1,7 @@
 import ICAL from "ical.js";
 import { InvalidEventError } from "../errors.ts";
 import { addDurationMs, checkYear, endMs, instantMs, localize, readTime, timingOf, type EventLength, type EventTiming } from "../ical/times.ts";
+import { firstTimeValue } from "../ical/fast-time.ts";
 import type { IntlZone } from "../ical/zones.ts";
 import { IterationBudget } from "./budget.ts";
 import { ruleStarts } from "./rule.ts";
@@ -109,8 +110,6 @@ export function expandSeries(master: ICAL.Component | undefined, overrideComps: 
   if (isCancelled(master)) return { recurring: master.hasProperty("rrule") || master.hasProperty("rdate"), occurrences: [] };
   const recurring = master.hasProperty("rrule") || master.hasProperty("rdate");
   const excluded = exclusions(master, lab, objectId, budget);
-  const isExcluded = (t: ICAL.Time, ms: number) =>
-    excluded.instants.has(ms) || excluded.dates.has(dateKey(t));
 
   const out: Occurrence[] = [];
   for (const o of exact.values()) {
@@ -132,10 +131,12 @@ export function expandSeries(master: ICAL.Component | undefined, overrideComps: 
   const fromMs = window.startMs - reach - DAY_MS;
 
   let rangeIdx = -1;
-  for (const inst of instances(master, timing, lab, budget, objectId, fromMs)) {
+  // Without RRULE or RDATE the set is DTSTART alone: no merging of sources needed.
+  const set: Iterable<Instance> = recurring ? instances(master, timing, lab, budget, objectId, fromMs) : [{ start: timing.start }];
+  for (const inst of set) {
     const ridMs = instantMs(inst.start);
     if (ridMs >= stopAt) break;
-    if (isExcluded(inst.start, ridMs)) continue;
+    if (excluded.instants.has(ridMs) || (excluded.dates.size > 0 && excluded.dates.has(dateKey(inst.start)))) continue;
     if (exact.has(ridMs)) continue;
     while (rangeIdx + 1 < ranges.length && ranges[rangeIdx + 1]!.ridMs <= ridMs) rangeIdx++;
     const range = rangeIdx >= 0 ? ranges[rangeIdx] : undefined;
@@ -313,9 +314,12 @@ function lengthBoundMs(length: EventLength): number {
 function exclusions(master: ICAL.Component, lab: IntlZone, objectId: string | undefined, budget: IterationBudget) {
   const instants = new Set<number>();
   const dates = new Set<string>();
-  const dtstartIsDate = master.getFirstPropertyValue("dtstart") instanceof ICAL.Time && (master.getFirstPropertyValue("dtstart") as ICAL.Time).isDate;
+  const dtstart = master.getFirstPropertyValue("dtstart");
+  const dtstartIsDate = dtstart instanceof ICAL.Time && dtstart.isDate;
   for (const p of master.getAllProperties("exdate")) {
-    for (const v of p.getValues() as unknown[]) {
+    // One value per line is the common form: decoded the fast way (calendar/ical/fast-time.ts).
+    const values = (p.jCal as unknown[]).length === 4 ? [firstTimeValue(p)] : (p.getValues() as unknown[]);
+    for (const v of values) {
       budget.spend();
       if (!(v instanceof ICAL.Time)) throw new InvalidEventError("EXDATE value is not a date or date-time", objectId);
       checkYear(v, "exdate", objectId);

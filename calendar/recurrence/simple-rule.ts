@@ -52,6 +52,11 @@ export function simpleRule(rule: ICAL.Recur): SimpleRule | undefined {
   return { freq: rule.freq, interval: rule.interval, byDay, wkst };
 }
 
+function onDay(day: number, hour: number, minute: number, second: number, isDate: boolean, zone: ICAL.Timezone): ICAL.Time {
+  const d = new Date(day * DAY_MS);
+  return makeTime(d.getUTCFullYear(), d.getUTCMonth() + 1, d.getUTCDate(), hour, minute, second, isDate, zone);
+}
+
 function dayOf(t: ICAL.Time): number {
   return Date.UTC(t.year, t.month - 1, t.day) / DAY_MS;
 }
@@ -73,10 +78,6 @@ export function* simpleRuleStarts(r: SimpleRule, dtstart: ICAL.Time, untilMs: nu
   const zone = dtstart.zone;
   // A wall date is within a day of its instant's UTC date; two days of margin.
   const fromDay = fromMs === undefined ? -Infinity : Math.floor(fromMs / DAY_MS) - 2;
-  const make = (day: number): ICAL.Time => {
-    const d = new Date(day * DAY_MS);
-    return makeTime(d.getUTCFullYear(), d.getUTCMonth() + 1, d.getUTCDate(), hour, minute, second, isDate, zone);
-  };
 
   if (r.freq === "DAILY") {
     const days = r.byDay;
@@ -93,7 +94,7 @@ export function* simpleRuleStarts(r: SimpleRule, dtstart: ICAL.Time, untilMs: nu
       const day = d0 + k * r.interval;
       k++;
       if (days && !days.includes(weekday(day))) continue;
-      const t = make(day);
+      const t = onDay(day, hour, minute, second, isDate, zone);
       if (t.toUnixTime() * 1000 > untilMs) return;
       yield t;
     }
@@ -110,7 +111,7 @@ export function* simpleRuleStarts(r: SimpleRule, dtstart: ICAL.Time, untilMs: nu
     for (const off of offsets) {
       const day = week + off;
       if (day < d0) continue;
-      const t = make(day);
+      const t = onDay(day, hour, minute, second, isDate, zone);
       if (t.toUnixTime() * 1000 > untilMs) return;
       yield t;
     }

@@ -1,6 +1,6 @@
 import ICAL from "ical.js";
 import { describe, expect, it } from "vitest";
-import { FAST_TIME, firstTimeValue, makeTime } from "../../../calendar/ical/fast-time.ts";
+import { FAST_TIME, firstTimeValue, makeTime, utcDateTimeMs } from "../../../calendar/ical/fast-time.ts";
 import { parseCalendar } from "../../../calendar/ical/parse.ts";
 
 /**
@@ -54,6 +54,16 @@ describe("fast ICAL.Time values", () => {
   it("anything but a plain date or date-time is left to ical.js", () => {
     const root = parseCalendar(["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//t//EN", "BEGIN:VEVENT", "UID:x", "DTSTART:20260301T080000Z", "RDATE;VALUE=PERIOD:20260302T080000Z/PT1H", "END:VEVENT", "END:VCALENDAR", ""].join("\r\n"));
     expect(firstTimeValue(root.getFirstSubcomponent("vevent")!.getFirstProperty("rdate")!)).toBeInstanceOf(ICAL.Period);
+  });
+
+  it.each(LINES)("%s: the UTC instant read from the text is ical.js's, or left to ical.js", (line) => {
+    const root = parseCalendar(["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//t//EN", ...VTZ, "BEGIN:VEVENT", "UID:x", line, "END:VEVENT", "END:VCALENDAR", ""].join("\r\n"));
+    const prop = root.getFirstSubcomponent("vevent")!.getFirstProperty("dtstart")!;
+    const fast = utcDateTimeMs(prop);
+    const slow = (prop.getFirstValue() as ICAL.Time).toUnixTime() * 1000;
+    // Only plain in-range UTC values are read from the text: the first line here.
+    if (line === "DTSTART:20260301T080000Z") expect(fast).toBe(slow);
+    else expect(fast).toBeUndefined();
   });
 
   it("makeTime is new ICAL.Time({...}, zone)", () => {
