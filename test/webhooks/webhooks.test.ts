@@ -121,3 +121,28 @@ describe("the outbox's retries", () => {
     }
   });
 });
+
+describe("which reservation events happened (transitions, pure)", async () => {
+  const { transitions } = await import("../../worker/webhooks/transitions.ts");
+  const r = (id: string, state: string, extra: Record<string, unknown> = {}) =>
+    ({ id, uid: id, resource: "host1", holder: { id: "bob", raw: "bob" }, start: "2030-01-01T10:00:00.000Z", end: "2030-01-01T11:00:00.000Z", exclusive: true, purpose: "", source: "api", state, ...extra }) as any;
+  const types = (told: Map<string, any>, now: any[]) => transitions(told, now).events.map((e) => `${e.type} ${e.reservation.id}`);
+
+  it("new, moved, started, lost a conflict, ended, gone", () => {
+    const t0 = transitions(new Map(), [r("a", "upcoming"), r("b", "upcoming"), r("old", "ended")]);
+    expect(t0.events.map((e) => e.type)).toEqual(["reservation.created", "reservation.created"]);
+    expect(types(t0.next, [r("a", "upcoming", { end: "2030-01-01T12:00:00.000Z" }), r("b", "active"), r("old", "ended")])).toEqual(["reservation.changed a", "reservation.started b"]);
+    expect(types(t0.next, [r("a", "conflict", { conflictWith: ["x"] }), r("old", "ended")])).toEqual(["reservation.conflict a", "reservation.ended b"]);
+    expect(types(t0.next, [r("a", "ended", { end: "2030-01-01T10:30:00.000Z" }), r("b", "upcoming"), r("old", "ended")])).toEqual(["reservation.ended a"]);
+  });
+
+  it("nothing changed: nothing to tell; an ended reservation is told once", () => {
+    const t0 = transitions(new Map(), [r("a", "ended")]);
+    expect(t0.events).toEqual([]);
+    const t1 = transitions(new Map(), [r("a", "active")]);
+    const t2 = transitions(t1.next, [r("a", "ended")]);
+    expect(t2.events.map((e) => e.type)).toEqual(["reservation.ended"]);
+    expect(transitions(t2.next, [r("a", "ended")]).events).toEqual([]);
+    expect(transitions(t2.next, []).events).toEqual([]);
+  });
+});

@@ -5,6 +5,7 @@ import { startMosquitto } from "../services/mosquitto.ts";
 import { startAuthMosquitto, startMqttTap, startOidcStandIn } from "./stand-ins.ts";
 import { startStallProxy } from "./stall-proxy.ts";
 import { startHangingServer } from "../calendar/hanging-server.ts";
+import { startReceiverService } from "../webhooks/receiver-service.ts";
 
 /**
  * Real services for the tests that run inside workerd. Started once in Node
@@ -37,6 +38,9 @@ declare module "vitest" {
     hangingSilentUrl: string;
     /** A TCP listener that sends a 207's headers, then one body byte every 200 ms forever. */
     hangingTrickleUrl: string;
+    /** A webhook receiver checking signatures with the Standard Webhooks library (test/webhooks/receiver-service.ts), and its secret. */
+    webhookReceiverUrl: string;
+    webhookSecret: string;
   }
 }
 
@@ -52,6 +56,10 @@ export default async function setup(project: TestProject) {
   ]);
   const [hangingSilent, hangingTrickle] = await Promise.all([startHangingServer("silent"), startHangingServer("trickle")]);
   const stall = await startStallProxy(radicale.url);
+  const webhookSecret = `whsec_${Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64")}`;
+  const webhooks = await startReceiverService(webhookSecret);
+  project.provide("webhookReceiverUrl", webhooks.url);
+  project.provide("webhookSecret", webhookSecret);
   project.provide("stallUrl", stall.url);
   project.provide("stallControlUrl", stall.controlUrl);
   const tap = await startMqttTap({ main: { url: mosquitto.url }, fault: { url: mosquittoFault.url, restart: () => mosquittoFault.restart() } });
@@ -70,7 +78,7 @@ export default async function setup(project: TestProject) {
   project.provide("hangingSilentUrl", hangingSilent.url);
   project.provide("hangingTrickleUrl", hangingTrickle.url);
   return async () => {
-    await Promise.allSettled([tap.stop(), oidc.stop(), hangingSilent.stop(), hangingTrickle.stop(), stall.stop()]);
+    await Promise.allSettled([webhooks.stop(), tap.stop(), oidc.stop(), hangingSilent.stop(), hangingTrickle.stop(), stall.stop()]);
     await Promise.all([radicale.stop(), xandikos.stop(), mosquitto.stop(), mosquittoFault.stop(), mosquittoAuth.stop()]);
   };
 }

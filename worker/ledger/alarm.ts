@@ -6,7 +6,8 @@ import { PUBLISH_RETRY_MS, type Hold, type Lease } from "./state.ts";
  * is the earliest of: the next sync, a reservation boundary in the schedule
  * window (agents get a fresh schedule as one starts or ends), a re-publish
  * well before the last schedule's validUntil, lease expiry, hold expiry, a
- * publish retry, the Google channel renewal, a held-back usage line.
+ * publish retry, the Google channel renewal, a held-back usage line, a
+ * webhook retry.
  */
 export interface AlarmInputs {
   /** Last sync attempt (ms). */
@@ -23,6 +24,8 @@ export interface AlarmInputs {
   channelDue?: number | undefined;
   /** Held-back usage line (ms), if any. */
   mirrorDueAt?: number | undefined;
+  /** Next webhook retry (ms), if any. */
+  webhookDueAt?: number | undefined;
 }
 
 /** Reservation starts and ends after `now`, plus the re-publish point. */
@@ -47,5 +50,6 @@ export function nextAlarm(s: AlarmInputs, now: number): number {
   if (s.publishPending) times.push(now + PUBLISH_RETRY_MS);
   if (s.channelDue !== undefined) times.push(s.channelDue);
   if (s.mirrorDueAt !== undefined) times.push(s.mirrorDueAt);
+  if (s.webhookDueAt !== undefined) times.push(s.webhookDueAt);
   return Math.max(now + 100, Math.min(...times));
 }

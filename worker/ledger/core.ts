@@ -4,6 +4,7 @@ import type { Logger } from "../log.ts";
 import type { CalendarBackend, CalendarObject } from "./calendar-port.ts";
 import type { Seen } from "./precedence.ts";
 import type { LedgerState } from "./state.ts";
+import type { WebhookBody } from "../webhooks/events.ts";
 import type { ReservationView } from "./view.ts";
 
 /**
@@ -33,4 +34,6 @@ export interface LedgerCore {
   arm(): Promise<void>;
   requestPublish(): void;
   syncIntervalMs(): number;
+  /** An event for outgoing webhooks that only this moment knows (webhook-glue.ts); sent with the next change. */
+  tellWebhooks(body: WebhookBody): void;
 }

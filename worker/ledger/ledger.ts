@@ -25,6 +25,8 @@ import { CONFLICT_HORIZON_MS, HOLD_MS, loadMeta, MAX_WAIT_MS, type Lease, type L
 import { sync, syncIfStale } from "./sync.ts";
 import { ReservationView, strip } from "./view.ts";
 import * as writes from "./writes.ts";
+import { WebhookOutbox } from "./webhook-glue.ts";
+import type { WebhookBody } from "../webhooks/events.ts";
 
 const ok = <T>(value: T): Result<T> => ({ ok: true, value });
 
@@ -49,6 +51,7 @@ export class Ledger extends DurableObject<Env> {
   /** When a usage line held back by the throttle is due. */
   #mirrorDueAt: number | undefined;
   #core: LedgerCore;
+  #webhooks: WebhookOutbox;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -87,6 +90,7 @@ export class Ledger extends DurableObject<Env> {
       arm: () => this.#arm(),
       requestPublish: () => this.#publisher.request(),
       syncIntervalMs: () => this.#syncIntervalMs(),
+      tellWebhooks: (b) => this.#webhooks.tell(b),
     };
     this.#view = new ReservationView({
       state: this.#state,
@@ -103,6 +107,7 @@ export class Ledger extends DurableObject<Env> {
       persistMeta: () => void storage.put("meta", this.#state.meta),
     });
     this.#publisher = new Publisher(() => this.#core, (p) => ctx.waitUntil(p));
+    this.#webhooks = new WebhookOutbox((p) => ctx.waitUntil(p));
     void ctx.blockConcurrencyWhile(async () => {
       this.#state.meta = loadMeta(await storage.get<Partial<Meta>>("meta"));
       for (const [, o] of await storage.list<CalendarObject>({ prefix: "obj:" })) this.#state.objects.set(o.id, o);
@@ -205,6 +210,7 @@ export class Ledger extends DurableObject<Env> {
     try {
       await this.#bind(resource);
       if (syncFirst) await this.#ensureSynced();
+      await this.#webhooks.prime(this.#core);
       return ok(await (serial ? this.#serial(fn) : fn()));
     } catch (e) {
       return this.#failed(e);
@@ -254,7 +260,13 @@ export class Ledger extends DurableObject<Env> {
   #changed(): void {
     this.#waiters.notify();
     this.#publisher.request();
+    this.#tellWebhooks();
     void this.#arm();
+  }
+
+  /** Outgoing webhooks see every change, in the queue after the one that made it. */
+  #tellWebhooks(extra: WebhookBody[] = []): void {
+    void this.#serial(() => this.#webhooks.notice(this.#core, extra)).catch((e: unknown) => this.#log.warn("webhooks: could not queue", { error: e }));
   }
 
   // ── RPC: reads ──────────────────────────────────────────────────────────
@@ -367,6 +379,28 @@ export class Ledger extends DurableObject<Env> {
     });
   }
 
+  /**
+   * The Broker heard the serving agent say a booking is not in place. One
+   * webhook per failure episode: the agent's `since` names it, so the same
+   * report heard again (a retained message after a reconnect) is not news.
+   */
+  async enforcementFailed(resource: string, report: { agent: string; problems: string[]; since: string | null }): Promise<Result<boolean>> {
+    return this.#run(
+      resource,
+      async () => {
+        const key = `${report.agent}|${report.since ?? ""}`;
+        if ((await this.ctx.storage.get<string>("enforcement-told")) === key) return false;
+        await this.ctx.storage.put("enforcement-told", key);
+        await this.#webhooks.notice(this.#core, [
+          { type: "enforcement.failed", timestamp: new Date().toISOString(), site: this.#lab().site, data: { resource: this.#resource, enforcement: { agent: report.agent, problems: report.problems.slice(0, 20), since: report.since } } },
+        ]);
+        return true;
+      },
+      true,
+      false,
+    );
+  }
+
   /** Resolves when anything on this resource changes, or after `timeoutMs`. For bounded waits. */
   async waitForChange(resource: string, timeoutMs: number): Promise<Result<boolean>> {
     return this.#run(resource, () => this.#waiters.wait(Math.max(0, Math.min(timeoutMs, MAX_WAIT_MS))), false);
@@ -416,6 +450,7 @@ export class Ledger extends DurableObject<Env> {
     }
     try {
       await this.#serial(async () => {
+        await this.#webhooks.prime(this.#core);
         try {
           await sync(this.#core);
         } catch (e) {
@@ -426,7 +461,10 @@ export class Ledger extends DurableObject<Env> {
           this.#mirrorDueAt = undefined;
           this.#mirrorDueAt = await flushMirror(this.#core);
         }
+        // The clock moves reservations from upcoming to active to ended: webhooks hear of it here.
+        await this.#webhooks.notice(this.#core).catch((e: unknown) => this.#log.warn("webhooks: could not queue", { error: e }));
       });
+      this.#webhooks.send(this.#core);
       await this.#channels.keep(this.#core);
       const now = Date.now();
       const windowMs = this.#scheduleWindowMs();
@@ -461,6 +499,7 @@ export class Ledger extends DurableObject<Env> {
         holds: this.#state.holds.values(),
         channelDue: this.#channels.due(),
         mirrorDueAt: this.#mirrorDueAt,
+        webhookDueAt: this.#webhooks.due(),
       },
       now,
     );

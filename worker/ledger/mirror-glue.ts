@@ -3,6 +3,7 @@ import type { LiveUsage } from "../usage/live.ts";
 import { emptyMirrorState, mirrorUsage, type MirrorOutcome, type MirrorPort, type MirrorState } from "../usage/mirror.ts";
 import type { LedgerCore } from "./core.ts";
 import { release } from "./writes.ts";
+import { webhookReservation } from "../webhooks/events.ts";
 
 /**
  * Usage mirroring (worker/usage/mirror.ts) runs in the ledger, the only
@@ -34,6 +35,9 @@ function portOf(core: LedgerCore, lab: LabConfig): MirrorPort {
       return { id: o.id };
     },
     release: async (id) => {
+      // Told before the release: a reservation released this early may be deleted, and then nobody could say what it was.
+      const r = core.view.find(id);
+      core.tellWebhooks({ type: "reservation.no_show_released", timestamp: new Date().toISOString(), site: lab.site, data: { resource: core.resource, reservation: webhookReservation(r) } });
       await release(core, id, "release");
     },
   };
