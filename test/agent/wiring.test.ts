@@ -18,7 +18,7 @@ import { agentYaml, entry, listen, schedule, sign, testKey } from "./helpers.ts"
 describe("driver wiring", () => {
   it("power on at start, off at end; usage published retained", async () => {
     const mods = await loadDriverModules();
-    expect(Object.keys(mods).sort()).toEqual(["power", "usage", "usb"]);
+    expect(Object.keys(mods).sort()).toEqual(["access", "console", "power", "usage", "usb"]);
     const broker = await startMosquitto();
     const dir = await tempDir("agent-wiring");
     const key = await testKey("k");
