@@ -115,6 +115,8 @@ export const labConfigSchema = z.strictObject({
       defaultDuration: duration.default("1h"),
       /** Longest the ledger waits on one calendar call; past it a booking answers 503 and reads answer from the cache. */
       calendarDeadline: duration.default("15s"),
+      /** A recurring booking's last occurrence starts at most this long after its first (and it has at most 200). */
+      maxSeriesLength: duration.default("366d"),
     })
     .prefault({}),
 });

@@ -3,13 +3,26 @@ import { ValidationError } from "../errors.ts";
 import type { Reservation, ReservationState, User } from "../model.ts";
 import { CONFLICT_PREFIX, MAX_USAGE_CHARS, PRODID, X, setText } from "./properties.ts";
 import type { MappingContext } from "./read.ts";
-import { setTimeProperty, utcTime } from "./times.ts";
+import { setTimeProperty, timeLike, utcTime } from "./times.ts";
+import { vtimezoneFor } from "./vtimezone.ts";
+import { intlZone } from "./zones.ts";
 
 /** A reservation to write: the model's fields, with the holder as the full user (for ORGANIZER/ATTENDEE). `created` defaults to now and is kept stable on rewrites: it decides conflicts. */
 export type NewReservation = Pick<Reservation, "uid" | "start" | "end" | "exclusive" | "purpose" | "image" | "mode" | "leaseTtl" | "created" | "usage"> & {
   holder: User;
   state?: ReservationState;
+  /** A recurring booking: written in the lab's zone (TZID + VTIMEZONE) so every occurrence keeps its wall-clock time across DST. */
+  series?: SeriesWrite;
 };
+
+export interface SeriesWrite {
+  /** The RRULE value, e.g. `FREQ=WEEKLY;BYDAY=TU,TH;UNTIL=20270301T225959Z` (UNTIL in UTC, RFC 5545 §3.3.10). */
+  rrule: string;
+  /** Occurrence starts (ms) left out of the series, one EXDATE each. */
+  exdatesMs?: number[];
+  /** Last occurrence's end (ms): how far the VTIMEZONE must reach. */
+  lastEndMs: number;
+}
 
 /**
  * One VCALENDAR with one VEVENT for a reservation made through labhog.
@@ -18,7 +31,7 @@ export type NewReservation = Pick<Reservation, "uid" | "start" | "end" | "exclus
  * CalDAV server with RFC 6638 scheduling does not e-mail the holder an
  * invitation for their own booking.
  */
-export function reservationToIcs(r: NewReservation, _ctx: MappingContext): string {
+export function reservationToIcs(r: NewReservation, ctx: MappingContext): string {
   const startMs = Date.parse(r.start);
   const endMs = Date.parse(r.end);
   if (!Number.isFinite(startMs) || !Number.isFinite(endMs)) throw new ValidationError("reservation start/end must be ISO date-times", { path: "start" });
@@ -32,14 +45,18 @@ export function reservationToIcs(r: NewReservation, _ctx: MappingContext): strin
   cal.addPropertyWithValue("prodid", PRODID);
   cal.addPropertyWithValue("version", "2.0");
   cal.addPropertyWithValue("calscale", "GREGORIAN");
+  if (r.series) cal.addSubcomponent(vtimezoneFor(zoneOf(ctx.timezone).tzid, startMs, r.series.lastEndMs));
   const ev = new ICAL.Component("vevent", cal);
   cal.addSubcomponent(ev);
 
   ev.addPropertyWithValue("uid", r.uid);
   setTimeProperty(ev, "dtstamp", utcTime(now));
   setTimeProperty(ev, "created", utcTime(created));
-  setTimeProperty(ev, "dtstart", utcTime(startMs));
-  setTimeProperty(ev, "dtend", utcTime(endMs));
+  if (r.series) writeSeries(ev, startMs, endMs, r.series, ctx.timezone);
+  else {
+    setTimeProperty(ev, "dtstart", utcTime(startMs));
+    setTimeProperty(ev, "dtend", utcTime(endMs));
+  }
   const purpose = oneLine(r.purpose);
   const summary = purpose ? `${r.holder.id}: ${purpose}` : r.holder.id;
   ev.addPropertyWithValue("summary", r.state === "conflict" ? CONFLICT_PREFIX + summary : summary);
@@ -67,6 +84,43 @@ export function reservationToIcs(r: NewReservation, _ctx: MappingContext): strin
   }
   if (r.usage !== undefined) setText(ev, X.usage, usageText(r.usage));
   return cal.toString() + "\r\n";
+}
+
+function zoneOf(tzid: string) {
+  const zone = intlZone(tzid);
+  if (!zone) throw new ValidationError(`the lab's time zone "${tzid}" is not an IANA zone`, { path: "timezone" });
+  return zone;
+}
+
+/**
+ * DTSTART/DTEND as wall times of the lab's zone, the RRULE and one EXDATE per
+ * left-out occurrence, as calendar apps write a series: "every Tuesday 09:00"
+ * stays 09:00 after the clocks change. A start that has no wall time of its
+ * own (the repeated hour's second pass) would drift: refused.
+ */
+function writeSeries(ev: ICAL.Component, startMs: number, endMs: number, series: SeriesWrite, tzid: string): void {
+  const zone = zoneOf(tzid);
+  const like = ICAL.Time.fromData({ year: 2000, month: 1, day: 1, hour: 0, minute: 0, second: 0, isDate: false }, zone);
+  const s = timeLike(startMs, like, zone);
+  const e = timeLike(endMs, like, zone);
+  if (s.zone !== zone || e.zone !== zone) throw new ValidationError(`a series can't start or end at ${new Date(s.zone !== zone ? startMs : endMs).toISOString()}: that wall time of ${tzid} occurs twice`, { path: "start" });
+  setTimeProperty(ev, "dtstart", s);
+  setTimeProperty(ev, "dtend", e);
+  let rule: ICAL.Recur;
+  try {
+    rule = ICAL.Recur.fromString(series.rrule);
+  } catch (err) {
+    throw new ValidationError(`not a valid RRULE: ${(err as Error).message}`, { path: "repeat" });
+  }
+  ev.addPropertyWithValue("rrule", rule);
+  for (const ms of [...new Set(series.exdatesMs ?? [])].sort((a, b) => a - b)) {
+    const x = timeLike(ms, like, zone);
+    const p = new ICAL.Property("exdate", ev);
+    ev.addProperty(p);
+    p.setParameter("tzid", tzid);
+    p.setValue(x);
+    if (x.zone !== zone) p.removeParameter("tzid");
+  }
 }
 
 export function usageText(usage: unknown): string {

@@ -28,11 +28,13 @@ import {
   ProblemSchema,
   ReservationListSchema,
   ReservationQuerySchema,
+  ReservationReadSchema,
   ReservationSchema,
   ResourceIdParamSchema,
   ResourceListSchema,
   ResourceQuerySchema,
   ResourceSchema,
+  ScopeQuerySchema,
   durationMs,
 } from "./schemas.ts";
 import type { Reservation } from "../../calendar/model.ts";
@@ -147,11 +149,12 @@ export function createApp(): OpenAPIHono<AppEnv> {
   );
 
   app.openapi(
-    add(createRoute({ method: "get", path: "/api/v1/reservations/{id}", security: secured, request: { params: IdParamSchema }, responses: { 200: json(ReservationSchema, "the reservation"), ...errors(400, 401, 404) } })),
+    add(createRoute({ method: "get", path: "/api/v1/reservations/{id}", security: secured, request: { params: IdParamSchema }, responses: { 200: json(ReservationReadSchema, "the reservation, with the freshness of the answer"), ...errors(400, 401, 404, 503) } })),
     async (c) => {
       const ref = reservationRef(c.req.valid("param").id);
       if (!isResource(c.var.lab, ref.resource)) throw new NotFoundError(`no resource ${ref.resource}`, { resource: ref.resource });
-      return c.json(forApi(await unwrap<Reservation>(ledgerOf(c.var.env, ref.resource).get(ref.resource, ref.id))), 200);
+      const r = await unwrap<Reservation & { lastSync: string | null; stale: boolean }>(ledgerOf(c.var.env, ref.resource).get(ref.resource, ref.id));
+      return c.json({ ...forApi(r), lastSync: r.lastSync, stale: r.stale }, 200);
     },
   );
 
@@ -186,14 +189,14 @@ export function createApp(): OpenAPIHono<AppEnv> {
         method: "patch",
         path: "/api/v1/reservations/{id}",
         security: secured,
-        request: { params: IdParamSchema, body: { content: { "application/json": { schema: ChangeReservationSchema } }, required: true } },
-        responses: { 200: json(ReservationSchema, "changed (extended, shortened or moved)"), ...errors(400, 401, 403, 404, 409, 422) },
+        request: { params: IdParamSchema, query: ScopeQuerySchema, body: { content: { "application/json": { schema: ChangeReservationSchema } }, required: true } },
+        responses: { 200: json(ReservationSchema, "changed (extended, shortened or moved); for scope=following the first occurrence of the new series"), ...errors(400, 401, 403, 404, 409, 422) },
       }),
     ),
     async (c) => {
       const { ref, r, ledger } = await owned(c, c.req.valid("param").id);
       const b = c.req.valid("json");
-      const change: ReservationChange = {};
+      const change: ReservationChange = { scope: c.req.valid("query").scope };
       if (b.start) change.start = b.start;
       if (b.purpose !== undefined) change.purpose = b.purpose;
       if (b.end) change.end = b.end;
@@ -213,10 +216,10 @@ export function createApp(): OpenAPIHono<AppEnv> {
   );
 
   app.openapi(
-    add(createRoute({ method: "delete", path: "/api/v1/reservations/{id}", security: secured, request: { params: IdParamSchema }, responses: { 200: json(ReservationSchema, "cancelled"), ...errors(400, 401, 403, 404, 409, 422) } })),
+    add(createRoute({ method: "delete", path: "/api/v1/reservations/{id}", security: secured, request: { params: IdParamSchema, query: ScopeQuerySchema }, responses: { 200: json(ReservationSchema, "cancelled"), ...errors(400, 401, 403, 404, 409, 422) } })),
     async (c) => {
       const { ref, ledger } = await owned(c, c.req.valid("param").id);
-      return c.json(forApi(await unwrap<Reservation>(ledger.cancel(ref.resource, ref.id))), 200);
+      return c.json(forApi(await unwrap<Reservation>(ledger.cancel(ref.resource, ref.id, c.req.valid("query").scope))), 200);
     },
   );
 

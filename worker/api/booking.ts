@@ -9,7 +9,7 @@ import { assertMayBookFor, canBook, isAdmin } from "../auth/rights.ts";
 import type { AgentState } from "../broker/agent-state.ts";
 import type { Env } from "../env.ts";
 import { brokerOf, forApi, ledgerOf, unwrap } from "../ledger/client.ts";
-import type { BookRequest, ConflictInfo } from "../ledger/protocol.ts";
+import type { BookRequest, ConflictInfo, Repeat, SeriesBooked } from "../ledger/protocol.ts";
 import { log } from "../log.ts";
 import { durationMs } from "./schemas.ts";
 
@@ -28,12 +28,16 @@ export interface CreateInput {
   holder?: string;
   lease?: { ttl: number };
   wait: number;
+  repeat?: Repeat;
+  skipConflicts?: boolean;
 }
 
 export interface Created {
   reservations: Reservation[];
   grantedAt: string;
   waited: number;
+  /** Recurring bookings: the occurrences left out (EXDATE) because they conflicted. */
+  skipped?: string[];
 }
 
 type Target = { kind: "one" | "any"; resources: string[] } | { kind: "all"; resources: string[] };
@@ -137,6 +141,7 @@ export async function createReservations(env: Env, lab: LabConfig, p: Principal,
   if (input.end) lengthMs = Date.parse(input.end) - Date.parse(input.start ?? new Date(began).toISOString());
   else lengthMs = durationMs(input.duration ?? durationSeconds(lab.policy.defaultDuration));
   if (!(lengthMs > 0)) throw new ValidationError("end must be after start", { path: input.end ? "end" : "duration" });
+  if (input.repeat) return createSeries(env, target, holder, input, input.repeat, lengthMs);
   for (;;) {
     const now = Date.now();
     const start = startGiven ? input.start! : new Date(Math.floor(now / 1000) * 1000).toISOString();
@@ -169,5 +174,31 @@ export async function createReservations(env: Env, lab: LabConfig, p: Principal,
       const sleep = Math.max(50, Math.min(remaining, ...ends, 60_000));
       await Promise.race(target.resources.map((r) => ledgerOf(env, r).waitForChange(r, sleep)));
     }
+  }
+}
+
+/** A recurring booking on one resource: no waiting, each occurrence checked by the ledger (series-writes.ts). */
+async function createSeries(env: Env, target: Target, holder: string, input: CreateInput, repeat: Repeat, lengthMs: number): Promise<Created> {
+  const resource = target.resources[0]!;
+  if (target.kind !== "one" || !input.start) throw new ValidationError("a recurring booking names one resource and a start", { path: "repeat" });
+  const req = {
+    holder,
+    start: input.start,
+    end: new Date(Date.parse(input.start) + lengthMs).toISOString(),
+    exclusive: input.exclusive,
+    purpose: input.purpose,
+    source: "api" as const,
+    ...(input.image ? { image: input.image } : {}),
+    ...(input.mode ? { mode: input.mode } : {}),
+    repeat,
+    skipConflicts: input.skipConflicts ?? false,
+  };
+  try {
+    const booked = await unwrap<SeriesBooked>(ledgerOf(env, resource).bookSeries(resource, req));
+    return { reservations: booked.reservations.map(forApi), grantedAt: new Date().toISOString(), waited: 0, skipped: booked.skipped };
+  } catch (e) {
+    const d = conflictDetail(e);
+    if (d && e instanceof LabhogError) throw new ConflictError(e.message, { ...(e.detail ?? {}), conflicts: d.conflicts, nextFree: d.nextFree });
+    throw e;
   }
 }

@@ -41,6 +41,12 @@ export const ReservationSchema = z
   })
   .openapi("Reservation");
 
+/** GET of one reservation: the reservation plus the freshness of the answer, as on lists. */
+export const ReservationReadSchema = ReservationSchema.extend({
+  lastSync: z.string().nullable().openapi({ description: "the ledger's last good calendar sync" }),
+  stale: z.boolean().openapi({ description: "true when the calendar can't be reached and this is the cached view" }),
+}).openapi("ReservationRead");
+
 export const AgentStateSchema = z
   .object({
     id: z.string(),
@@ -103,6 +109,27 @@ export const ReservationListSchema = z
   })
   .openapi("ReservationList");
 
+const weekday = z.enum(["MO", "TU", "WE", "TH", "FR", "SA", "SU"]);
+
+/** A recurring booking's rule (RFC 5545 RRULE parts). Unbounded series are refused: until or count. */
+export const RepeatSchema = z
+  .strictObject({
+    freq: z.enum(["daily", "weekly", "monthly"]),
+    byDay: z.array(weekday).min(1).max(7).optional().openapi({ description: "weekly only: the days, like [\"TU\", \"TH\"]; the series starts on the first of them at or after start" }),
+    interval: z.number().int().min(1).max(52).optional().openapi({ description: "every interval-th day/week/month (default 1)" }),
+    until: z
+      .union([z.iso.date({ message: "a date like 2027-03-01" }), dateTime])
+      .optional()
+      .openapi({ description: "last day (in the lab's zone, inclusive) or last start instant" }),
+    count: z.number().int().min(1).max(200).optional().openapi({ description: "number of occurrences (at most 200)" }),
+  })
+  .superRefine((v, ctx) => {
+    if ((v.until === undefined) === (v.count === undefined)) ctx.addIssue({ code: "custom", path: ["until"], message: "give until or count (exactly one): unbounded series are refused" });
+    if (v.byDay && v.freq !== "weekly") ctx.addIssue({ code: "custom", path: ["byDay"], message: "byDay goes with freq weekly" });
+    if (v.byDay && new Set(v.byDay).size !== v.byDay.length) ctx.addIssue({ code: "custom", path: ["byDay"], message: "a day is named twice" });
+  })
+  .openapi("Repeat");
+
 export const CreateReservationSchema = z
   .strictObject({
     resource: id.optional().openapi({ description: "book this resource" }),
@@ -119,8 +146,16 @@ export const CreateReservationSchema = z
     holder: id.optional().openapi({ description: "book for someone else (admins only)" }),
     lease: z.strictObject({ ttl: z.number().int().min(10).max(86_400) }).optional().openapi({ description: "ends by itself ttl seconds after the last keep-alive" }),
     wait: z.number().int().min(0).max(600).default(0).openapi({ description: "seconds to wait for the slot to free up" }),
+    repeat: RepeatSchema.optional().openapi({ description: "a recurring booking (one resource, a start): start/end or duration give the first occurrence" }),
+    skipConflicts: z.boolean().default(false).openapi({ description: "with repeat: leave out (EXDATE) the occurrences that conflict, if at most half do" }),
   })
   .superRefine((v, ctx) => {
+    if (v.repeat) {
+      if (v.resource === undefined) ctx.addIssue({ code: "custom", path: ["repeat"], message: "a recurring booking names one resource" });
+      if (v.start === undefined) ctx.addIssue({ code: "custom", path: ["start"], message: "a recurring booking needs a start" });
+      if (v.lease !== undefined) ctx.addIssue({ code: "custom", path: ["lease"], message: "a recurring booking can't be a lease" });
+      if (v.wait !== 0) ctx.addIssue({ code: "custom", path: ["wait"], message: "a recurring booking does not wait" });
+    } else if (v.skipConflicts) ctx.addIssue({ code: "custom", path: ["skipConflicts"], message: "skipConflicts goes with repeat" });
     const targets = [v.resource, v.resources, v.pool, v.tags].filter((x) => x !== undefined).length;
     if (targets !== 1) ctx.addIssue({ code: "custom", path: ["resource"], message: "give exactly one of resource, resources, pool or tags" });
     if (v.end !== undefined && v.duration !== undefined) ctx.addIssue({ code: "custom", path: ["duration"], message: "give end or duration, not both" });
@@ -134,8 +169,13 @@ export const CreatedSchema = z
     reservations: z.array(ReservationSchema),
     grantedAt: z.string(),
     waited: z.number().openapi({ description: "seconds spent waiting for the slot" }),
+    skipped: z.array(z.string()).optional().openapi({ description: "with repeat: original starts (ISO UTC) of the occurrences left out because they conflicted" }),
   })
   .openapi("Created");
+
+export const ScopeQuerySchema = z.strictObject({
+  scope: z.enum(["this", "following"]).default("this").openapi({ description: "for an occurrence of a series: this one only, or this and the following ones (a new series from here)" }),
+});
 
 export const ChangeReservationSchema = z
   .strictObject({

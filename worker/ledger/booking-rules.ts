@@ -1,4 +1,4 @@
-import { ConflictError, LabhogError, ValidationError } from "../../calendar/errors.ts";
+import { ConflictError, ValidationError } from "../../calendar/errors.ts";
 import { overlaps, type Reservation } from "../../calendar/model.ts";
 import { isUnbookedUse } from "../usage/unbooked.ts";
 import { nextFreeSlot } from "../../calendar/slots.ts";
@@ -24,10 +24,10 @@ export function validateSpan(req: { start: string; end: string }, maxMs: number,
 }
 
 /** Standing reservations and live holds `req` can't share the resource with. Losers, ended ones and unbooked use block nothing. */
-export function conflictsWith(req: Span, rs: readonly Reservation[], holds: Iterable<Hold>, now: number, except: { uid?: string; hold?: string } = {}): ConflictInfo[] {
+export function conflictsWith(req: Span, rs: readonly Reservation[], holds: Iterable<Hold>, now: number, except: { uid?: string; id?: string; hold?: string } = {}): ConflictInfo[] {
   const out: ConflictInfo[] = [];
   for (const r of rs) {
-    if (r.uid === except.uid || r.state === "conflict" || r.state === "ended" || isUnbookedUse(r)) continue;
+    if (r.uid === except.uid || r.id === except.id || r.state === "conflict" || r.state === "ended" || isUnbookedUse(r)) continue;
     if (!(req.exclusive || r.exclusive)) continue;
     if (overlaps(req, r)) out.push({ id: r.id, holder: r.holder.id, start: r.start, end: r.end, exclusive: r.exclusive, state: r.state });
   }
@@ -53,11 +53,8 @@ export function conflictError(resource: string, req: BookRequest, conflicts: Con
   return new ConflictError(`${resource} is booked at that time: ${names}`, { resource, conflicts, nextFree });
 }
 
-const recurring = (id: string) => new LabhogError("recurring", 422, "this is one occurrence of a recurring event: change the series in the calendar", { id });
-
-/** Throws when a reservation can't be extended, shortened or moved through the API. */
+/** Throws when a reservation (or one occurrence of a series) can't be extended, shortened or moved through the API. */
 export function checkChange(r: Reservation, change: { start?: string }, id: string): void {
-  if (r.recurrenceId) throw recurring(id);
   if (r.state === "ended") throw new ConflictError("the reservation is over already", { id });
   if (r.state === "conflict") throw new ConflictError("the reservation lost a conflict; resolve it in the calendar", { id });
   if (r.state === "active" && change.start && Date.parse(change.start) !== Date.parse(r.start)) throw new ConflictError("a running reservation cannot be moved; extend, shorten or release it", { id });
@@ -65,11 +62,10 @@ export function checkChange(r: Reservation, change: { start?: string }, id: stri
 
 /**
  * How a release ends a reservation: a running one released in its first
- * second is deleted (iCalendar has second precision), a running one is cut
+ * second is deleted (iCalendar has second precision; an occurrence of a series gets an EXDATE), a running one is cut
  * at now, an upcoming one is deleted. Throws when it can't be done.
  */
 export function releasePlan(r: Reservation, how: "release" | "cancel", now: number, id: string): { kind: "delete" } | { kind: "cut"; end: string } {
-  if (r.recurrenceId) throw recurring(id);
   if (r.state === "ended") throw new ConflictError("the reservation is over already", { id });
   if (r.state === "active" && how === "release" && now < Date.parse(r.start) + 1000) return { kind: "delete" };
   if (r.state === "active") {

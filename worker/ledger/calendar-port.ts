@@ -12,6 +12,8 @@ import { caldavBackend } from "../../calendar/backends/caldav/backend.ts";
 import { createGoogleBackend } from "../../calendar/backends/google/index.ts";
 import { OneCalendarView } from "../../calendar/backends/one-calendar.ts";
 import { conflictMarkerOf as markerOf, patchEventIcs, reservationToIcs, reservationsFromIcs, type EventPatch, type MappingContext } from "../../calendar/ical/index.ts";
+import type { SeriesWrite } from "../../calendar/ical/write.ts";
+import { cancelOccurrenceIcs, splitSeriesIcs, type SplitSeries } from "../../calendar/ical/series-edit.ts";
 import { resolveConflicts } from "../../calendar/conflicts.ts";
 import { nextFreeSlot } from "../../calendar/slots.ts";
 import { calendarConfigOf, calendarKeyOf, resourceConfigOf, usersOf } from "../../calendar/lab.ts";
@@ -98,7 +100,7 @@ export function reservationsOf(obj: CalendarObject, window: TimeWindow, ctx: Map
   return reservationsFromIcs(obj.ics, ctx, window, obj.id);
 }
 
-export function newEventIcs(uid: string, req: BookRequest, lab: LabConfig, ctx: MappingContext): string {
+export function newEventIcs(uid: string, req: BookRequest, lab: LabConfig, ctx: MappingContext, series?: SeriesWrite): string {
   const holder = userOf(lab, req.holder);
   if (!holder) throw new ValidationError(`unknown user ${req.holder}`, { path: "holder" });
   return reservationToIcs(
@@ -112,9 +114,20 @@ export function newEventIcs(uid: string, req: BookRequest, lab: LabConfig, ctx: 
       ...(req.image ? { image: req.image } : {}),
       ...(req.mode ? { mode: req.mode } : {}),
       ...(req.leaseTtl ? { leaseTtl: req.leaseTtl } : {}),
+      ...(series ? { series } : {}),
     },
     ctx,
   );
+}
+
+/** One occurrence cancelled: an EXDATE on the series. */
+export function cancelOccurrence(ics: string, recurrenceId: string, lab: LabConfig): string {
+  return cancelOccurrenceIcs(ics, recurrenceId, { timezone: lab.timezone });
+}
+
+/** "This and following": the series ended before the occurrence, and a new one (newUid) from it. */
+export function splitSeries(ics: string, recurrenceId: string, newUid: string, lab: LabConfig): SplitSeries {
+  return splitSeriesIcs(ics, recurrenceId, newUid, { timezone: lab.timezone });
 }
 
 export function patchIcs(ics: string, patch: EventPatch, lab: LabConfig, recurrenceId?: string): string {

@@ -19,12 +19,13 @@ import { ChannelKeeper } from "./google-glue.ts";
 import { expiredLeases, Waiters } from "./leases.ts";
 import { flushMirror, mirror, mirrorDue, mirrorIntervalMs } from "./mirror-glue.ts";
 import type { Seen } from "./precedence.ts";
-import type { BookRequest, LeaseInfo, ReservationChange, ReservationList, ResourceSnapshot, Result } from "./protocol.ts";
+import type { BookRequest, LeaseInfo, ReservationChange, ReservationList, ResourceSnapshot, Result, SeriesBooked, SeriesRequest } from "./protocol.ts";
 import { Publisher } from "./publishing.ts";
 import { CONFLICT_HORIZON_MS, HOLD_MS, loadMeta, MAX_WAIT_MS, type Lease, type LedgerState, type Meta } from "./state.ts";
 import { sync, syncIfStale } from "./sync.ts";
 import { ReservationView, strip } from "./view.ts";
 import * as writes from "./writes.ts";
+import * as seriesWrites from "./series-writes.ts";
 import { WebhookOutbox } from "./webhook-glue.ts";
 import type { WebhookBody } from "../webhooks/events.ts";
 
@@ -275,8 +276,9 @@ export class Ledger extends DurableObject<Env> {
     return this.#read(resource, (f) => ({ reservations: this.#view.reservations(Date.parse(from), Date.parse(to)).map(strip), ...f }));
   }
 
-  async get(resource: string, id: string): Promise<Result<Reservation>> {
-    return this.#read(resource, () => strip(this.#view.find(id)));
+  /** One reservation, with the freshness of the answer (like lists: a stale cache says so). */
+  async get(resource: string, id: string): Promise<Result<Reservation & Pick<Freshness, "lastSync" | "stale">>> {
+    return this.#read(resource, (f) => ({ ...strip(this.#view.find(id)), lastSync: f.lastSync, stale: f.stale }));
   }
 
   async snapshot(resource: string): Promise<Result<ResourceSnapshot>> {
@@ -306,6 +308,14 @@ export class Ledger extends DurableObject<Env> {
     return this.#run(resource, async () => {
       await syncIfStale(this.#core);
       return writes.commit(this.#core, writes.takeHold(this.#core, req, HOLD_MS));
+    });
+  }
+
+  /** A recurring booking: every occurrence checked, the series written as one event (series-writes.ts). */
+  async bookSeries(resource: string, req: SeriesRequest): Promise<Result<SeriesBooked>> {
+    return this.#run(resource, async () => {
+      await syncIfStale(this.#core);
+      return seriesWrites.bookSeries(this.#core, req);
     });
   }
 
@@ -349,9 +359,9 @@ export class Ledger extends DurableObject<Env> {
     return this.#run(resource, async () => writes.release(this.#core, id, "release"));
   }
 
-  /** Cancels an upcoming reservation (a running one must be released). */
-  async cancel(resource: string, id: string): Promise<Result<Reservation>> {
-    return this.#run(resource, async () => writes.release(this.#core, id, "cancel"));
+  /** Cancels an upcoming reservation (a running one must be released); `following`: this occurrence of a series and the later ones. */
+  async cancel(resource: string, id: string, scope: "this" | "following" = "this"): Promise<Result<Reservation>> {
+    return this.#run(resource, async () => (scope === "following" ? seriesWrites.cancelFollowing(this.#core, id) : writes.release(this.#core, id, "cancel")));
   }
 
   /** Undoes a booking this Worker just made (a failed atomic multi-resource booking). */

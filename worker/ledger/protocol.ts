@@ -14,6 +14,26 @@ export interface ReservationChange {
   start?: string;
   end?: string;
   purpose?: string;
+  /** For an occurrence of a series: this one only (default), or this and the following ones (a new series from here). */
+  scope?: "this" | "following";
+}
+
+/** A recurring booking's rule as the API takes it (RFC 5545 RRULE parts); exactly one of `until` (a date or date-time) or `count`. */
+export interface Repeat {
+  freq: "daily" | "weekly" | "monthly";
+  byDay?: Array<"MO" | "TU" | "WE" | "TH" | "FR" | "SA" | "SU">;
+  interval?: number;
+  until?: string;
+  count?: number;
+}
+
+/** A recurring booking: `start`/`end` are the first occurrence's. */
+export type SeriesRequest = BookRequest & { repeat: Repeat; skipConflicts: boolean };
+
+export interface SeriesBooked {
+  reservations: Reservation[];
+  /** Original starts (ISO UTC) of the occurrences left out with an EXDATE (skipConflicts). */
+  skipped: string[];
 }
 
 export interface ConflictInfo {

@@ -2,11 +2,12 @@ import { durationSeconds } from "../../calendar/config/lab-config.ts";
 import { ConflictError, LabhogError, NotFoundError, ValidationError } from "../../calendar/errors.ts";
 import type { Reservation } from "../../calendar/model.ts";
 import { checkChange, conflictError, conflictsWith, releasePlan, validateSpan } from "./booking-rules.ts";
-import { mappingContext, newEventIcs, patchIcs, type EventPatch } from "./calendar-port.ts";
+import { cancelOccurrence, mappingContext, newEventIcs, patchIcs, type EventPatch } from "./calendar-port.ts";
 import type { LedgerCore } from "./core.ts";
 import { CalendarDeadlineError } from "./deadline.ts";
 import { leaseExpiry, pruneHolds } from "./leases.ts";
 import { granted } from "./precedence.ts";
+import { changeFollowing } from "./series-writes.ts";
 import type { BookRequest, LeaseInfo, ReservationChange } from "./protocol.ts";
 import { CONFLICT_HORIZON_MS, type Hold, type Lease } from "./state.ts";
 import { strip, type Row } from "./view.ts";
@@ -19,7 +20,7 @@ import { strip, type Row } from "./view.ts";
  * the grant (precedence.ts), so a failed or timed-out call leaves nothing.
  */
 
-function validate(core: LedgerCore, req: { start: string; end: string }): void {
+export function validate(core: LedgerCore, req: { start: string; end: string }): void {
   const max = core.lab().policy.maxReservation;
   validateSpan(req, durationSeconds(max) * 1000, String(max), Date.now());
 }
@@ -45,7 +46,7 @@ export function takeHold(core: LedgerCore, req: BookRequest, holdMs: number): Ho
 }
 
 /** Records the verdict of a write that was checked against everything standing: granted now. */
-async function grant(core: LedgerCore, rs: readonly Pick<Reservation, "id" | "start" | "end" | "exclusive">[]): Promise<void> {
+export async function grant(core: LedgerCore, rs: readonly Pick<Reservation, "id" | "start" | "end" | "exclusive">[]): Promise<void> {
   core.state.meta.batch += 1;
   for (const r of rs) await core.setSeen(r.id, granted(r, core.state.meta.batch));
   await core.saveMeta();
@@ -90,13 +91,15 @@ export async function commit(core: LedgerCore, hold: Hold): Promise<Reservation>
   }
 }
 
-/** Extend, shorten or move. Occurrences of recurring events are changed in the calendar app. */
+/** Extend, shorten or move; one occurrence of a series gets a RECURRENCE-ID override, "following" a new series (series-writes.ts). */
 export async function change(core: LedgerCore, id: string, ch: ReservationChange): Promise<Reservation> {
   const r = core.view.find(id);
   checkChange(r, ch, id);
+  if (r.recurrenceId && ch.scope === "following") return changeFollowing(core, r, ch);
   const next = { start: ch.start ?? r.start, end: ch.end ?? r.end, exclusive: r.exclusive };
   validate(core, next);
-  const conflicts = conflictsWith(next, standing(core, next), core.state.holds.values(), Date.now(), { uid: r.uid });
+  // One occurrence may not overlap the series' other occurrences either.
+  const conflicts = conflictsWith(next, standing(core, next), core.state.holds.values(), Date.now(), r.recurrenceId ? { id: r.id } : { uid: r.uid });
   if (conflicts.length) throw refuse(core, { ...next, holder: r.holder.id ?? "", purpose: r.purpose }, conflicts);
   const obj = core.state.objects.get(r.objectId)!;
   const patch = {
@@ -104,9 +107,10 @@ export async function change(core: LedgerCore, id: string, ch: ReservationChange
     ...(ch.end ? { end: next.end } : {}),
     ...(ch.purpose !== undefined ? { summary: `${r.holder.id ?? r.holder.raw}: ${ch.purpose.replace(/[\r\n]+/g, " ")}` } : {}),
   };
-  const updated = await core.calendar("change", (cal, signal) => cal.update(obj.id, patchIcs(obj.ics, patch, core.lab()), obj.etag, { signal }));
+  const updated = await core.calendar("change", (cal, signal) => cal.update(obj.id, patchIcs(obj.ics, patch, core.lab(), r.recurrenceId), obj.etag, { signal }));
   await core.store(updated);
-  await grant(core, core.view.ofObject(updated));
+  // Only what changed is a new arrival: the series' other occurrences keep their standing.
+  await grant(core, core.view.ofObject(updated).filter((x) => !r.recurrenceId || x.id === r.id));
   core.changed();
   return strip(core.view.find(r.id));
 }
@@ -117,12 +121,16 @@ export async function release(core: LedgerCore, id: string, how: "release" | "ca
   const plan = releasePlan(r, how, Date.now(), id);
   const obj = core.state.objects.get(r.objectId)!;
   let out: Reservation;
-  if (plan.kind === "delete") {
+  if (plan.kind === "delete" && r.recurrenceId) {
+    // One occurrence of a series: an EXDATE, as a calendar app cancels "this event".
+    await core.store(await core.calendar(how, (cal, signal) => cal.update(obj.id, cancelOccurrence(obj.ics, r.recurrenceId!, core.lab()), obj.etag, { signal })));
+    out = r.state === "active" ? { ...strip(r), end: new Date().toISOString(), state: "ended" } : { ...strip(r), state: "ended" };
+  } else if (plan.kind === "delete") {
     await core.calendar(how, (cal, signal) => cal.delete(obj.id, obj.etag, { signal }));
     await core.forget(obj.id);
     out = r.state === "active" ? { ...strip(r), end: new Date().toISOString(), state: "ended" } : { ...strip(r), state: "ended" };
   } else {
-    const updated = await core.calendar(how, (cal, signal) => cal.update(obj.id, patchIcs(obj.ics, { end: plan.end }, core.lab()), obj.etag, { signal }));
+    const updated = await core.calendar(how, (cal, signal) => cal.update(obj.id, patchIcs(obj.ics, { end: plan.end }, core.lab(), r.recurrenceId), obj.etag, { signal }));
     await core.store(updated);
     out = { ...strip(r), end: plan.end, state: "ended" };
   }
