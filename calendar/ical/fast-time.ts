@@ -6,9 +6,10 @@ import ICAL from "ical.js";
  * field, which costs more than parsing the line the value came from; mapping
  * a calendar makes several times per event and recurrence one per instance.
  *
- * The values made here are what ical.js itself would make (same fields,
- * zone, normalization pending, no cached instant), relying on Time's
- * internal `_time` record. A self-check against ical.js runs once at load;
+ * The values made here are what ical.js itself would make (same own fields
+ * in the same order, zone, normalization pending unless every field is in
+ * range, no cached instant), relying on Time's internal `_time` record. A
+ * self-check against ical.js runs once at load;
  * if it ever fails (another ical.js version), every value is made the slow,
  * official way instead. test/calendar/ical/fast-time.test.ts compares both.
  */
@@ -19,10 +20,18 @@ interface TimeInternals {
   _cachedUnixTime: number | null;
 }
 
+const TIME_PROTO = ICAL.Time.prototype;
+
 function fastMake(year: number, month: number, day: number, hour: number, minute: number, second: number, isDate: boolean, zone: ICAL.Timezone): ICAL.Time {
-  const t = new (ICAL.Time as unknown as new () => ICAL.Time)();
-  const raw = t as unknown as TimeInternals;
-  const f = raw._time;
+  const t = Object.create(TIME_PROTO) as ICAL.Time;
+  const raw = t as unknown as TimeInternals & { icalclass: string; zone: ICAL.Timezone; wrappedJSObject: unknown };
+  // The own fields ical.js's constructor makes, in its order.
+  raw.icalclass = "icaltime";
+  raw._cachedUnixTime = null;
+  raw.zone = zone;
+  raw._pendingNormalization = false;
+  raw.wrappedJSObject = t;
+  const f = Object.create(null) as Record<string, number | boolean>;
   f.year = year;
   f.month = month;
   f.day = day;
@@ -30,8 +39,7 @@ function fastMake(year: number, month: number, day: number, hour: number, minute
   f.minute = minute;
   f.second = second;
   f.isDate = isDate;
-  t.zone = zone;
-  raw._cachedUnixTime = null;
+  raw._time = f;
   // ical.js normalizes on the next read (a second of 60 rolls over); so must
   // this, unless every field is already in range (then normalizing changes nothing).
   raw._pendingNormalization = !(month >= 1 && month <= 12 && day >= 1 && day <= 28 && hour >= 0 && hour < 24 && minute >= 0 && minute < 60 && second >= 0 && second < 60 && (!isDate || (hour === 0 && minute === 0 && second === 0)));
@@ -54,6 +62,12 @@ function selfCheck(): boolean {
       [fastMake(2016, 12, 31, 23, 59, 60, false, utc), ICAL.Time.fromDateTimeString("2016-12-31T23:59:60Z")],
       [fastMake(2026, 2, 28, 0, 0, 0, true, ICAL.Timezone.localTimezone), ICAL.Time.fromDateString("2026-02-28")],
     ];
+    // The same own fields as ical.js's constructor makes (a new field in another version fails this).
+    const own = (t: ICAL.Time) => Object.getOwnPropertyNames(t).join();
+    const internal = (t: ICAL.Time) => Object.keys((t as unknown as TimeInternals)._time).join();
+    const plain = new (ICAL.Time as unknown as new () => ICAL.Time)();
+    const made = fastMake(2026, 1, 1, 0, 0, 0, false, ICAL.Timezone.localTimezone);
+    if (own(made) !== own(plain) || internal(made) !== internal(plain)) return false;
     return cases.every(([a, b]) => sameTime(a, b));
   } catch {
     return false;
