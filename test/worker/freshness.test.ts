@@ -119,6 +119,9 @@ describe("a calendar that can't be reached", () => {
     const list = await api("GET", `/api/v1/reservations?resource=fading`);
     expect(list.body).toMatchObject({ stale: true, lastSync });
     expect(list.body.reservations.map((r: any) => r.uid)).toEqual([uid]);
+    const one = await api("GET", `/api/v1/reservations/${encodeURIComponent(list.body.reservations[0].id)}`);
+    expect(one.status).toBe(200);
+    expect(one.body).toMatchObject({ uid, stale: true, lastSync });
     const page = await SELF.fetch("http://labhog.test/status", { headers: { authorization: `Bearer ${TOKENS.alice}` } });
     expect(await page.text()).toContain("calendar unreachable since");
   });
