@@ -33,8 +33,8 @@ describe("Standard Webhooks signatures", () => {
     const w = webhookConfigSchema.parse({ url: rx.url, secretSecret: "HOOK" });
     const [e] = enqueue(new Map([["chat", w]]), body("reservation.created"), undefined, Date.now(), newId);
     expect(await deliver(e!, w, secret, Date.now())).toEqual({ status: 204 });
-    await rx.waitFor(1);
-    expect(rx.received[0]).toMatchObject({ id: e!.id, verified: true, body: { type: "reservation.created", data: { resource: "host1" } } });
+    const [first] = await rx.waitFor(1);
+    expect(first).toMatchObject({ id: e!.id, verified: true, body: { type: "reservation.created", data: { resource: "host1" } } });
 
     const tampered = { ...e!, body: e!.body.replace("bisect", "BISECT") };
     const headers = { id: e!.id, ts: Math.floor(Date.now() / 1000) };
@@ -42,8 +42,8 @@ describe("Standard Webhooks signatures", () => {
     await fetch(rx.url, { method: "POST", body: tampered.body, headers: { "webhook-id": headers.id, "webhook-timestamp": String(headers.ts), "webhook-signature": sig } });
     await deliver({ ...e!, id: "msg_wrongkey" }, w, newSecret(), Date.now());
     await deliver({ ...e!, id: "msg_old" }, w, secret, Date.now() - 3600_000);
-    await rx.waitFor(4);
-    expect(rx.received.slice(1).map((r) => r.verified)).toEqual([false, false, false]);
+    const all = await rx.waitFor(4);
+    expect(all.slice(1).map((r) => r.verified)).toEqual([false, false, false]);
   });
 
   it("the secret must be whsec_<base64> of at least 24 bytes; a missing secret is a failed attempt, not a crash", async () => {
@@ -105,7 +105,7 @@ describe("the outbox's retries", () => {
     const secret = newSecret();
     const rx = await startReceiver(secret);
     try {
-      rx.answers.push(500, 502);
+      await rx.script([500, 502]);
       const w = webhookConfigSchema.parse({ url: rx.url, secretSecret: "HOOK" });
       let [e] = enqueue(new Map([["w", w]]), body("reservation.ended"), undefined, 0, newId) as [OutboxEntry];
       let outcome;
@@ -115,7 +115,7 @@ describe("the outbox's retries", () => {
         e = outcome.entry;
       }
       expect(outcome).toMatchObject({ done: true, delivered: true });
-      expect(rx.received.map((r) => [r.id, r.verified])).toEqual([[e.id, true], [e.id, true], [e.id, true]]);
+      expect((await rx.received()).map((r) => [r.id, r.verified])).toEqual([[e.id, true], [e.id, true], [e.id, true]]);
     } finally {
       await rx.stop();
     }

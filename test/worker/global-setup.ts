@@ -6,6 +6,7 @@ import { startAuthMosquitto, startMqttTap, startOidcStandIn } from "./stand-ins.
 import { startStallProxy } from "./stall-proxy.ts";
 import { startHangingServer } from "../calendar/hanging-server.ts";
 import { startReceiverService } from "../webhooks/receiver-service.ts";
+import { newSecret } from "../webhooks/receiver.ts";
 
 /**
  * Real services for the tests that run inside workerd. Started once in Node
@@ -56,7 +57,7 @@ export default async function setup(project: TestProject) {
   ]);
   const [hangingSilent, hangingTrickle] = await Promise.all([startHangingServer("silent"), startHangingServer("trickle")]);
   const stall = await startStallProxy(radicale.url);
-  const webhookSecret = `whsec_${Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64")}`;
+  const webhookSecret = newSecret();
   const webhooks = await startReceiverService(webhookSecret);
   project.provide("webhookReceiverUrl", webhooks.url);
   project.provide("webhookSecret", webhookSecret);

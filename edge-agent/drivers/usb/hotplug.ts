@@ -3,8 +3,8 @@
  * a switch into DFU mode) is found again at once instead of at the next
  * poll. The real source is the `usb` package (libusb.ts); a host without a
  * USB bus, or whose libusb has no hotplug, falls back to polling. Tests use
- * a stand-in source behind this same interface. (The access driver's
- * HotplugSource has the same shape.)
+ * a stand-in source behind this same interface. The access driver uses
+ * the same events.
  */
 export interface HotplugSource {
   readonly kind: string;
