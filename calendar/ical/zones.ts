@@ -190,7 +190,19 @@ export function rfcOffsetForWall(offsetAtMs: (ms: number) => number, w: Wall): n
  */
 export class WallOffsetMemo {
   #map = new Map<number, number>();
-  static readonly MAX = 20_000;
+  /**
+   * One bound for all zones together (50,000 entries, a few MB): with up to
+   * 512 shared VTIMEZONE zones plus the IANA ones, a bound per zone would not
+   * bound the Worker's memory. When it is reached, every memo starts over.
+   */
+  static readonly MAX = 50_000;
+  static #entries = 0;
+  static readonly #live = new Set<WallOffsetMemo>();
+
+  /** Entries held by all memos together (never above MAX). */
+  static get size(): number {
+    return WallOffsetMemo.#entries;
+  }
 
   /** A number, not a string: cheap to build and to hash. NaN when the fields cannot make a safe key. */
   static key(w: Wall): number {
@@ -204,8 +216,14 @@ export class WallOffsetMemo {
 
   set(key: number, offset: number): number {
     if (Number.isNaN(key)) return offset;
-    if (this.#map.size >= WallOffsetMemo.MAX) this.#map.clear();
+    if (WallOffsetMemo.#entries >= WallOffsetMemo.MAX) {
+      for (const m of WallOffsetMemo.#live) m.#map.clear();
+      WallOffsetMemo.#live.clear();
+      WallOffsetMemo.#entries = 0;
+    }
+    WallOffsetMemo.#live.add(this);
     this.#map.set(key, offset);
+    WallOffsetMemo.#entries++;
     return offset;
   }
 }
