@@ -131,7 +131,8 @@ export async function startBundledWorker(dir: string, vars: Record<string, strin
     compatibilityFlags: ["nodejs_compat"],
     bindings: Object.fromEntries(Object.entries(vars).map(([k, v]) => [k, { type: "plain_text" as const, value: v }])),
     triggers: [],
-    build: { nodejsCompatMode: "v2" },
+    // The bundle's text modules (lab.yaml, xterm.js/css) are named <hash>-<name>: wrangler.toml's globs for the sources don't match them.
+    build: { nodejsCompatMode: "v2", moduleRules: [{ type: "Text", globs: ["**/*.yaml", "**/*-xterm.js", "**/*-xterm.css"], fallthrough: true }] },
     dev: { server: { hostname: "127.0.0.1", port: 0 }, inspector: false, persist: false, watch: false, logLevel: "warn", liveReload: false },
   });
   await worker.ready;

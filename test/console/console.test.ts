@@ -1,7 +1,10 @@
 import { spawn } from "node:child_process";
+import { mkdir } from "node:fs/promises";
+import { join } from "node:path";
 import mqtt from "mqtt";
+import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
 import { BIN, cliEnv, runLabhog } from "../cli/cli-lab.ts";
-import type WebSocket from "ws";
+import WebSocket from "ws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { consoleTopics, nextConsoleSeq, signConsoleInput, toBase64 } from "../../edge-agent/drivers/console/message.ts";
 import { PREFIX, startConsoleLab, TOKENS, until, type ConsoleLab, type Who } from "./console-lab.ts";
@@ -204,11 +207,77 @@ describe("labhog console, the real CLI as a separate process", () => {
     }
   });
 
+  it("gives bob a terminal in Chromium from the status page (xterm.js under the page's CSP); alice gets the refusal", async () => {
+    const artifacts = join(import.meta.dirname, "..", "..", "test-artifacts", "console");
+    await mkdir(artifacts, { recursive: true });
+    const browser: Browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: ["--no-sandbox", "--disable-background-networking", "--disable-gpu", "--disable-component-update", "--disable-sync", "--no-first-run"] });
+    const signedIn = async (ctx: BrowserContext, who: Who): Promise<Page> => {
+      const page = await ctx.newPage();
+      await page.goto(`${lab.worker.url}/status`);
+      await page.getByLabel("API token").fill(TOKENS[who]);
+      await page.getByRole("button", { name: "Sign in" }).click();
+      await page.waitForURL(/done=signed-in/);
+      return page;
+    };
+    try {
+      const ctx = await browser.newContext({ viewport: { width: 1000, height: 600 } });
+      const page = await signedIn(ctx, "bob");
+      const violations: string[] = [];
+      const said: string[] = [];
+      page.on("console", (m) => { said.push(m.text()); if (/Content.Security.Policy|Refused to/i.test(m.text())) violations.push(m.text()); });
+      page.on("pageerror", (e) => said.push(`pageerror: ${e.message}`));
+      await page.locator(`#r-board1 a.console-link`).click();
+      await page.waitForURL(/\/status\/console\/board1$/);
+      await page.locator("#state", { hasText: "connected" }).waitFor({ timeout: 15_000 }).catch(async (e) => {
+        throw new Error(`${(e as Error).message}; state ${await page.locator("#state").textContent()}; page said ${JSON.stringify(said)}`);
+      });
+      const before = lab.board.received().length;
+      await page.locator("#term").click();
+      await page.keyboard.type("pwd");
+      await page.keyboard.press("Enter");
+      await lab.board.waitFor("pwd\r");
+      expect(lab.board.received().slice(before)).toBe("pwd\r");
+      await lab.board.write("/root\r\nroot@rock5b:~# ");
+      const screen = () => page.evaluate(() => {
+        const b = (window as any).labhogConsole.term.buffer.active;
+        const lines: string[] = [];
+        for (let i = 0; i < b.length; i++) lines.push(b.getLine(i).translateToString(true));
+        return lines.join("\n");
+      });
+      await until("the board's answer in the browser terminal", async () => (await screen()).includes("root@rock5b:~#"));
+      expect(await screen()).toMatch(/^\/root\nroot@rock5b:~# ?$/m);
+      await page.screenshot({ path: join(artifacts, "console-panel.png") });
+      expect(violations).toEqual([]);
+      await page.close();
+
+      const actx = await browser.newContext();
+      const apage = await signedIn(actx, "alice");
+      expect(await apage.locator(`#r-board1 a.console-link`).count()).toBe(0);
+      const res = await apage.goto(`${lab.worker.url}/status/console/board1`);
+      expect(res?.status()).toBe(403);
+      expect(await apage.locator("p.err").textContent()).toBe("only the holder of board1 may open its console");
+      expect(await apage.locator("#term").count()).toBe(0);
+      // The socket itself: bob's sign-in cookie works from this origin only (another site's page would send it too).
+      const cookie = (await ctx.cookies()).map((k) => `${k.name}=${k.value}`).join("; ");
+      const socket = (origin: string) =>
+        new Promise<number>((resolve, reject) => {
+          const ws = new WebSocket(`${lab.worker.url.replace(/^http/, "ws")}/console/board1?watch=1`, { headers: { cookie, origin } });
+          ws.once("open", () => { ws.close(); resolve(101); });
+          ws.once("unexpected-response", (_q, res) => resolve(res.statusCode ?? 0));
+          ws.once("error", (e) => { if (!/Unexpected server response/.test(e.message)) reject(e); });
+        });
+      expect(await socket("https://evil.example")).toBe(403);
+      expect(await socket(lab.worker.url)).toBe(101);
+    } finally {
+      await browser.close();
+    }
+  }, 90_000);
+
   it("prints the booking's log with --log (this booking's only: a new reservation, a new log)", async () => {
     const r = await runLabhog(["console", "--log", "board1"], env("bob"));
     expect(r.code, r.stderr).toBe(0);
-    expect(direction(r.stdout, ">")).toBe("ls\r");
-    expect(direction(r.stdout, "<")).toBe("bin  etc  usr\r\n# ");
+    expect(direction(r.stdout, ">")).toBe("ls\rpwd\r");
+    expect(direction(r.stdout, "<")).toBe("bin  etc  usr\r\n# /root\r\nroot@rock5b:~# ");
     const earlier = await runLabhog(["console", "--log", booking.id], env("bob"));
     expect(earlier.code, earlier.stderr).toBe(0);
     expect(direction(earlier.stdout, ">")).toBe("uname -a\rprintenv\r");

@@ -14,6 +14,7 @@ import { labOf } from "../lab.ts";
 import { principalOf } from "../ui/session.ts";
 import { signingKeyOf } from "../schedule/signing-key.ts";
 import { SESSION_HEADER, type ConsoleSession } from "./session.ts";
+import { registerConsolePage } from "./page.ts";
 
 /**
  * The board's serial console through the Worker (issue 13):
@@ -30,6 +31,7 @@ import { SESSION_HEADER, type ConsoleSession } from "./session.ts";
  * Broker Durable Object, next to the MQTT client (worker/console/relay.ts).
  */
 export function registerConsole(app: OpenAPIHono<AppEnv>): void {
+  registerConsolePage(app);
   app.get("/api/v1/resources/:id/console", (c) => openConsole(c, c.var.env, c.var.lab, c.var.principal));
 
   app.get("/console/:id", async (c) => {
@@ -61,9 +63,21 @@ export function registerConsole(app: OpenAPIHono<AppEnv>): void {
 
 /** Decides who gets which session, then hands the upgrade to the Broker. */
 async function openConsole(c: Context, env: Env, lab: LabConfig, p: Principal): Promise<Response> {
-  const resource = c.req.param("id") ?? "";
+  const session = await decideSession(env, lab, p, c.req.param("id") ?? "", wantsWatch(c.req.query("watch")));
+  if (c.req.header("upgrade")?.toLowerCase() !== "websocket") throw new LabhogError("upgrade-required", 426, "the console is a WebSocket: send Upgrade: websocket");
+  const headers = new Headers({ upgrade: "websocket", [SESSION_HEADER]: JSON.stringify(session) });
+  return brokerOf(env).fetch(new Request("https://broker.internal/console", { headers }));
+}
+
+export const wantsWatch = (q: string | undefined) => ["1", "true", "yes"].includes((q ?? "").toLowerCase());
+
+/**
+ * Who gets which console session of `resource` now; throws the refusal
+ * (404, 409, 403, 503) as a LabhogError. The status page's console page
+ * asks the same before it draws a terminal.
+ */
+export async function decideSession(env: Env, lab: LabConfig, p: Principal, resource: string, watch: boolean): Promise<ConsoleSession> {
   if (!isResource(lab, resource)) throw new NotFoundError(`no resource ${resource}`, { resource });
-  const watch = ["1", "true", "yes"].includes((c.req.query("watch") ?? "").toLowerCase());
   const snap = await unwrap<ResourceSnapshot>(ledgerOf(env, resource).snapshot(resource));
   const now = Date.now();
   const current = snap.current.filter((r) => Date.parse(r.start) <= now && now < Date.parse(r.end));
@@ -75,8 +89,7 @@ async function openConsole(c: Context, env: Env, lab: LabConfig, p: Principal): 
   if (!signingKeyOf(env)) throw new UnavailableError("the console needs SCHEDULE_SIGNING_KEY (input to the agent is signed with it)");
   const state = await brokerOf(env).consoleState(resource);
   if (!state?.available) throw new ConflictError(`${resource} has no console: no agent announced one`, { resource });
-  if (c.req.header("upgrade")?.toLowerCase() !== "websocket") throw new LabhogError("upgrade-required", 426, "the console is a WebSocket: send Upgrade: websocket");
-  const session: ConsoleSession = {
+  return {
     resource,
     reservation: apiId(booking),
     entryId: booking.id,
@@ -85,6 +98,4 @@ async function openConsole(c: Context, env: Env, lab: LabConfig, p: Principal): 
     end: Date.parse(booking.end),
     session: crypto.randomUUID().replace(/-/g, ""),
   };
-  const headers = new Headers({ upgrade: "websocket", [SESSION_HEADER]: JSON.stringify(session) });
-  return brokerOf(env).fetch(new Request("https://broker.internal/console", { headers }));
 }

@@ -186,6 +186,11 @@ const ReservationActions: FC<{ r: Reservation; m: StatusModel }> = ({ r, m }) =>
         {r.state === "active" ? "Release" : "Cancel"}
       </button>
     </form>
+    {r.state === "active" && m.principal?.kind === "user" && r.holder.id === m.principal.id ? (
+      <a class="console-link" href={`/status/console/${encodeURIComponent(r.resource)}`}>
+        Console
+      </a>
+    ) : null}
   </div>
 );
 
