@@ -23,6 +23,8 @@ command -v unshare >/dev/null 2>&1 || need+=(util-linux)
 command -v sshpass >/dev/null 2>&1 || need+=(sshpass)
 # The feed tests check our iCalendar with a parser that is not ours.
 /usr/bin/python3 -c "import icalendar" >/dev/null 2>&1 || need+=(python3-icalendar)
+# Recurring bookings are read back as a CalDAV client does (test/e2e/recurring-caldav.test.ts).
+/usr/bin/python3 -c "import caldav, recurring_ical_events" >/dev/null 2>&1 || need+=(python3-caldav python3-recurring-ical-events)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing Debian packages: ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive

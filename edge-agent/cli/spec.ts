@@ -52,14 +52,22 @@ const bookOptions = {
   json,
 } satisfies Record<string, OptionSpec>;
 
+/** A recurring booking (book only): `--every tue,thu --from 09:00 --for 3h --until 2027-03-01`. */
+const seriesOptions = {
+  every: { type: "string", arg: "tue,thu", help: "repeat: days of the week (mon…sun), or day, week, month; --until then ends the series (a date) unless --count" },
+  from: { type: "string", arg: "09:00", help: "with --every: the first occurrence's start (same forms as --start)" },
+  count: { type: "string", arg: "N", help: "with --every: this many occurrences instead of --until" },
+  "skip-conflicts": { type: "boolean", help: "with --every: leave out the occurrences that conflict (refused anyway when more than half do)" },
+} satisfies Record<string, OptionSpec>;
+
 export const SPECS = {
   book: {
     summary: "book a resource, any free one of a pool, or several at once",
-    usage: "labhog book <resource…|--pool P|--tag k=v> [--for 2h|--until 18:00] [options]",
-    details: "Books now, or at --start. Several resources are booked all or none.",
-    options: bookOptions,
+    usage: "labhog book <resource…|--pool P|--tag k=v> [--for 2h|--until 18:00] [--every tue,thu --from 09:00 (--until DATE|--count N)] [options]",
+    details: "Books now, or at --start. Several resources are booked all or none. With --every, a recurring booking on one resource: each occurrence is checked for conflicts.",
+    options: { ...bookOptions, ...seriesOptions },
     positional: "resource",
-    examples: ['labhog book rock5b-1 --for 2h --purpose "u-boot bring-up"', "labhog book --pool rk3588 --until 18:00 --wait 5m"],
+    examples: ['labhog book rock5b-1 --for 2h --purpose "u-boot bring-up"', "labhog book --pool rk3588 --until 18:00 --wait 5m", "labhog book host1 --every tue,thu --from 09:00 --for 3h --until 2027-03-01"],
   },
   extend: {
     summary: "extend a reservation: --for adds to its end, --until sets it",

@@ -56,8 +56,10 @@ async function create(core: LedgerCore, uid: string, ics: string, what: string):
 export async function bookSeries(core: LedgerCore, req: SeriesRequest): Promise<SeriesBooked> {
   const lab = core.lab();
   const max = maxSeries(core);
-  const lengthMs = Date.parse(req.end) - Date.parse(req.start);
-  const rule = seriesRule(req.repeat, Date.parse(req.start), lab.timezone, max.ms, max.text);
+  // iCalendar has second precision: the series starts on a whole second.
+  const startMs = Math.floor(Date.parse(req.start) / 1000) * 1000;
+  const lengthMs = Math.floor(Date.parse(req.end) / 1000) * 1000 - startMs;
+  const rule = seriesRule(req.repeat, startMs, lab.timezone, max.ms, max.text);
   const first = { ...req, start: new Date(rule.startMs).toISOString(), end: new Date(rule.startMs + lengthMs).toISOString() };
   validate(core, first);
   const horizonEnd = rule.startMs + max.ms + lengthMs + 1;
