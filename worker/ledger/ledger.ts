@@ -18,6 +18,7 @@ import { firstReadPlan, freshnessOf, noCacheError, type Freshness } from "./fres
 import { ChannelKeeper } from "./google-glue.ts";
 import { expiredLeases, Waiters } from "./leases.ts";
 import { flushMirror, mirror, mirrorDue, mirrorIntervalMs } from "./mirror-glue.ts";
+import { history } from "./history.ts";
 import type { Seen } from "./precedence.ts";
 import type { BookRequest, LeaseInfo, ReservationChange, ReservationList, ResourceSnapshot, Result, SeriesBooked, SeriesRequest } from "./protocol.ts";
 import { Publisher } from "./publishing.ts";
@@ -300,6 +301,11 @@ export class Ledger extends DurableObject<Env> {
   /** The cached calendar objects as iCalendar text (feeds, diagnosis). The calendar stays the truth. */
   async calendarObjects(resource: string): Promise<Result<CalendarObject[]>> {
     return this.#read(resource, () => [...this.#state.objects.values()]);
+  }
+
+  /** Reservations of any window for statistics: from the cache when it reaches that far, else from the calendar (history.ts). */
+  async history(resource: string, from: string, to: string): Promise<Result<ReservationList>> {
+    return this.#read(resource, async (f) => ({ reservations: await history(this.#core, Date.parse(from), Date.parse(to)), ...f }));
   }
 
   // ── RPC: writes ─────────────────────────────────────────────────────────

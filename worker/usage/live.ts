@@ -123,7 +123,8 @@ export interface UsageSummary extends LiveUsage {
 
 const cut = (s: string, n: number) => (s.length > n ? s.slice(0, n - 1) + "…" : s);
 
-export function compactUsage(u: LiveUsage): UsageSummary {
+/** `reserve`: characters kept free for fields the caller adds (the mirror's `used`). */
+export function compactUsage(u: LiveUsage, reserve = 0): UsageSummary {
   const build = (lim: typeof LIMITS, withFrom: boolean): UsageSummary => {
     const byUser = new Map<string, LiveSession>();
     for (const s of u.sessions) {
@@ -146,7 +147,7 @@ export function compactUsage(u: LiveUsage): UsageSummary {
   let withFrom = true;
   for (;;) {
     const s = build(lim, withFrom);
-    if (JSON.stringify(s).length <= MAX_USAGE_SUMMARY_CHARS) return s;
+    if (JSON.stringify(s).length <= MAX_USAGE_SUMMARY_CHARS - reserve) return s;
     if (withFrom) withFrom = false;
     else lim = { users: Math.max(0, lim.users - 1), power: Math.max(0, lim.power - 1), usb: Math.max(0, lim.usb - 1) };
   }

@@ -5,8 +5,9 @@ import { userConfigOf } from "../../calendar/lab.ts";
 import { patchEventIcs, reservationToIcs } from "../../calendar/ical/index.ts";
 import type { Reservation, User } from "../../calendar/model.ts";
 import type { Logger } from "../log.ts";
-import { checkedIn, compactUsage, summaryLine, usersOf, type LiveUsage } from "./live.ts";
+import { checkedIn, compactUsage, summaryLine, usersOf, type LiveUsage, type UsageSummary } from "./live.ts";
 import { isUnbookedUse, UNBOOKED_PREFIX } from "./unbooked.ts";
+import { newTally, tallyDue, tallyReport, usedField, USED_FIELD_CHARS, type UseTally } from "../stats/use-tally.ts";
 
 /**
  * Mirrors an agent's usage of one resource into its calendar (run inside the
@@ -18,7 +19,10 @@ import { isUnbookedUse, UNBOOKED_PREFIX } from "./unbooked.ts";
  *   event, stretched while the use lasts and closed when it stops;
  * - with policy.noShowGrace set, a reservation nobody checked in to (no
  *   session of the holder, no USB device attached) within the grace is
- *   released as a no-show.
+ *   released as a no-show, and its event says so in X-LABHOG-USAGE
+ *   (`noShow`, with the end it was booked to);
+ * - the time the holder was checked in is tallied (stats/use-tally.ts) and
+ *   written with the summary (`used`), so statistics need only the calendar.
  */
 export interface MirrorState {
   /** The line last written, and into which event. */
@@ -31,6 +35,9 @@ export interface MirrorState {
   checkedIn: string[];
   /** The latest usage whose line the throttle held back (written once the interval has passed). */
   pending?: LiveUsage | null;
+  /** Use of the running reservation tallied so far, and where its final figure goes when it ends. */
+  tally?: UseTally | null;
+  tallyEvent?: { objectId: string; recurrenceId?: string; start: string; end: string; summary: UsageSummary } | null;
 }
 
 export const emptyMirrorState = (): MirrorState => ({ line: null, lineUid: null, writtenAt: 0, unbooked: null, checkedIn: [] });
@@ -99,6 +106,7 @@ export async function mirrorUsage(port: MirrorPort, state: MirrorState, live: Li
       try {
         await port.release(r.id);
         out.noShows.push(r.id);
+        await markNoShow(port, r, now);
       } catch (e) {
         log.warn("could not release no-show", { reservation: r.id, error: e });
       }
@@ -108,14 +116,24 @@ export async function mirrorUsage(port: MirrorPort, state: MirrorState, live: Li
   // The live line on the running reservation.
   const current = running()[0];
   state.pending = null;
+  // Use tallied: a reservation that ended (or gave way to another) gets its last figure.
+  if (state.tally && state.tally.id !== current?.id) {
+    await finishTally(port, state, now);
+    state.tally = null;
+    state.tallyEvent = null;
+  }
+  if (current) state.tally = tallyReport(state.tally ?? newTally(current.id, now), current, now, checkedIn(live, loginsOf(lab, current.holder.id)));
   // What goes into the event is the bounded summary (live.ts: Google's 1 KB per property, Nextcloud's 4,000-character job).
-  const summary = compactUsage(live);
+  const summary = compactUsage(live, USED_FIELD_CHARS);
   if (current) {
     const line = summaryLine(summary);
     const quiet = live.sessions.length === 0 && live.usb.length === 0 && Object.keys(live.power).length === 0;
+    const due = state.tally ? tallyDue(state.tally) : false;
+    const used = state.tally ? usedField(state.tally) : undefined;
+    const usage: UsageSummary & { used?: unknown } = used ? { ...summary, used } : summary;
     // Nothing to say yet on a reservation that has no line: its event stays as its holder wrote it.
-    if (quiet && current.uid !== state.lineUid) out.wrote = "unchanged";
-    else if (line === state.line && current.uid === state.lineUid) out.wrote = "unchanged";
+    if (quiet && current.uid !== state.lineUid && !due) out.wrote = "unchanged";
+    else if (line === state.line && current.uid === state.lineUid && !due) out.wrote = "unchanged";
     else if (now - state.writtenAt < o.minIntervalMs && current.uid === state.lineUid) {
       out.wrote = "throttled";
       state.pending = live;
@@ -123,8 +141,10 @@ export async function mirrorUsage(port: MirrorPort, state: MirrorState, live: Li
       const obj = port.object(current.objectId);
       if (obj) {
         try {
-          await port.update(obj.id, patchEventIcs(obj.ics, { usage: summary, liveLine: line }, current.recurrenceId, { timezone: lab.timezone, now: new Date(now) }), obj.etag);
+          await port.update(obj.id, patchEventIcs(obj.ics, { usage, liveLine: line }, current.recurrenceId, { timezone: lab.timezone, now: new Date(now) }), obj.etag);
           Object.assign(state, { line, lineUid: current.uid, writtenAt: now });
+          if (state.tally) state.tally = { ...state.tally, written: state.tally.s };
+          state.tallyEvent = { objectId: current.objectId, ...(current.recurrenceId ? { recurrenceId: current.recurrenceId } : {}), start: current.start, end: current.end, summary };
           out.wrote = "live-line";
           out.reservation = current.id;
         } catch (e) {
@@ -174,4 +194,34 @@ export async function mirrorUsage(port: MirrorPort, state: MirrorState, live: Li
     }
   }
   return out;
+}
+
+/** The last stretch of use of a reservation that is no longer running, written into its event when the event is behind. */
+async function finishTally(port: MirrorPort, state: MirrorState, now: number): Promise<void> {
+  const ev = state.tallyEvent;
+  if (!state.tally || !ev) return;
+  const t = tallyReport(state.tally, ev, now, false);
+  const used = usedField(t);
+  if (!used || t.s === t.written) return;
+  const obj = port.object(ev.objectId);
+  if (!obj) return;
+  try {
+    await port.update(obj.id, patchEventIcs(obj.ics, { usage: { ...ev.summary, used } }, ev.recurrenceId, { timezone: port.lab.timezone, now: new Date(now) }), obj.etag);
+  } catch (e) {
+    // A figure a few minutes short beats a failed report.
+    port.log.warn("could not write the final use tally", { objectId: ev.objectId, error: e });
+  }
+}
+
+/** A released no-show says so in its event (statistics count them from the calendar); the end it was booked to stays readable. */
+async function markNoShow(port: MirrorPort, r: Reservation & { objectId: string }, now: number): Promise<void> {
+  const obj = port.object(r.objectId);
+  // Released in its first second, the event (or the occurrence) is gone: there is nothing to mark.
+  if (!obj || !port.reservations(Date.parse(r.start), Date.parse(r.start) + 1000).some((x) => x.id === r.id)) return;
+  const before = r.usage && typeof r.usage === "object" && !Array.isArray(r.usage) ? (r.usage as Record<string, unknown>) : {};
+  try {
+    await port.update(obj.id, patchEventIcs(obj.ics, { usage: { ...before, noShow: { at: new Date(Math.floor(now / 1000) * 1000).toISOString(), bookedEnd: r.end } } }, r.recurrenceId, { timezone: port.lab.timezone, now: new Date(now) }), obj.etag);
+  } catch (e) {
+    port.log.warn("could not mark the no-show in its event", { reservation: r.id, error: e });
+  }
 }
