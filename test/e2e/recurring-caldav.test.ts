@@ -160,4 +160,19 @@ describe.each(["rad1", "xan1"])("a series booked and edited through labhog, read
     expect(await serverMatches(resource, occ[3].start, plus(occ[3].start, HOUR))).toEqual([]);
     expect(await serverMatches(resource, occ[8].start, occ[8].end)).toEqual([newUid]);
   }, 120_000);
+
+  it("labhog book --every refuses a series with a conflict (exit 4, the date named) unless --skip-conflicts, then says what it skipped", async () => {
+    const day = new Date(Date.parse(tuesdayBeforeDstChange()) + 40 * DAY).toISOString().slice(0, 10);
+    const second = new Date(Date.parse(`${day}T08:00:00Z`) + DAY).toISOString();
+    expect((await api("POST", "/api/v1/reservations", { resource, start: second, duration: "30m" })).status).toBe(201);
+    const args = ["book", resource, "--every", "day", "--from", `${day} 08:00`, "--for", "1h", "--count", "4"];
+    const refused = await labhog(args);
+    expect(refused.code).toBe(4);
+    expect(refused.stderr).toContain(second);
+    const ok = await labhog([...args, "--skip-conflicts"]);
+    expect(ok.code, ok.stderr).toBe(0);
+    const lines = ok.stdout.trim().split("\n");
+    expect(lines.filter((l) => l.startsWith(`booked ${resource} for alice `))).toHaveLength(3);
+    expect(lines.at(-1)).toBe(`skipped (conflicting): ${second.slice(0, 10)} 08:00`);
+  }, 60_000);
 });

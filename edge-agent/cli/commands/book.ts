@@ -18,7 +18,13 @@ export async function runBook(argv: string[]): Promise<number> {
   print(values.json, res, () =>
     res.reservations
       .map((r) => `booked ${r.resource} for ${holderName(r)} ${when(r.start)}–${when(r.end)}${res.waited >= 1 ? ` (after waiting ${Math.round(res.waited)} s)` : ""}  id ${r.id}`)
+      .concat(skippedLine((res as { skipped?: string[] }).skipped))
       .join("\n"),
   );
   return 0;
+}
+
+/** A recurring booking's occurrences left out because they conflicted (--skip-conflicts). */
+function skippedLine(skipped: string[] | undefined): string[] {
+  return skipped?.length ? [`skipped (conflicting): ${skipped.map((s) => when(s)).join(", ")}`] : [];
 }
