@@ -107,8 +107,8 @@ export function expandSeries(master: ICAL.Component | undefined, overrideComps: 
 
   const timing = timingOf(master, lab, objectId);
   // A cancelled series is cancelled whole, whatever its overrides say.
-  if (isCancelled(master)) return { recurring: master.hasProperty("rrule") || master.hasProperty("rdate"), occurrences: [] };
   const recurring = master.hasProperty("rrule") || master.hasProperty("rdate");
+  if (isCancelled(master)) return { recurring, occurrences: [] };
   const excluded = exclusions(master, lab, objectId, budget);
 
   const out: Occurrence[] = [];
@@ -119,7 +119,7 @@ export function expandSeries(master: ICAL.Component | undefined, overrideComps: 
     out.push({ recurrenceIdMs: recurring || o.ridMs !== instantMs(timing.start) ? o.ridMs : undefined, startMs: o.startMs, endMs: o.endMs, allDay: o.timing.allDay, component: o.component });
   }
 
-  const ranges = overrides.filter((o) => o.thisAndFuture).sort((a, b) => a.ridMs - b.ridMs);
+  const ranges = overrides.length ? overrides.filter((o) => o.thisAndFuture).sort((a, b) => a.ridMs - b.ridMs) : NO_OVERRIDES;
   // A THISANDFUTURE override may move later instances earlier: look that far past the window.
   let lookahead = 0;
   for (const r of ranges) lookahead = Math.max(lookahead, r.ridMs - r.startMs);
@@ -311,7 +311,12 @@ function lengthBoundMs(length: EventLength): number {
   }
 }
 
-function exclusions(master: ICAL.Component, lab: IntlZone, objectId: string | undefined, budget: IterationBudget) {
+const NO_OVERRIDES: Override[] = [];
+/** Shared by every master without EXDATE (read only). */
+const NO_EXCLUSIONS = { instants: new Set<number>(), dates: new Set<string>() };
+
+function exclusions(master: ICAL.Component, lab: IntlZone, objectId: string | undefined, budget: IterationBudget): { instants: ReadonlySet<number>; dates: ReadonlySet<string> } {
+  if (!master.hasProperty("exdate")) return NO_EXCLUSIONS;
   const instants = new Set<number>();
   const dates = new Set<string>();
   const dtstart = master.getFirstPropertyValue("dtstart");
