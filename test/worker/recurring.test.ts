@@ -13,7 +13,7 @@ import { davServers, type DavServer } from "./dav.ts";
 const SITE = `r${crypto.randomUUID().slice(0, 6)}`;
 const TZ = "Europe/Berlin";
 const SERVERS = davServers();
-const CASES = ["series", "skip", "most", "occ", "run", "follow"] as const;
+const CASES = ["series", "skip", "most", "occ", "run", "follow", "follow2"] as const;
 const cal = new Map<string, string>();
 const res = (s: DavServer, c: (typeof CASES)[number]) => `${s.name}-${c}`;
 
@@ -228,5 +228,29 @@ describe.each(SERVERS)("recurring bookings on $name", (s) => {
     const c = await api("DELETE", `/api/v1/reservations/${enc(next[2].id)}?scope=following`);
     expect(c.status).toBe(200);
     expect(ofUid(await list(r), newUid).map((x) => x.id)).toEqual([next[0].id, next[1].id]);
+  });
+
+  it("this and following carries later cancellations along; refuses a move over them (422) and conflicts of the new series (409)", async () => {
+    const r = res(s, "follow2");
+    const a = await api("POST", "/api/v1/reservations", { resource: r, start: labTime(3, 15), duration: "1h", repeat: { freq: "daily", count: 6 } });
+    expect(a.status).toBe(201);
+    const occ = a.body.reservations;
+    expect((await api("DELETE", `/api/v1/reservations/${enc(occ[4].id)}`)).status).toBe(200);
+    const p = await api("PATCH", `/api/v1/reservations/${enc(occ[2].id)}?scope=following`, { extendBy: "1h" });
+    expect(p.status).toBe(200);
+    const tail = ofUid(await list(r), p.body.uid);
+    expect(tail.map((x) => x.start)).toEqual([occ[2].start, occ[3].start, occ[5].start]);
+    expect(await s.get(cal.get(r)!, p.body.uid)).toMatch(/^EXDATE;TZID=Europe\/Berlin:\d{8}T150000\r?$/m);
+
+    const move = await api("PATCH", `/api/v1/reservations/${enc(tail[0].id)}?scope=following`, { start: new Date(Date.parse(tail[0].start) + HOUR).toISOString() });
+    expect(move.status).toBe(422);
+    expect(move.body.type).toMatch(/series-exceptions$/);
+
+    expect((await api("POST", "/api/v1/reservations", { resource: r, start: tail[2].end, duration: "1h", holder: "bob" })).status).toBe(201);
+    const clash = await api("PATCH", `/api/v1/reservations/${enc(tail[1].id)}?scope=following`, { extendBy: "1h" });
+    expect(clash.status).toBe(409);
+    expect(clash.body.conflictingDates).toEqual([tail[2].start]);
+    // Nothing was written: the series is as it was.
+    expect(ofUid(await list(r), p.body.uid).map(span)).toEqual(tail.map(span));
   });
 });
