@@ -16,6 +16,8 @@ import type { LeaseInfo, ReservationChange } from "../ledger/protocol.ts";
 import { log } from "../log.ts";
 import { publicJwkOf, signingKeyOf } from "../schedule/signing-key.ts";
 import { createReservations } from "./booking.ts";
+import { registerNoticeRoutes } from "../notices/routes.ts";
+import { loadStats, StatsQuerySchema, StatsSchema, statsWindow } from "../stats/api.ts";
 import { problem, problemFromError } from "./problem.ts";
 import { listReservationsFresh, listResources, resourceView } from "./views.ts";
 import {
@@ -231,6 +233,15 @@ export function createApp(): OpenAPIHono<AppEnv> {
       return c.json({ ...lease, id: `${ref.resource}:${lease.id}` }, 200);
     },
   );
+
+  // Usage statistics, read from the calendars (worker/stats).
+  app.openapi(
+    add(createRoute({ method: "get", path: "/api/v1/stats", security: secured, request: { query: StatsQuerySchema }, responses: { 200: json(StatsSchema, "hours booked, used, idle, unbooked use, no-shows and utilisation per group"), ...errors(400, 401, 503) } })),
+    async (c) => c.json(await loadStats(c.var.env, c.var.lab, statsWindow(c.req.valid("query"))), 200),
+  );
+
+  // Notices to the people on a resource (worker/notices).
+  registerNoticeRoutes(app, add);
 
   app.openapi(
     add(createRoute({ method: "get", path: "/api/v1/schedule-keys", responses: { 200: json(z.object({ keys: z.array(z.record(z.string(), z.unknown())) }), "public keys that verify schedules (JWKS)") } })),

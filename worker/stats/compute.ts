@@ -63,13 +63,15 @@ interface Acc {
   booked: number;
   bookedPast: number;
   usedBooked: number;
+  /** Tallied use up to now: what idle is measured against. */
+  usedPast: number;
   unbooked: number;
   noShows: number;
   reservations: number;
   resources: Set<string>;
 }
 
-const newAcc = (): Acc => ({ booked: 0, bookedPast: 0, usedBooked: 0, unbooked: 0, noShows: 0, reservations: 0, resources: new Set() });
+const newAcc = (): Acc => ({ booked: 0, bookedPast: 0, usedBooked: 0, usedPast: 0, unbooked: 0, noShows: 0, reservations: 0, resources: new Set() });
 
 type Span = [number, number];
 
@@ -173,6 +175,9 @@ export function computeStats(input: StatsInput): StatsResult {
       const used = usedInWindow(r.usage, from, to);
       a.usedBooked += used;
       total.usedBooked += used;
+      const usedPast = past > from ? usedInWindow(r.usage, from, past) : 0;
+      a.usedPast += usedPast;
+      total.usedPast += usedPast;
       if (isNoShow(r) && s >= from && s < to) {
         a.noShows += 1;
         total.noShows += 1;
@@ -198,7 +203,7 @@ export function computeStats(input: StatsInput): StatsResult {
       resources,
       bookedHours: hours(a.booked),
       usedHours: hours(used),
-      idleHours: hours(Math.max(0, a.bookedPast - a.usedBooked)),
+      idleHours: hours(Math.max(0, a.bookedPast - a.usedPast)),
       unbookedHours: hours(a.unbooked),
       noShows: a.noShows,
       utilisation: windowS > 0 ? Math.round((used / (windowS * resources)) * 1000) / 10 : 0,

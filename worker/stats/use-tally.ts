@@ -7,9 +7,9 @@
  * Reports arrive every minute or so, and when something changes. The time
  * between two reports counts as used when the earlier one showed the holder
  * checked in (one of their logins had a session, or a USB device was
- * attached): what a report says holds until the next one. A gap longer than
- * MAX_GAP_MS (a silent agent) counts at most MAX_GAP_MS, and nothing outside
- * the reservation's own span counts.
+ * attached): what a report says holds until the next one, but for at most
+ * MAX_GAP_MS (an agent gone silent proves nothing), and nothing outside the
+ * reservation's own span counts.
  */
 export interface UseTally {
   /** The reservation id (an occurrence of a series has its own). */
@@ -48,8 +48,8 @@ export const newTally = (id: string, now: number): UseTally => ({ id, s: 0, firs
 export function tallyReport(t: UseTally, span: { start: string; end: string }, now: number, using: boolean): UseTally {
   const out = { ...t };
   if (t.using && now > t.at) {
-    const from = Math.max(t.at, Date.parse(span.start), now - MAX_GAP_MS);
-    const to = Math.min(now, Date.parse(span.end));
+    const from = Math.max(t.at, Date.parse(span.start));
+    const to = Math.min(now, t.at + MAX_GAP_MS, Date.parse(span.end));
     if (to > from) {
       out.s = Math.round((t.s * 1000 + (to - from)) / 1000);
       out.first = t.first ?? iso(from);
