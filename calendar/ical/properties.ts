@@ -12,6 +12,8 @@ export const X = {
   conflictWith: "x-labhog-conflict-with",
   /** The live-usage line labhog put at the top of DESCRIPTION, so it can be replaced without touching the user's text. */
   live: "x-labhog-live",
+  /** `notice`: an informational event labhog wrote (worker/ledger/notices.ts), never a reservation. */
+  kind: "x-labhog-kind",
 } as const;
 
 export const CONFLICT_PREFIX = "[conflict] ";

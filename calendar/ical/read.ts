@@ -48,6 +48,8 @@ export function reservationsFromIcs(ics: string, ctx: MappingContext, window: Ti
     const nowMs = (ctx.now ?? new Date()).getTime();
     const described = new Map<ICAL.Component, Described>();
     for (const [uid, group] of groupByUid(root, objectId, budget)) {
+      // A notice (X-LABHOG-KIND:notice) is shown by calendar apps but books nothing: no reservation, no conflict.
+      if (text(group.master ?? group.overrides[0], X.kind)?.trim().toLowerCase() === "notice") continue;
       const { recurring, occurrences } = expandSeries(group.master, group.overrides, { window: w, lab, budget, objectId });
       for (const occ of occurrences) out.push(toReservation(uid, occ, group.master, recurring, ctx, nowMs, described));
     }

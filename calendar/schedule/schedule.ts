@@ -26,6 +26,19 @@ export const scheduleEntrySchema = z.strictObject({
   image: imageRef.optional(),
 });
 
+/**
+ * A notice for the people on the host (worker/notices): shown in the motd,
+ * sent by wall and tmux once, dropped at `until`. Inside the signed payload,
+ * so an agent never shows a notice nobody signed. Text the agent shows is
+ * printable only: the Worker refuses control characters, the agent strips them.
+ */
+export const scheduleNoticeSchema = z.strictObject({
+  id: z.string().min(1).max(64),
+  text: z.string().min(1).max(500),
+  until: z.iso.datetime({ offset: true }),
+  by: z.string().min(1).max(256),
+});
+
 export const scheduleSchema = z.strictObject({
   v: z.literal(1),
   resource: z.string().min(1).max(128),
@@ -33,10 +46,13 @@ export const scheduleSchema = z.strictObject({
   issuedAt: z.iso.datetime({ offset: true }),
   validUntil: z.iso.datetime({ offset: true }),
   entries: z.array(scheduleEntrySchema).max(10_000),
+  /** Optional and only present when there are notices: a schedule without notices is byte-for-byte what older Workers signed. */
+  notices: z.array(scheduleNoticeSchema).max(50).optional(),
 });
 
 export type ScheduleEntry = z.infer<typeof scheduleEntrySchema>;
 export type Schedule = z.infer<typeof scheduleSchema>;
+export type ScheduleNotice = z.infer<typeof scheduleNoticeSchema>;
 
 export type ScheduleRejection =
   | "malformed"

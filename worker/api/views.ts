@@ -35,6 +35,8 @@ export interface ResourceView {
   unreachableSince: string | null;
   /** Only with `{ unreadable: "mark" }` (the status page): the calendar can't be reached and labhog has never read it, so nothing here is known. */
   unreadable?: true;
+  /** Standing notices on the resource (worker/notices). */
+  notices: import("../notices/model.ts").Notice[];
 }
 
 /**
@@ -84,6 +86,7 @@ function view(lab: LabConfig, id: string, snap: ResourceSnapshot, states: Record
     lastSync: snap.lastSync,
     stale: snap.stale,
     unreachableSince: snap.unreachableSince,
+    notices: snap.notices ?? [],
   };
 }
 

@@ -28,6 +28,8 @@ import { ReservationView, strip } from "./view.ts";
 import * as writes from "./writes.ts";
 import * as seriesWrites from "./series-writes.ts";
 import { WebhookOutbox } from "./webhook-glue.ts";
+import * as notices from "./notices.ts";
+import type { Notice } from "../notices/model.ts";
 import type { WebhookBody } from "../webhooks/events.ts";
 
 const ok = <T>(value: T): Result<T> => ({ ok: true, value });
@@ -283,8 +285,9 @@ export class Ledger extends DurableObject<Env> {
   }
 
   async snapshot(resource: string): Promise<Result<ResourceSnapshot>> {
-    return this.#read(resource, (f) => {
+    return this.#read(resource, async (f) => {
       const now = Date.now();
+      const standing = (await notices.standingNotices(this.#core, now)).map(notices.publicNotice);
       const rs = this.#view.reservations(now, now + CONFLICT_HORIZON_MS, now);
       const next = rs.find((r) => r.state === "upcoming");
       return {
@@ -294,6 +297,7 @@ export class Ledger extends DurableObject<Env> {
         ...f,
         seq: this.#state.meta.seq,
         publishPending: this.#state.meta.publishPending,
+        notices: standing,
       };
     });
   }
@@ -308,7 +312,21 @@ export class Ledger extends DurableObject<Env> {
     return this.#read(resource, async (f) => ({ reservations: await history(this.#core, Date.parse(from), Date.parse(to)), ...f }));
   }
 
+  /** Standing notices of this resource (notices.ts). */
+  async notices(resource: string): Promise<Result<Notice[]>> {
+    return this.#run(resource, async () => (await notices.standingNotices(this.#core)).map(notices.publicNotice), false, false);
+  }
+
   // ── RPC: writes ─────────────────────────────────────────────────────────
+
+  /** A notice: its calendar event written, stored, the schedule republished (notices.ts). */
+  async addNotice(resource: string, notice: Notice): Promise<Result<Notice>> {
+    return this.#run(resource, () => notices.addNotice(this.#core, notice));
+  }
+
+  async deleteNotice(resource: string, id: string): Promise<Result<boolean>> {
+    return this.#run(resource, () => notices.deleteNotice(this.#core, id));
+  }
 
   async book(resource: string, req: BookRequest): Promise<Result<Reservation>> {
     return this.#run(resource, async () => {

@@ -62,6 +62,8 @@ export interface ResourceSnapshot extends FreshnessInfo {
   conflicts: number;
   seq: number;
   publishPending: boolean;
+  /** Standing notices (worker/notices); absent from older ledgers. */
+  notices?: import("../notices/model.ts").Notice[];
 }
 
 export interface LeaseInfo {

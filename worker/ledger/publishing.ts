@@ -3,6 +3,7 @@ import { publishSchedule } from "../schedule/publish.ts";
 import { nextSeq } from "../schedule/seq.ts";
 import { isUnbookedUse } from "../usage/unbooked.ts";
 import type { LedgerCore } from "./core.ts";
+import { publicNotice, standingNotices } from "./notices.ts";
 
 /**
  * Publishing never blocks a booking: requests coalesce into one loop that
@@ -43,7 +44,8 @@ export class Publisher {
       await core.saveMeta();
       let ok = false;
       try {
-        ok = await publishSchedule(core.env(), core.lab(), core.resource, m.seq, new Date(now), windowMs, entries, core.log());
+        const notices = (await standingNotices(core, now)).map(publicNotice);
+        ok = await publishSchedule(core.env(), core.lab(), core.resource, m.seq, new Date(now), windowMs, entries, core.log(), notices);
       } catch (e) {
         core.log().warn("schedule publish failed", { error: e });
       }

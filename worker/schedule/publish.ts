@@ -1,6 +1,6 @@
 import type { LabConfig } from "../../calendar/config/lab-config.ts";
 import type { Reservation } from "../../calendar/model.ts";
-import { signSchedule } from "../../calendar/schedule/schedule.ts";
+import { signSchedule, type ScheduleNotice } from "../../calendar/schedule/schedule.ts";
 import type { Env } from "../env.ts";
 import { mqttPrefix } from "../lab.ts";
 import type { Logger } from "../log.ts";
@@ -18,7 +18,7 @@ let warnedNoKey = false;
  * Durable Object. Returns false when it should be retried; true when done or
  * when there is nothing to publish to (no broker or no key configured).
  */
-export async function publishSchedule(env: Env, lab: LabConfig, resource: string, seq: number, now: Date, windowMs: number, reservations: Reservation[], log: Logger): Promise<boolean> {
+export async function publishSchedule(env: Env, lab: LabConfig, resource: string, seq: number, now: Date, windowMs: number, reservations: Reservation[], log: Logger, notices: readonly ScheduleNotice[] = []): Promise<boolean> {
   if (!lab.mqtt) return true;
   const key = signingKeyOf(env);
   if (!key) {
@@ -26,7 +26,7 @@ export async function publishSchedule(env: Env, lab: LabConfig, resource: string
     warnedNoKey = true;
     return true;
   }
-  const jws = await signSchedule(buildSchedule(lab, resource, seq, now, windowMs, reservations, log), key);
+  const jws = await signSchedule(buildSchedule(lab, resource, seq, now, windowMs, reservations, log, notices), key);
   const broker = env.BROKER.get(env.BROKER.idFromName("broker"));
   const res = await broker.publish(scheduleTopic(lab, resource), jws, { retain: true, qos: 1 });
   if (!res.ok) log.warn("schedule not published; will retry", { seq, error: res.error });
