@@ -8,6 +8,7 @@ import { STYLES } from "./styles.ts";
 import { REFRESH_SCRIPT } from "./refresh-script.ts";
 import { AxisHeader, Timeline, axisOf, describeReservation, type Axis } from "./timeline.tsx";
 import { ago, fmtWhen, toLocalInput } from "./time.ts";
+import { NOTICE_STYLES, NoticeBanner } from "./notice-banner.tsx";
 
 /** A form the user posted and got an error for: shown again, open, with their values. */
 export interface FormEcho {
@@ -266,6 +267,7 @@ export const Row: FC<{ row: ResourceRow; m: StatusModel; axis: Axis; echo?: Form
             </span>
           ))}
         </div>
+        <NoticeBanner notices={v.notices ?? []} tz={m.tz} now={m.now} />
         <CalendarStale row={row} m={m} />
         <Holding row={row} m={m} />
         <Enforcement row={row} m={m} />
@@ -357,7 +359,7 @@ export const Page: FC<{ m: StatusModel; o: PageOptions; nonce: string }> = ({ m,
       <meta name="color-scheme" content="light dark" />
       {o.refresh ? <meta http-equiv="refresh" content={String(o.refresh)} /> : null}
       <title>{`labhog · ${m.lab.site}`}</title>
-      <style nonce={nonce}>{raw(STYLES)}</style>
+      <style nonce={nonce}>{raw(STYLES + NOTICE_STYLES)}</style>
     </head>
     <body>
       <a class="skip" href="#board">
