@@ -187,3 +187,33 @@ function keepExdates(c: ICAL.Component, lab: IntlZone, keep: (ms: number) => boo
     else p.setValues(kept);
   }
 }
+
+/**
+ * The exceptions of a series (EXDATEs, override RECURRENCE-IDs) moved to where
+ * `shift` puts each original start: when "this and following" moves the new
+ * series' start, its instances move and the exceptions must name the new
+ * instances, as calendar apps do. Each is written in its own style (zone,
+ * date or date-time).
+ */
+export function shiftExceptionsIcs(ics: string, shift: (ms: number) => number, opts: SeriesEditOptions): string {
+  const { root, master, lab } = parseSeries(ics, opts);
+  for (const p of master.getAllProperties("exdate")) {
+    const values = p.getValues().filter((v): v is ICAL.Time => v instanceof ICAL.Time);
+    p.setValues(values.map((v) => timeLike(shift(instantMs(localize(v, lab))), v, lab)));
+  }
+  for (const e of root.getAllSubcomponents("vevent")) {
+    if (e === master) continue;
+    const rid = rawTime(e, "recurrence-id");
+    if (rid) setTimeProperty(e, "recurrence-id", timeLike(shift(instantMs(localize(rid, lab))), rid, lab));
+  }
+  return root.toString() + "\r\n";
+}
+
+/** Whether the series' rule names weekdays (BYDAY): moving its start to another day would not move the rule. */
+export function ruleHasByDay(ics: string, opts: SeriesEditOptions): boolean {
+  const { master } = parseSeries(ics, opts);
+  return master.getAllProperties("rrule").some((p) => {
+    const r = p.getFirstValue() as ICAL.Recur;
+    return Array.isArray(r.parts?.BYDAY) && r.parts.BYDAY.length > 0;
+  });
+}

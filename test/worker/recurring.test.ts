@@ -242,15 +242,31 @@ describe.each(SERVERS)("recurring bookings on $name", (s) => {
     expect(tail.map((x) => x.start)).toEqual([occ[2].start, occ[3].start, occ[5].start]);
     expect(await s.get(cal.get(r)!, p.body.uid)).toMatch(/^EXDATE;TZID=Europe\/Berlin:\d{8}T150000\r?$/m);
 
-    const move = await api("PATCH", `/api/v1/reservations/${enc(tail[0].id)}?scope=following`, { start: new Date(Date.parse(tail[0].start) + HOUR).toISOString() });
-    expect(move.status).toBe(422);
-    expect(move.body.type).toMatch(/series-exceptions$/);
-
     expect((await api("POST", "/api/v1/reservations", { resource: r, start: tail[2].end, duration: "1h", holder: "bob" })).status).toBe(201);
     const clash = await api("PATCH", `/api/v1/reservations/${enc(tail[1].id)}?scope=following`, { extendBy: "1h" });
     expect(clash.status).toBe(409);
     expect(clash.body.conflictingDates).toEqual([tail[2].start]);
     // Nothing was written: the series is as it was.
     expect(ofUid(await list(r), p.body.uid).map(span)).toEqual(tail.map(span));
+
+    // Moving the start (the first of the new series: the whole of it) moves its cancellation along, on the wall clock.
+    const later = (iso: string) => new Date(Date.parse(iso) - HOUR).toISOString();
+    const move = await api("PATCH", `/api/v1/reservations/${enc(tail[0].id)}?scope=following`, { start: later(tail[0].start) });
+    expect(move.status).toBe(200);
+    expect(ofUid(await list(r), p.body.uid).map(span)).toEqual(tail.map((x) => [later(x.start), later(x.end)]));
+    expect(await s.get(cal.get(r)!, p.body.uid)).toMatch(/^EXDATE;TZID=Europe\/Berlin:\d{8}T140000\r?$/m);
+  });
+
+  it("this and following to another weekday of a BYDAY series is refused (422): the rule would not follow", async () => {
+    const r = res(s, "follow2");
+    const a = await api("POST", "/api/v1/reservations", { resource: r, start: labTime(3, 19), duration: "1h", repeat: { freq: "weekly", byDay: ["TU", "TH"], count: 4 } });
+    expect(a.status).toBe(201);
+    const o = a.body.reservations[1];
+    const nextDay = await api("PATCH", `/api/v1/reservations/${enc(o.id)}?scope=following`, { start: new Date(Date.parse(o.start) + DAY).toISOString() });
+    expect(nextDay.status).toBe(422);
+    expect(nextDay.body.type).toMatch(/series-weekdays$/);
+    const sameDay = await api("PATCH", `/api/v1/reservations/${enc(o.id)}?scope=following`, { start: new Date(Date.parse(o.start) + HOUR).toISOString() });
+    expect(sameDay.status).toBe(200);
+    expect(ofUid(await list(r), sameDay.body.uid).map((x) => wall(x.start).slice(4))).toEqual(["20:00", "20:00", "20:00"]);
   });
 });

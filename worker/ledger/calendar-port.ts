@@ -13,7 +13,7 @@ import { createGoogleBackend } from "../../calendar/backends/google/index.ts";
 import { OneCalendarView } from "../../calendar/backends/one-calendar.ts";
 import { conflictMarkerOf as markerOf, patchEventIcs, reservationToIcs, reservationsFromIcs, type EventPatch, type MappingContext } from "../../calendar/ical/index.ts";
 import type { SeriesWrite } from "../../calendar/ical/write.ts";
-import { cancelOccurrenceIcs, splitSeriesIcs, type SplitSeries } from "../../calendar/ical/series-edit.ts";
+import { cancelOccurrenceIcs, ruleHasByDay, shiftExceptionsIcs, splitSeriesIcs, type SplitSeries } from "../../calendar/ical/series-edit.ts";
 import { resolveConflicts } from "../../calendar/conflicts.ts";
 import { nextFreeSlot } from "../../calendar/slots.ts";
 import { calendarConfigOf, calendarKeyOf, resourceConfigOf, usersOf } from "../../calendar/lab.ts";
@@ -123,6 +123,15 @@ export function newEventIcs(uid: string, req: BookRequest, lab: LabConfig, ctx: 
 /** One occurrence cancelled: an EXDATE on the series. */
 export function cancelOccurrence(ics: string, recurrenceId: string, lab: LabConfig): string {
   return cancelOccurrenceIcs(ics, recurrenceId, { timezone: lab.timezone });
+}
+
+/** A series' EXDATEs and override RECURRENCE-IDs moved by `shift` (its start moved). */
+export function shiftExceptions(ics: string, shift: (ms: number) => number, lab: LabConfig): string {
+  return shiftExceptionsIcs(ics, shift, { timezone: lab.timezone });
+}
+
+export function seriesNamesWeekdays(ics: string, lab: LabConfig): boolean {
+  return ruleHasByDay(ics, { timezone: lab.timezone });
 }
 
 /** "This and following": the series ended before the occurrence, and a new one (newUid) from it. */

@@ -126,3 +126,23 @@ export function seriesVerdict(resource: string, checks: readonly OccurrenceCheck
   }
   return { skip: dates };
 }
+
+/**
+ * A move of a series' start, on the wall clock of the lab's zone: `shift`
+ * moves any other instant of the series by the same wall-clock amount (so
+ * 09:00 → 10:00 moves every 09:00 instance to 10:00, on either side of a DST
+ * change); `sameDay` is false when the move changes the date.
+ */
+export function wallShift(tzid: string, fromMs: number, toMs: number): { sameDay: boolean; shift: (ms: number) => number } {
+  const asUtc = (w: { year: number; month: number; day: number; hour: number; minute: number; second: number }) => Date.UTC(w.year, w.month - 1, w.day, w.hour, w.minute, w.second);
+  const a = wallAt(tzid, fromMs);
+  const b = wallAt(tzid, toMs);
+  const delta = asUtc(b) - asUtc(a);
+  return {
+    sameDay: a.year === b.year && a.month === b.month && a.day === b.day,
+    shift: (ms) => {
+      const d = new Date(asUtc(wallAt(tzid, ms)) + delta);
+      return wallToInstant(tzid, { year: d.getUTCFullYear(), month: d.getUTCMonth() + 1, day: d.getUTCDate(), hour: d.getUTCHours(), minute: d.getUTCMinutes(), second: d.getUTCSeconds() });
+    },
+  };
+}

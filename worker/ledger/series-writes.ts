@@ -2,11 +2,11 @@ import { durationSeconds } from "../../calendar/config/lab-config.ts";
 import { ConflictError, LabhogError } from "../../calendar/errors.ts";
 import type { Reservation } from "../../calendar/model.ts";
 import { conflictsWith, validateSpan } from "./booking-rules.ts";
-import { mappingContext, newEventIcs, patchIcs, reservationsOf, splitSeries, type CalendarObject } from "./calendar-port.ts";
+import { mappingContext, newEventIcs, patchIcs, reservationsOf, seriesNamesWeekdays, shiftExceptions, splitSeries, type CalendarObject } from "./calendar-port.ts";
 import type { LedgerCore } from "./core.ts";
 import { CalendarDeadlineError } from "./deadline.ts";
 import type { ReservationChange, SeriesBooked, SeriesRequest } from "./protocol.ts";
-import { checkSeriesSize, seriesRule, seriesVerdict, type OccurrenceCheck } from "./series-rules.ts";
+import { checkSeriesSize, seriesRule, seriesVerdict, wallShift, type OccurrenceCheck } from "./series-rules.ts";
 import { cacheWindow } from "./state.ts";
 import { grant, release, validate } from "./writes.ts";
 import { strip, type Row } from "./view.ts";
@@ -82,17 +82,24 @@ export async function bookSeries(core: LedgerCore, req: SeriesRequest): Promise<
  * "This and following" (PATCH …?scope=following): the series ends with
  * UNTIL before the occurrence and a new series (new UID) starts there, with
  * the change applied to it; its occurrences are checked like a new booking.
- * A move of the start with exceptions after the occurrence (EXDATEs,
- * overrides) is refused: they name the old times.
+ * Moving the start moves the later EXDATEs and overrides by the same
+ * wall-clock amount; a move to another day of a series that names weekdays
+ * (BYDAY) is refused (422): the rule would not follow.
  */
 export async function changeFollowing(core: LedgerCore, r: Row, ch: ReservationChange): Promise<Reservation> {
   const lab = core.lab();
   const obj = core.state.objects.get(r.objectId)!;
   const newUid = `labhog-${crypto.randomUUID()}`;
-  const split = splitSeries(obj.ics, r.recurrenceId!, newUid, lab);
-  const moves = ch.start !== undefined && Date.parse(ch.start) !== Date.parse(r.recurrenceId!);
-  if (moves && /^(EXDATE|RECURRENCE-ID)[;:]/m.test(split.tail)) {
-    throw new LabhogError("series-exceptions", 422, "the following occurrences have their own changes or cancellations: move those one by one, or the series in the calendar app", { id: r.id });
+  let split = splitSeries(obj.ics, r.recurrenceId!, newUid, lab);
+  let whole = obj.ics;
+  if (ch.start !== undefined && Date.parse(ch.start) !== Date.parse(r.recurrenceId!)) {
+    // The new series' instances move on the wall clock; its cancellations and overrides move with them.
+    const move = wallShift(lab.timezone, Date.parse(r.recurrenceId!), Date.parse(ch.start));
+    if (!move.sameDay && seriesNamesWeekdays(split.tail, lab)) {
+      throw new LabhogError("series-weekdays", 422, "the series repeats on named weekdays: moving this and the following occurrences to another day would not move those; change the series in the calendar app", { id: r.id });
+    }
+    split = { head: split.head, tail: shiftExceptions(split.tail, move.shift, lab) };
+    if (split.head === null) whole = shiftExceptions(obj.ics, move.shift, lab);
   }
   const patch = {
     ...(ch.start ? { start: ch.start } : {}),
@@ -109,7 +116,7 @@ export async function changeFollowing(core: LedgerCore, r: Row, ch: ReservationC
 
   if (split.head === null) {
     // The occurrence is the series' first: the whole series changes, under its own UID.
-    const updated = await core.calendar("change", (cal, signal) => cal.update(obj.id, patchIcs(obj.ics, patch, lab), obj.etag, { signal }));
+    const updated = await core.calendar("change", (cal, signal) => cal.update(obj.id, patchIcs(whole, patch, lab), obj.etag, { signal }));
     await core.store(updated);
     await grant(core, core.view.ofObject(updated));
     core.changed();
