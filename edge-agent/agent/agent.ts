@@ -96,7 +96,11 @@ export class Agent {
         persist,
         changed: () => this.writeSummary().catch((e) => this.log.warn("cannot write status summary", { error: e as Error })),
         advisory: built.advisory,
-        enforced: () => this.publishEnforcement(),
+        enforced: () => {
+          this.publishEnforcement();
+          // What the drivers just did (power on, a device bound) belongs in the usage snapshot now, not at the next idle tick.
+          this.usage?.wake(r.id);
+        },
       });
       this.runners.set(r.id, runner);
       if (built.usage) collectors.push({ resource: r.id, collector: built.usage });

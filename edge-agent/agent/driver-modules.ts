@@ -24,6 +24,8 @@ export interface UsageCollectorLike {
   readonly name: string;
   collect(): Promise<unknown>;
   start(onChange: (snapshot: unknown) => void): () => void;
+  /** Collect now (once started), e.g. after a power mode changed. */
+  wake?(): void;
 }
 
 /** The drivers loaded by name; the others (hog, notify) are always there. */

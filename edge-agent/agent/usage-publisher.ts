@@ -31,6 +31,11 @@ export class UsagePublisher {
     }
   }
 
+  /** Collects this resource's usage now (after enforcement changed something). */
+  wake(resource: string): void {
+    for (const c of this.collectors) if (c.resource === resource) c.collector.wake?.();
+  }
+
   stop(): void {
     for (const s of this.stops) s();
     this.stops = [];

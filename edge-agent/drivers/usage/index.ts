@@ -42,6 +42,8 @@ export interface UsageCollector {
   collect(): Promise<UsageSnapshot>;
   /** Emits the first snapshot, then only changes, and an unchanged one every heartbeatMs. Returns stop. */
   start(onChange: (s: UsageSnapshot) => void): () => void;
+  /** Collect now, when started (the agent calls it after enforcement changed something). */
+  wake(): void;
 }
 
 export function parseUsageConfig(input: unknown): UsageConfig {
@@ -91,9 +93,11 @@ export function createUsageCollector(input: UsageConfigInput | UsageConfig, deps
     return snap;
   }
 
+  let wakeNow: (() => void) | undefined;
   return {
     name: "usage",
     collect,
+    wake: () => wakeNow?.(),
     start(onChange) {
       let lastKey: string | undefined;
       let lastEmit = 0;
@@ -138,8 +142,10 @@ export function createUsageCollector(input: UsageConfigInput | UsageConfig, deps
         arm(next);
       };
       const unwatch = watchPaths([cfg.utmp, cfg.sessionsDir], () => void tick(), deps.log);
+      wakeNow = () => void tick();
       void tick();
       return () => {
+        wakeNow = undefined;
         stopped = true;
         clearTimeout(timer);
         unwatch();
