@@ -41,17 +41,25 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
 fi
 
 mkdir -p test-artifacts
+rm -f test-artifacts/vitest-node.json test-artifacts/vitest-workers.json
 npx tsc --noEmit -p tsconfig.json
-npx vitest run --config test/vitest.node.config.mts --reporter=default --reporter=json --outputFile.json=test-artifacts/vitest-node.json
-npx vitest run --config test/vitest.workers.config.mts --reporter=default --reporter=json --outputFile.json=test-artifacts/vitest-workers.json
-# One closing line for both runs (Node and workerd).
-node -e '
+# Both runs always run, so one failing run still reports the other; the closing line decides.
+node_rc=0
+workers_rc=0
+npx vitest run --config test/vitest.node.config.mts --reporter=default --reporter=json --outputFile.json=test-artifacts/vitest-node.json || node_rc=$?
+npx vitest run --config test/vitest.workers.config.mts --reporter=default --reporter=json --outputFile.json=test-artifacts/vitest-workers.json || workers_rc=$?
+# One closing line for both runs (Node and workerd). A run that wrote no report (it crashed) fails the whole.
+NODE_RC=$node_rc WORKERS_RC=$workers_rc node -e '
 const fs = require("node:fs");
-let p = 0, f = 0, s = 0;
+let p = 0, f = 0, s = 0, missing = [];
 for (const file of ["test-artifacts/vitest-node.json", "test-artifacts/vitest-workers.json"]) {
+  if (!fs.existsSync(file)) { missing.push(file); continue; }
   const r = JSON.parse(fs.readFileSync(file, "utf8"));
   p += r.numPassedTests; f += r.numFailedTests; s += r.numPendingTests + (r.numTodoTests ?? 0);
 }
 console.log(`labhog: ${p} passed, ${f} failed, ${s} skipped`);
-process.exit(f ? 1 : 0);
+if (missing.length) console.error(`no test report: ${missing.join(", ")}`);
+const rc = Number(process.env.NODE_RC) || Number(process.env.WORKERS_RC);
+if (!f && rc) console.error(`a test run exited ${rc} without a failed test (a failed file or setup): see above`);
+process.exit(f || missing.length || rc ? 1 : 0);
 '
