@@ -39,6 +39,7 @@ const runners: Record<CommandName, (argv: string[]) => Promise<number>> = {
   extend: lazy(() => import("./commands/extend.ts"), (m) => m.runExtend),
   release: lazy(() => import("./commands/release.ts"), (m) => m.runRelease),
   ls: lazy(() => import("./commands/ls.ts"), (m) => m.runLs),
+  stats: lazy(() => import("./commands/stats.ts"), (m) => m.runStats),
   status: async (a) => (a.includes("--lab") ? (await import("./commands/lab-status.ts")).runLabStatus(a) : (await import("./status.ts")).runStatus(a)),
   wait: lazy(() => import("./commands/wait.ts"), (m) => m.runWait),
   lease: lazy(() => import("./commands/lease.ts"), (m) => m.runLease),

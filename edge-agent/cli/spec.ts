@@ -97,6 +97,19 @@ export const SPECS = {
     },
     positional: "resource",
   },
+  stats: {
+    summary: "usage statistics from the calendars: hours booked, used, idle, unbooked use, no-shows, utilisation",
+    usage: "labhog stats [--from when] [--to when] [--by resource|pool|user] [--json|--csv]",
+    details: "The window is the last 7 days unless --from/--to say otherwise (at most 400 days). Used time is what the agents reported while the holder was logged in, plus unbooked use; utilisation is used time over the window times the group's resources.",
+    options: {
+      from: { type: "string", arg: "when", help: 'start: "2026-05-04", "2026-05-04 09:00", ISO, or a duration back from now (30d)' },
+      to: { type: "string", arg: "when", help: "end (same forms as --from; default now)" },
+      by: { type: "string", arg: "resource|pool|user", help: "one row per resource (default), pool or user" },
+      csv: { type: "boolean", help: "comma-separated values, a header line first" },
+      json,
+    },
+    examples: ["labhog stats", "labhog stats --from 90d --by pool", "labhog stats --from 2026-05-01 --to 2026-06-01 --by user --csv"],
+  },
   status: {
     summary: "on a host: who holds it until when; --lab: the whole lab from the server",
     usage: "labhog status [--file status.json] | labhog status --lab [--pool P] [--tag k=v]",
