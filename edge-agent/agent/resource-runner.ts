@@ -98,7 +98,7 @@ export class ResourceRunner {
   /** Start-up: hand drivers their saved state, then undo what no longer holds and re-apply what does. */
   async start(): Promise<void> {
     for (const d of this.o.drivers) await d.restore?.(this.o.state.drivers[d.name], this.ctx[d.name]!);
-    if (this.o.state.schedule) await this.noticing(() => this.each("scheduleChanged", (d, c) => d.scheduleChanged?.(this.o.state.schedule!.entries, c)));
+    if (this.o.state.schedule) await this.noticing(() => this.each("scheduleChanged", (d, c) => d.scheduleChanged?.(this.o.state.schedule!.entries, c, this.o.state.schedule!.notices ?? [])));
     await this.reconcile(true);
   }
 
@@ -111,7 +111,9 @@ export class ResourceRunner {
       this.failures = 0;
       await this.o.persist();
       this.o.emit({ resource: this.o.resource, driver: "agent", action: "schedule-accepted", ok: true, message: `seq ${s.seq}, ${s.entries.length} entr${s.entries.length === 1 ? "y" : "ies"}, valid until ${s.validUntil}` });
-      await this.noticing(() => this.each("scheduleChanged", (d, c) => d.scheduleChanged?.(s.entries, c)));
+      await this.noticing(() => this.each("scheduleChanged", (d, c) => d.scheduleChanged?.(s.entries, c, s.notices ?? [])));
+      // What drivers remember from it (notices already sent) survives a restart.
+      await this.saveDrivers();
     }).then(() => this.reconcile(false, this.enf?.ok === false));
   }
 

@@ -1,4 +1,4 @@
-import type { ScheduleEntry } from "../../calendar/schedule/schedule.ts";
+import type { ScheduleEntry, ScheduleNotice } from "../../calendar/schedule/schedule.ts";
 import type { Logger } from "../log.ts";
 
 /**
@@ -47,8 +47,8 @@ export interface Driver {
   readonly name: string;
   apply(entry: ScheduleEntry, ctx: DriverContext): Promise<void>;
   release(ctx: DriverContext): Promise<void>;
-  /** Schedule changed (any entry), e.g. for motd / notifications. Optional. */
-  scheduleChanged?(entries: readonly ScheduleEntry[], ctx: DriverContext): Promise<void>;
+  /** Schedule changed (any entry), e.g. for motd / notifications; `notices` are the signed schedule's notices. Optional. */
+  scheduleChanged?(entries: readonly ScheduleEntry[], ctx: DriverContext, notices?: readonly ScheduleNotice[]): Promise<void>;
   /** JSON-safe state to persist. */
   state?(): unknown;
   /** Called once at start-up with the state persisted before a crash or reboot. */

@@ -1,10 +1,10 @@
 import { mkdir } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import type { ScheduleEntry } from "../../../calendar/schedule/schedule.ts";
+import type { ScheduleEntry, ScheduleNotice } from "../../../calendar/schedule/schedule.ts";
 import type { Driver, DriverContext } from "../driver.ts";
 import { execOf, type Deps, type ExecFn } from "../deps.ts";
 import { writeFileAtomic } from "../../agent/atomic-file.ts";
-import { motdText } from "./motd.ts";
+import { motdText, noticeLine, standing } from "./motd.ts";
 import { printable } from "./printable.ts";
 import { tmuxPopups } from "./tmux.ts";
 
@@ -44,10 +44,52 @@ export class NotifyDriver implements Driver {
     return this.deps.now?.() ?? new Date();
   }
 
-  async scheduleChanged(entries: readonly ScheduleEntry[], ctx: DriverContext): Promise<void> {
-    const text = motdText(this.deps.resource, entries, this.now(), this.deps.statusUrl);
+  /** Notices of the last accepted (signed) schedule, and the ids already sent by wall/tmux (persisted: a restart does not send them again). */
+  private notices: readonly ScheduleNotice[] = [];
+  private noticed = new Set<string>();
+  private entries: readonly ScheduleEntry[] = [];
+  private expiry: NodeJS.Timeout | undefined;
+
+  async scheduleChanged(entries: readonly ScheduleEntry[], ctx: DriverContext, notices: readonly ScheduleNotice[] = []): Promise<void> {
+    this.entries = entries;
+    this.notices = notices;
+    const now = this.now();
+    const live = standing(notices, now);
+    // Once per notice: sent when first seen, never again (and not at all once it has ended).
+    for (const n of live) {
+      if (this.noticed.has(n.id)) continue;
+      this.noticed.add(n.id);
+      await this.announce(noticeLine(this.deps.resource, n), ctx);
+    }
+    // Only ids still in the schedule are remembered: the set stays as small as the notices.
+    for (const id of this.noticed) if (!notices.some((n) => n.id === id)) this.noticed.delete(id);
+    this.armExpiry(ctx);
+    await this.refreshMotd(entries, ctx, live.length > 0 || this.lastMotd.includes("labhog: NOTICE"));
+  }
+
+  /** At the earliest `until`, the motd is written again without that notice: it ends on the host even if no new schedule comes. */
+  private armExpiry(ctx: DriverContext): void {
+    clearTimeout(this.expiry);
+    const now = this.now().getTime();
+    const next = Math.min(...this.notices.map((n) => Date.parse(n.until)).filter((t) => t > now));
+    if (!Number.isFinite(next)) return;
+    this.expiry = setTimeout(() => {
+      this.armExpiry(ctx);
+      void this.refreshMotd(this.entries, ctx, true).catch((e: unknown) => ctx.log.warn("motd refresh failed", { error: e as Error }));
+    }, Math.min(next - now + 5, 2 ** 31 - 1));
+    this.expiry.unref();
+  }
+
+  /** Stops the expiry timer (agent shutdown, tests). */
+  close(): void {
+    clearTimeout(this.expiry);
+  }
+
+  private async refreshMotd(entries: readonly ScheduleEntry[], ctx: DriverContext, quietIfNoticeOnly: boolean): Promise<void> {
+    const text = motdText(this.deps.resource, entries, this.now(), this.deps.statusUrl, this.notices);
     if (text === this.lastMotd) return;
     const first = this.lastMotd === "";
+    const before = this.lastMotd;
     this.lastMotd = text;
     if (this.deps.motd !== false) {
       if (ctx.simulate) ctx.emit({ action: "would-write-motd", ok: true, message: this.deps.motd });
@@ -57,18 +99,22 @@ export class NotifyDriver implements Driver {
         ctx.emit({ action: "motd", ok: true, message: this.deps.motd });
       }
     }
-    // At start-up the motd is refreshed silently; later changes are announced.
-    if (!first) await this.announce(`schedule of ${this.deps.resource} changed:\n${text}`, ctx);
+    // At start-up the motd is refreshed silently; later changes are announced. A change of notices
+    // alone was announced as the notice itself (or is its end): not again as a schedule change.
+    if (first) return;
+    if (quietIfNoticeOnly && withoutNotices(before) === withoutNotices(text)) return;
+    await this.announce(`schedule of ${this.deps.resource} changed:\n${withoutNotices(text)}`, ctx);
   }
 
-  state(): { announced: string | null; reminded: string | null } {
-    return { announced: this.announced, reminded: this.reminded };
+  state(): { announced: string | null; reminded: string | null; noticed: string[] } {
+    return { announced: this.announced, reminded: this.reminded, noticed: [...this.noticed] };
   }
 
   async restore(saved: unknown): Promise<void> {
-    const s = saved as { announced?: unknown; reminded?: unknown } | undefined;
+    const s = saved as { announced?: unknown; reminded?: unknown; noticed?: unknown } | undefined;
     if (typeof s?.announced === "string") this.announced = s.announced;
     if (typeof s?.reminded === "string") this.reminded = s.reminded;
+    if (Array.isArray(s?.noticed)) for (const id of s.noticed.slice(0, 100)) if (typeof id === "string") this.noticed.add(id);
   }
 
   /** Resolves when queued announcements are done (tests, shutdown). */
@@ -131,4 +177,12 @@ export class NotifyDriver implements Driver {
       }
     }
   }
+}
+
+/** The motd without its notice lines: what "the schedule changed" compares. */
+function withoutNotices(motd: string): string {
+  return motd
+    .split("\n")
+    .filter((l) => !l.startsWith("labhog: NOTICE "))
+    .join("\n");
 }
