@@ -208,6 +208,9 @@ export const ProblemSchema = z
     errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
     conflicts: z.array(z.object({ id: z.string(), holder: z.string().nullable(), start: z.string(), end: z.string() })).optional(),
     nextFree: z.object({ start: z.string(), end: z.string() }).nullable().optional(),
+    conflictingDates: z.array(z.string()).optional().openapi({ description: "recurring booking refused: the starts of the occurrences that conflict" }),
+    occurrences: z.number().int().optional().openapi({ description: "recurring booking refused: how many occurrences the series has" }),
+    refusedAsWhole: z.boolean().optional().openapi({ description: "true: more than half of the occurrences conflict, so skipConflicts does not help" }),
   })
   .openapi("Problem");
 
