@@ -47,6 +47,7 @@ const runners: Record<CommandName, (argv: string[]) => Promise<number>> = {
   console: lazy(() => import("./console.ts"), (m) => m.runConsole),
   keygen: lazy(() => import("./keygen.ts"), (m) => m.runKeygen),
   agent: lazy(() => import("./agent.ts"), (m) => m.runAgent),
+  notice: lazy(() => import("./commands/notice.ts"), (m) => m.runNotice),
   completion: lazy(() => import("./completion.ts"), (m) => m.runCompletion),
 };
 

@@ -190,6 +190,22 @@ export const SPECS = {
       simulate: { type: "boolean", help: "drivers only report what they would do" },
     },
   },
+  notice: {
+    summary: "leave a message for the people on a resource: motd, wall, tmux, status page, calendar",
+    usage: 'labhog notice <resource…|--pool P|--all> "text" [--until 18:00] | labhog notice --list | labhog notice --delete ID',
+    details:
+      "The notice reaches the hosts' motd, wall and tmux popups for the users logged in there (inside the signed schedule), the status page as a banner, and the resource's calendar as a transparent event. It ends by itself at --until (default 24 hours, at most 30 days). Admins may send one for anything; the user holding a resource, for that resource.",
+    options: {
+      pool: { type: "string", arg: "P", help: "every resource of pool P", complete: "pool" },
+      all: { type: "boolean", help: "every resource of the lab (admins)" },
+      until: { type: "string", arg: "18:00", help: 'when it ends: 18:00 (today, or tomorrow when past), "2027-01-05 09:00", ISO, or a duration like 2h (default 24h)' },
+      list: { type: "boolean", help: "list the standing notices (with --pool or a resource: only theirs)" },
+      delete: { type: "string", arg: "ID", help: "delete a notice everywhere (its sender or an admin)" },
+      json,
+    },
+    positional: "resource",
+    examples: ['labhog notice rock5b-1 "reflashing the bootloader, do not power-cycle" --until 18:00', 'labhog notice --pool rk3588 "new firmware on the boards" --until 2d', "labhog notice --list", "labhog notice --delete n-0123…"],
+  },
   completion: {
     summary: "print the shell completion script for bash or zsh",
     usage: "labhog completion <bash|zsh>",
