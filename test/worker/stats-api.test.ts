@@ -1,6 +1,8 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { api, configure, enc, labYaml, testEnv } from "./helpers.ts";
 import { davServers } from "./dav.ts";
+import { call } from "./issue5-app.ts";
+import { TOKENS } from "./helpers.ts";
 import { EXPECTED, fixtureWeek } from "../stats/fixture-week.ts";
 
 /**
@@ -8,7 +10,8 @@ import { EXPECTED, fixtureWeek } from "../stats/fixture-week.ts";
  * the table computed by hand) written into real calendars: r1 and r2 on
  * Radicale, r3 on Xandikos. The same week twice: 200 days ago, beyond the
  * ledger's cache, so read from the calendars themselves (ledger/history.ts);
- * and two weeks ago, answered from the cache. Both give the table.
+ * and two weeks ago, answered from the cache. Both give the table, and
+ * the status page's statistics view (/status/stats) draws it.
  */
 const SITE = `s${crypto.randomUUID().slice(0, 6)}`;
 const [RADICALE, XANDIKOS] = davServers() as [ReturnType<typeof davServers>[0], ReturnType<typeof davServers>[0]];
@@ -79,5 +82,55 @@ describe("GET /api/v1/stats on real calendars", () => {
     expect(await bad(`by=host`)).toEqual(invalid);
     expect(await bad(`from=yesterday`)).toEqual(invalid);
     expect(await bad(`holder=alice`)).toEqual(invalid);
+  });
+});
+
+describe("the status page's statistics view", () => {
+  const day = (ms: number) => new Date(ms).toISOString().slice(0, 10);
+  const page = (q: string, who: "alice" | null = "alice") => call(`/status/stats${q}`, { headers: who ? { cookie: `labhog_session=${TOKENS[who]}` } : {} });
+  /** The table's cells, row by row, as text. */
+  const cells = (html: string) => [...html.matchAll(/<tr(?: class="total")?><th scope="row">([^<]*)<\/th>((?:<td>[^<]*<\/td>)+)<\/tr>/g)].map((m) => [m[1], ...[...m[2]!.matchAll(/<td>([^<]*)<\/td>/g)].map((x) => x[1])]);
+
+  it("the table and an SVG chart of the hand-computed week, drawn on the server, under the page's CSP and without script", async () => {
+    const r = await page(`?from=${day(OLD)}&to=${day(OLD + 6 * DAY)}&by=resource`);
+    const html = await r.text();
+    expect(r.status, html).toBe(200);
+    expect(r.headers.get("content-security-policy")).toMatch(/default-src 'none'.*script-src 'nonce-/);
+    expect(html).not.toMatch(/<script/);
+    const e = EXPECTED.resource;
+    expect(cells(html)).toEqual([
+      ...(["r1", "r2", "r3"] as const).map((g) => [R(g), ...[e[g].bookedHours, e[g].usedHours, e[g].idleHours, e[g].unbookedHours].map((n) => n.toFixed(2)), String(e[g].noShows), e[g].utilisation.toFixed(1)]),
+      ["total", "40.25", "19.00", "24.75", "3.50", "1", "3.8"],
+    ]);
+    // The hour axis runs to 25 (r3's 24 h booked, ticks of 5) over 480 px: booked r1 8.25 h = 158.4 px, used in bookings 5 h = 96 px, unbooked 1.5 h = 28.8 px after it.
+    expect(html).toMatch(/<svg class="chart" role="img" aria-labelledby="chart-title chart-desc"/);
+    const group = (g: string) => new RegExp(`<g data-group="${g}">(.*?)</g>`).exec(html)![1]!;
+    const rects = (g: string) => [...group(g).matchAll(/<rect class="(\w+)" x="([\d.]+)" y="[\d.]+" width="([\d.]+)"/g)].map((m) => [m[1], Number(m[2]), Math.round(Number(m[3]) * 10) / 10]);
+    expect(rects(R("r1"))).toEqual([["booked", 150, 158.4], ["used", 150, 96], ["unbooked", 246, 28.8]]);
+    expect(rects(R("r3"))).toEqual([["booked", 150, 460.8], ["used", 150, 153.6], ["unbooked", 303.6, 38.4]]);
+    expect(group(R("r3"))).toContain("6.0 %");
+    expect([...html.matchAll(/<text class="tick"[^>]*>([^<]*)<\/text>/g)].map((m) => m[1])).toEqual(["0 h", "5 h", "10 h", "15 h", "20 h", "25 h"]);
+  });
+
+  it("per user and per pool too; the form keeps the window it shows", async () => {
+    const html = await (await page(`?from=${day(RECENT)}&to=${day(RECENT + 6 * DAY)}&by=user`)).text();
+    expect(cells(html).map((c) => c.slice(0, 3))).toEqual([["alice", "11.25", "7.00"], ["bob", "4.00", "3.00"], ["carol", "26.00", "9.00"], ["total", "40.25", "19.00"]]);
+    expect(html).toContain(`name="from" value="${day(RECENT)}"`);
+    expect(html).toContain(`name="to" value="${day(RECENT + 6 * DAY)}"`);
+    expect(html).toMatch(/<option value="user" selected="">user<\/option>/);
+    const pools = await (await page(`?from=${day(RECENT)}&to=${day(RECENT + 6 * DAY)}&by=pool`)).text();
+    expect(cells(pools).map((c) => c[0])).toEqual(["(no pool)", "boards", "total"]);
+  });
+
+  it("signed out: 401 and no numbers; a bad date or grouping: the page with the message", async () => {
+    const anon = await page(`?from=${day(OLD)}`, null);
+    const a = await anon.text();
+    expect([anon.status, a.includes("Sign in on the status page"), cells(a)]).toEqual([401, true, []]);
+    const bad = await page("?from=May");
+    expect([bad.status, (await bad.text()).includes("from: a date like 2026-05-04")]).toEqual([400, true]);
+    const by = await page("?by=host");
+    expect([by.status, (await by.text()).includes("by: one of resource, pool, user")]).toEqual([400, true]);
+    const long = await page(`?from=2020-01-01&to=2026-01-01`);
+    expect([long.status, (await long.text()).includes("at most 400 days")]).toEqual([400, true]);
   });
 });

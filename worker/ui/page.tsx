@@ -370,7 +370,7 @@ export const Page: FC<{ m: StatusModel; o: PageOptions; nonce: string }> = ({ m,
           labhog <span class="site">{m.lab.site}</span>
         </h1>
         <nav aria-label="links">
-          <a href="/openapi.json">API</a>
+          <a href="/status/stats">Statistics</a> · <a href="/openapi.json">API</a>
         </nav>
         <Who m={m} />
       </header>

@@ -13,6 +13,7 @@ import { Board, Page, type FormEcho, type PageOptions } from "./page.tsx";
 import { assertCsrf, clearSession, csrfToken, principalOf, setSession } from "./session.ts";
 import { nonceOf, statusSecurityHeaders } from "./security-headers.ts";
 import { authOff } from "../auth/authenticate.ts";
+import { registerStatsPage } from "./stats-page.tsx";
 
 /**
  * GET /status (the page), GET /status/live (the board fragment the page
@@ -111,6 +112,9 @@ export function registerStatusPage(app: Hono<any>): void {
   app.get("/", (c) => c.redirect("/status", 302));
 
   app.get("/status", async (c) => render(c, effectiveEnv(c.env as Env), pageOptions(c)));
+
+  // The usage statistics with their chart (stats-page.tsx).
+  registerStatsPage(app);
 
   // hono/etag hashes the fragment and answers a matching If-None-Match with 304.
   app.use("/status/live", etag({ weak: true }));
