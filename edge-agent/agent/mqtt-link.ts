@@ -38,6 +38,8 @@ export function connectBroker(cfg: AgentConfig, t: Topics, log: Logger, h: LinkH
   const client = mqtt.connect(cfg.broker.url, opts);
   let backoff = minBackoff;
   client.on("connect", () => {
+    // Console keystrokes are tiny packets right behind a PUBACK: with Nagle on, each waits for the broker's delayed ACK (~40 ms).
+    (client.stream as { setNoDelay?: (on: boolean) => void } | undefined)?.setNoDelay?.(true);
     backoff = minBackoff;
     client.options.reconnectPeriod = backoff;
     log.info("broker connected", { url: cfg.broker.url });

@@ -113,6 +113,9 @@ export function createConsoleDriver(input: ConsoleConfigInput | ConsoleConfig, d
       if (writer === m.session) writer = undefined;
       return;
     }
+    // A session whose `open` came before the booking was applied here (the schedule and the
+    // socket race at the start) writes as long as no later session has opened.
+    if (writer === undefined) writer = m.session;
     if (m.session !== writer || !m.data) return;
     const bytes = fromBase64(m.data);
     if (!port) {
