@@ -10,8 +10,9 @@
  *   publishes the signed schedule in the background.
  * - floor: a bare CalDAV PUT of an equivalent event to the same Radicale
  *   (p50/p99), measured in the same run; ratios are booking ÷ floor.
- * - CPU per booking: utime+stime of the workerd process(es) under this
- *   process (from /proc/<pid>/stat) across the N bookings, divided by N.
+ * - CPU per booking: utime+stime of the workerd process(es) in wrangler dev's
+ *   process group (from /proc/<pid>/stat) across the N bookings, divided by N
+ *   (measured again if workerd restarted meanwhile).
  *   That is the Worker and its Durable Objects together (plus the runtime's
  *   own overhead), i.e. an upper bound of what Cloudflare bills as CPU time.
  *
@@ -41,42 +42,47 @@ const pct = (xs: number[], p: number) => {
 
 const CLK_TCK = 100; // Linux USER_HZ
 
-async function descendants(root: number): Promise<number[]> {
-  const parent = new Map<number, number>();
-  const comm = new Map<number, string>();
+export /**
+ * utime+stime per workerd process in wrangler dev's process group (it runs
+ * detached, so the group is its pid). Found afresh at every sample: wrangler
+ * dev starts a new workerd whenever it rebuilds (a file under worker/ changed,
+ * e.g. a colleague's edit in a shared checkout), and a process that exits
+ * between listing /proc and reading its stat is just skipped.
+ */
+async function workerdTicks(group: number): Promise<Map<number, number>> {
+  const out = new Map<number, number>();
   for (const d of await readdir("/proc")) {
     if (!/^\d+$/.test(d)) continue;
+    let stat: string;
     try {
-      const stat = await readFile(`/proc/${d}/stat`, "utf8");
-      const close = stat.lastIndexOf(")");
-      comm.set(Number(d), stat.slice(stat.indexOf("(") + 1, close));
-      parent.set(Number(d), Number(stat.slice(close + 2).split(" ")[1]));
+      stat = await readFile(`/proc/${d}/stat`, "utf8");
     } catch {
-      /* gone */
+      continue; // gone
     }
-  }
-  const out: number[] = [];
-  for (const [pid] of parent) {
-    let p: number | undefined = pid;
-    for (let hops = 0; p && p !== 1 && hops < 20; hops++) {
-      p = parent.get(p);
-      if (p === root) {
-        if (comm.get(pid)?.includes("workerd")) out.push(pid);
-        break;
-      }
-    }
+    const close = stat.lastIndexOf(")");
+    const f = stat.slice(close + 2).split(" ");
+    if (Number(f[2]) !== group || !stat.slice(stat.indexOf("(") + 1, close).includes("workerd")) continue;
+    out.set(Number(d), Number(f[11]) + Number(f[12])); // utime, stime (fields 14, 15)
   }
   return out;
 }
 
-async function cpuMs(pids: number[]): Promise<number> {
-  let ticks = 0;
-  for (const pid of pids) {
-    const stat = await readFile(`/proc/${pid}/stat`, "utf8");
-    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    ticks += Number(f[11]) + Number(f[12]); // utime, stime (fields 14, 15)
+/**
+ * CPU ms the workerd processes spent while `work` ran. When the set of workerd
+ * processes changed meanwhile (a restart: the old one's CPU is lost, the new
+ * one runs other code), the window is measured again.
+ */
+async function cpuDuring(group: number, work: () => Promise<void>): Promise<number> {
+  for (let attempt = 1; ; attempt++) {
+    const a = await workerdTicks(group);
+    if (a.size === 0) throw new Error("no workerd process found in wrangler dev's process group");
+    await work();
+    const b = await workerdTicks(group);
+    const same = a.size === b.size && [...a.keys()].every((pid) => b.has(pid));
+    if (same) return ([...b].reduce((s, [pid, t]) => s + t - a.get(pid)!, 0) * 1000) / CLK_TCK;
+    if (attempt >= 3) throw new Error("workerd restarted during each of 3 measurements (wrangler dev rebuilt: files under worker/ keep changing)");
+    say(`workerd restarted during the measurement (pids ${[...a.keys()]} → ${[...b.keys()]}); measuring again`);
   }
-  return (ticks * 1000) / CLK_TCK;
 }
 
 const stamp = (ms: number) => new Date(ms).toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
@@ -135,8 +141,7 @@ policy: { syncInterval: 15s }
       if (i > 120 || dev.exitCode !== null) throw new Error(`wrangler dev did not start: ${devOut.slice(-2000)}`);
       await new Promise((r) => setTimeout(r, 500));
     }
-    const pids = await descendants(process.pid);
-    if (!pids.length) throw new Error("no workerd process found under this process");
+    const group = dev.pid!;
 
     // Floor: bare CalDAV PUTs of an event like the ones labhog writes.
     const floor: number[] = [];
@@ -166,23 +171,28 @@ policy: { syncInterval: 15s }
       if (r.status !== 201) throw new Error(`booking ${i}: ${r.status}`);
       return performance.now() - a;
     };
-    for (let i = 0; i < WARMUP; i++) await book(i);
-    const lat: number[] = [];
-    const cpu0 = await cpuMs(pids);
-    const w0 = performance.now();
-    for (let i = WARMUP; i < N + WARMUP; i++) lat.push(await book(i));
-    const wall = performance.now() - w0;
-    await new Promise((r) => setTimeout(r, 500)); // background publishes of the last bookings
-    const cpu1 = await cpuMs(pids);
-    const cpuPer = (cpu1 - cpu0) / N;
+    let next = 0;
+    for (; next < WARMUP; next++) await book(next);
+    let lat: number[] = [];
+    let wall = 0;
+    const cpuBook = await cpuDuring(group, async () => {
+      // A retry books new slots: each attempt continues where the last one stopped.
+      lat = [];
+      const w0 = performance.now();
+      for (let i = 0; i < N; i++) lat.push(await book(next++));
+      wall = performance.now() - w0;
+      await new Promise((r) => setTimeout(r, 500)); // background publishes of the last bookings
+    });
+    const cpuPer = cpuBook / N;
     // Baseline: a read through the same path (Worker → ledger DO RPC → answer), no calendar write.
-    const cpuR0 = await cpuMs(pids);
-    for (let i = 0; i < N; i++) {
-      const r = await fetch(`${base}/api/v1/resources/bench1`);
-      await r.arrayBuffer();
-      if (r.status !== 200) throw new Error(`read ${r.status}`);
-    }
-    const cpuRead = ((await cpuMs(pids)) - cpuR0) / N;
+    const cpuRead =
+      (await cpuDuring(group, async () => {
+        for (let i = 0; i < N; i++) {
+          const r = await fetch(`${base}/api/v1/resources/bench1`);
+          await r.arrayBuffer();
+          if (r.status !== 200) throw new Error(`read ${r.status}`);
+        }
+      })) / N;
     const f50 = pct(floor, 50);
     const f99 = pct(floor, 99);
     const b50 = pct(lat, 50);
