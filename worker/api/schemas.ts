@@ -1,5 +1,8 @@
 import { z } from "@hono/zod-openapi";
 import { durationSchema, parseDurationMs } from "../../calendar/duration.ts";
+import { NoticeSchema } from "../notices/model.ts";
+
+const NoticeOnResourceSchema = NoticeSchema.omit({ resources: true });
 
 const id = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, "letters, digits, '.', '_' or '-' (at most 128)");
 const dateTime = z.iso.datetime({ offset: true, message: "an ISO 8601 date-time with offset, like 2026-05-01T09:00:00Z" });
@@ -83,6 +86,7 @@ export const ResourceSchema = z
     lastSync: z.string().nullable().openapi({ description: "the ledger's last good calendar sync" }),
     stale: z.boolean().openapi({ description: "true when the last good sync is older than a few sync intervals: the calendar can't be reached and this is the cached view" }),
     unreachableSince: z.string().nullable().openapi({ description: "since when calendar syncs have been failing, or null" }),
+    notices: z.array(NoticeOnResourceSchema).openapi({ description: "standing notices on the resource (POST /api/v1/notices)" }),
   })
   .openapi("Resource");
 
