@@ -5,11 +5,14 @@
  * being in place (the hog driver's `hogged` event received over MQTT), against
  * a raw MQTT publish→receive of the same payload measured in the same run.
  *
- * The agent runs in a private mount namespace (unshare --mount) with a small
- * fake passwd and homes, so the hog really bind-mounts without touching the
- * machine. Without root/unshare it falls back to --simulate (noted in the rows).
+ * The agent runs in a private mount namespace (unshare --mount, with a tmpfs
+ * over /run/labhog) with a small fake passwd and homes, and its own sshd (a
+ * config of the bench's, on a free loopback port), so the hog really writes
+ * and checks the sshd rule, reloads that sshd and bind-mounts, without
+ * touching the machine's sshd or files. Without root/unshare it falls back to
+ * --simulate (noted in the rows).
  */
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
@@ -17,7 +20,7 @@ import { fileURLToPath } from "node:url";
 import mqtt from "mqtt";
 import type { BenchRow } from "./types.ts";
 import { startMosquitto } from "../test/services/mosquitto.ts";
-import { tempDir } from "../test/services/process.ts";
+import { freePort, tempDir } from "../test/services/process.ts";
 import { generateSigningKey, signSchedule, type Schedule } from "../calendar/schedule/schedule.ts";
 
 const repo = resolve(fileURLToPath(import.meta.url), "../..");
@@ -50,10 +53,37 @@ async function procStats(pid: number): Promise<{ cpuTicks: number; rssKb: number
   return { cpuTicks, rssKb: kb("VmRSS"), hwmKb: kb("VmHWM") };
 }
 
+/**
+ * A private mount namespace held open by a `sleep` (unshare execs it in the
+ * new namespace), with a tmpfs over /run/labhog: the hog's sshd rule and keys
+ * go there, not into the machine's /run. Processes join it with nsenter.
+ */
+function privateNamespace(): { pid: number; run: (argv: string[]) => string[]; stop: () => void } {
+  const holder = spawn("unshare", ["--mount", "--propagation", "private", "--", "sleep", "infinity"], { stdio: "ignore" });
+  const pid = holder.pid!;
+  const run = (argv: string[]) => ["nsenter", "--target", String(pid), "--mount", "--", ...argv];
+  execFileSync("mkdir", ["-p", "/run/labhog"]);
+  // unshare may not have switched namespaces yet: retry until the mount lands in the new one.
+  for (let i = 0; ; i++) {
+    try {
+      if (execFileSync("readlink", [`/proc/${pid}/ns/mnt`]).toString() !== execFileSync("readlink", ["/proc/self/ns/mnt"]).toString()) break;
+    } catch {
+      /* not there yet */
+    }
+    if (i > 200) throw new Error("unshare did not start");
+    execFileSync("sleep", ["0.01"]);
+  }
+  const [f, ...a] = run(["mount", "-t", "tmpfs", "-o", "size=4m,mode=755", "labhog-bench-run", "/run/labhog"]);
+  execFileSync(f!, a);
+  return { pid, run, stop: () => holder.kill("SIGKILL") };
+}
+
 export default async function run(): Promise<BenchRow[]> {
   const broker = await startMosquitto();
   const dir = await tempDir("bench-agent");
   const real = process.getuid?.() === 0 && canUnshareMount();
+  const ns = real ? privateNamespace() : undefined;
+  let sshd: ChildProcess | undefined;
   try {
     const { privateJwk, publicJwk } = await generateSigningKey("bench");
     // A fake system: 20 users with a key each, the hog locks 19 and opens the holder's file.
@@ -66,6 +96,19 @@ export default async function run(): Promise<BenchRow[]> {
       passwd.push(`${u}:x:${2000 + i}:${2000 + i}::${join(homes, u)}:/bin/bash`);
     }
     await writeFile(join(dir, "passwd"), passwd.join("\n") + "\n");
+    // The bench's own sshd: the hog checks (sshd -t, -T -C), installs its rule and reloads this one.
+    const sshdConfig = join(dir, "sshd_config");
+    if (ns) {
+      await mkdir(join(dir, "sshd_config.d"));
+      execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", join(dir, "hostkey")]);
+      await writeFile(sshdConfig, [`Include ${join(dir, "sshd_config.d")}/*.conf`, `Port ${await freePort()}`, "ListenAddress 127.0.0.1", `HostKey ${join(dir, "hostkey")}`, `PidFile ${join(dir, "sshd.pid")}`, "UsePAM no", ""].join("\n"));
+      const [f, ...a] = ns.run(["/usr/sbin/sshd", "-D", "-f", sshdConfig, "-E", join(dir, "sshd.log")]);
+      sshd = spawn(f!, a, { stdio: "ignore" });
+      for (let i = 0; !(await readFile(join(dir, "sshd.pid"), "utf8").catch(() => "")); i++) {
+        if (i > 200 || sshd.exitCode !== null) throw new Error(`bench sshd did not start: ${await readFile(join(dir, "sshd.log"), "utf8").catch(() => "")}`);
+        await new Promise((r) => setTimeout(r, 25));
+      }
+    }
     const cfg = join(dir, "agent.yaml");
     await writeFile(cfg, [
       "agent: bench1",
@@ -75,15 +118,15 @@ export default async function run(): Promise<BenchRow[]> {
       // Usage collection on, as on a real host: sessions, per-user load.
       "resources: [ { id: host1, notify: false, usage: {} } ]",
       `stateDir: ${join(dir, "state")}`,
-      `hog: { passwdFile: ${join(dir, "passwd")}, authorizedKeysFile: ".ssh/authorized_keys" }`,
+      `hog: { passwdFile: ${join(dir, "passwd")}, authorizedKeysFile: ".ssh/authorized_keys", sshdConfig: ${sshdConfig} }`,
     ].join("\n") + "\n");
 
     const agentArgs = [join(repo, "edge-agent/dist/labhog.mjs"), "agent", "--config", cfg, ...(real ? [] : ["--simulate"])];
     // As the systemd unit runs it: the unit's NODE_OPTIONS, not this process's (--expose-gc).
     const agentEnv = { ...process.env, NODE_OPTIONS: unitNodeOptions, LABHOG_LOG_LEVEL: "warn" };
-    const child = real
-      ? spawn("unshare", ["--mount", "--propagation", "private", "--", process.execPath, ...agentArgs], { stdio: ["ignore", "ignore", "pipe"], env: agentEnv })
-      : spawn(process.execPath, agentArgs, { stdio: ["ignore", "ignore", "pipe"], env: agentEnv });
+    // nsenter execs node in place: child.pid is the agent's.
+    const argv = ns ? ns.run([process.execPath, ...agentArgs]) : [process.execPath, ...agentArgs];
+    const child = spawn(argv[0]!, argv.slice(1), { stdio: ["ignore", "ignore", "pipe"], env: agentEnv });
     let agentErr = "";
     child.stderr!.on("data", (b: Buffer) => (agentErr = (agentErr + b).slice(-5000)));
 
@@ -112,6 +155,8 @@ export default async function run(): Promise<BenchRow[]> {
     const hold = (i: number) => sched([{ id: `r${i}`, holder: { id: "user0", unix: ["user0"], keys: [] }, start: new Date(Date.now() - 1000).toISOString(), end: new Date(Date.now() + 3600_000).toISOString(), exclusive: true }]);
 
     const hogLat: number[] = [];
+    const ruleLat: number[] = [];
+    const mountLat: number[] = [];
     const relLat: number[] = [];
     const rawLat: number[] = [];
     let payloadBytes = 0;
@@ -125,9 +170,16 @@ export default async function run(): Promise<BenchRow[]> {
       rawLat.push((await rawDone) - t0);
 
       const hogged = next((m) => m.body?.driver === "hog" && m.body?.action === "hogged" && m.body?.reservation === `r${i}`);
+      const ruled = ns ? next((m) => m.body?.driver === "hog" && m.body?.action === "sshd-locked" && m.body?.reservation === `r${i}`) : undefined;
       t0 = performance.now();
       await pub.publishAsync("labhog/bench/resources/host1/schedule", jws, { qos: 1, retain: true });
-      hogLat.push((await hogged) - t0);
+      const tHog = await hogged;
+      hogLat.push(tHog - t0);
+      if (ruled) {
+        const tRule = await ruled;
+        ruleLat.push(tRule - t0);
+        mountLat.push(tHog - tRule);
+      }
 
       const rel = await signSchedule(sched([]), key);
       const released = next((m) => m.body?.driver === "hog" && m.body?.action === "released");
@@ -149,11 +201,12 @@ export default async function run(): Promise<BenchRow[]> {
 
     child.kill("SIGTERM");
     await new Promise((r) => child.once("exit", r));
+    if (agentErr.includes("not fully")) throw new Error(`bench: the hog reported failures: ${agentErr.slice(-1500)}`);
     await sub.endAsync();
     await pub.endAsync();
 
     const rawP50 = pct(rawLat, 50);
-    const mode = real ? "real bind mounts in a private mount namespace, 20 users" : "--simulate (no root/unshare)";
+    const mode = real ? "real sshd rule + reload and bind mounts in a private mount namespace, 20 users" : "--simulate (no root/unshare)";
     return [
       { name: "agent RSS after idle", value: round(b.rssKb / 1024, 1), unit: "MiB", note: `peak ${round(b.hwmKb / 1024, 1)} MiB; built agent (edge-agent/dist), NODE_OPTIONS=${unitNodeOptions} as in the systemd unit` },
       { name: `agent idle CPU over ${idleSeconds} s`, value: round(idleCpuPct, 3), unit: "% of one core", note: `${b.cpuTicks - a.cpuTicks} ticks` },
@@ -161,8 +214,16 @@ export default async function run(): Promise<BenchRow[]> {
       { name: "schedule publish → hog applied p50", value: round(pct(hogLat, 50)), unit: "ms", ratio: round(pct(hogLat, 50) / rawP50, 1), note: mode },
       { name: "schedule publish → hog applied p99", value: round(pct(hogLat, 99)), unit: "ms", ratio: round(pct(hogLat, 99) / rawP50, 1), note: `${runs} runs; event received over MQTT` },
       { name: "schedule publish → hog released p50", value: round(pct(relLat, 50)), unit: "ms", ratio: round(pct(relLat, 50) / rawP50, 1), note: mode },
+      ...(ruleLat.length
+        ? [
+            { name: "… of which: publish → sshd rule in force p50", value: round(pct(ruleLat, 50)), unit: "ms", ratio: round(pct(ruleLat, 50) / rawP50, 1), note: "sshd -t ×2, sshd -T ×2, SIGHUP and sshd listening again" },
+            { name: "… of which: sshd rule → 20 users' mounts p50", value: round(pct(mountLat, 50)), unit: "ms", ratio: round(pct(mountLat, 50) / rawP50, 1), note: "keys files written, one mount --all --fstab" },
+          ]
+        : []),
     ];
   } finally {
+    if (sshd && sshd.exitCode === null) sshd.kill("SIGTERM");
+    ns?.stop();
     await broker.stop();
   }
 }

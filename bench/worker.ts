@@ -42,14 +42,14 @@ const pct = (xs: number[], p: number) => {
 
 const CLK_TCK = 100; // Linux USER_HZ
 
-export /**
+/**
  * utime+stime per workerd process in wrangler dev's process group (it runs
  * detached, so the group is its pid). Found afresh at every sample: wrangler
  * dev starts a new workerd whenever it rebuilds (a file under worker/ changed,
  * e.g. a colleague's edit in a shared checkout), and a process that exits
  * between listing /proc and reading its stat is just skipped.
  */
-async function workerdTicks(group: number): Promise<Map<number, number>> {
+export async function workerdTicks(group: number): Promise<Map<number, number>> {
   const out = new Map<number, number>();
   for (const d of await readdir("/proc")) {
     if (!/^\d+$/.test(d)) continue;
@@ -72,7 +72,7 @@ async function workerdTicks(group: number): Promise<Map<number, number>> {
  * processes changed meanwhile (a restart: the old one's CPU is lost, the new
  * one runs other code), the window is measured again.
  */
-async function cpuDuring(group: number, work: () => Promise<void>): Promise<number> {
+export async function cpuDuring(group: number, work: () => Promise<void>): Promise<number> {
   for (let attempt = 1; ; attempt++) {
     const a = await workerdTicks(group);
     if (a.size === 0) throw new Error("no workerd process found in wrangler dev's process group");
@@ -83,6 +83,47 @@ async function cpuDuring(group: number, work: () => Promise<void>): Promise<numb
     if (attempt >= 3) throw new Error("workerd restarted during each of 3 measurements (wrangler dev rebuilt: files under worker/ keep changing)");
     say(`workerd restarted during the measurement (pids ${[...a.keys()]} → ${[...b.keys()]}); measuring again`);
   }
+}
+
+/** workerd processes below `root` (bench/stats.ts; this bench uses cpuDuring, which also notices a restart). */
+export async function descendants(root: number): Promise<number[]> {
+  const parent = new Map<number, number>();
+  const comm = new Map<number, string>();
+  for (const d of await readdir("/proc")) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = await readFile(`/proc/${d}/stat`, "utf8");
+      const close = stat.lastIndexOf(")");
+      comm.set(Number(d), stat.slice(stat.indexOf("(") + 1, close));
+      parent.set(Number(d), Number(stat.slice(close + 2).split(" ")[1]));
+    } catch {
+      /* gone */
+    }
+  }
+  const out: number[] = [];
+  for (const [pid] of parent) {
+    let p: number | undefined = pid;
+    for (let hops = 0; p && p !== 1 && hops < 20; hops++) {
+      p = parent.get(p);
+      if (p === root) {
+        if (comm.get(pid)?.includes("workerd")) out.push(pid);
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+/** utime+stime of these processes in ms; one that has exited (a workerd restart) counts nothing rather than throwing. */
+export async function cpuMs(pids: number[]): Promise<number> {
+  let ticks = 0;
+  for (const pid of pids) {
+    const stat = await readFile(`/proc/${pid}/stat`, "utf8").catch(() => undefined);
+    if (stat === undefined) continue;
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    ticks += Number(f[11]) + Number(f[12]); // utime, stime (fields 14, 15)
+  }
+  return (ticks * 1000) / CLK_TCK;
 }
 
 const stamp = (ms: number) => new Date(ms).toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
