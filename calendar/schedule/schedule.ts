@@ -12,9 +12,17 @@ const sshKey = z.string().max(16_384).regex(/^(ssh-|ecdsa-|sk-)[A-Za-z0-9@.-]+ [
 const imageRef = z.string().max(4096).regex(/^[A-Za-z0-9._~:/+@%=-]+$/, "image reference has characters that are not allowed");
 const modeName = z.string().regex(/^[a-z][a-z0-9_-]{0,63}$/, "not a valid mode name");
 
-export const scheduleEntrySchema = z.strictObject({
+/**
+ * Forward compatibility: under `v: 1` a newer Worker may add fields an agent
+ * can do without (notices were one); an agent ignores fields it doesn't know
+ * (z.object strips them) instead of refusing the whole schedule and falling
+ * back to the last one. A change in what must be enforced bumps `v`, which
+ * agents refuse when they don't know it. Everything is inside the signature
+ * either way.
+ */
+export const scheduleEntrySchema = z.object({
   id: z.string().min(1).max(1024),
-  holder: z.strictObject({
+  holder: z.object({
     id: z.string().min(1).max(256),
     unix: z.array(unixLogin).max(16),
     keys: z.array(sshKey).max(64),
@@ -32,14 +40,14 @@ export const scheduleEntrySchema = z.strictObject({
  * so an agent never shows a notice nobody signed. Text the agent shows is
  * printable only: the Worker refuses control characters, the agent strips them.
  */
-export const scheduleNoticeSchema = z.strictObject({
+export const scheduleNoticeSchema = z.object({
   id: z.string().min(1).max(64),
   text: z.string().min(1).max(500),
   until: z.iso.datetime({ offset: true }),
   by: z.string().min(1).max(256),
 });
 
-export const scheduleSchema = z.strictObject({
+export const scheduleSchema = z.object({
   v: z.literal(1),
   resource: z.string().min(1).max(128),
   seq: z.number().int().nonnegative(),
