@@ -9,6 +9,8 @@ import { parseOptions, SPECS } from "./spec.ts";
 /** Close codes of the Worker's console socket (worker/console/relay.ts). */
 const ENDED = 4000;
 const TAKEN_OVER = 4001;
+/** ws's closeTimeout (an option @types/ws does not list). */
+export const CLOSE_WAIT_MS = 1500;
 
 const codeOf = (status: number) => (status === 401 ? "unauthorized" : status === 403 ? "forbidden" : status === 404 ? "not-found" : status === 409 ? "conflict" : status === 400 ? "invalid" : "failed");
 
@@ -98,7 +100,12 @@ export async function runConsole(argv: string[]): Promise<number> {
   const cfg = await loadClientConfig();
   if (values.log) return printLog(cfg, ref);
   const resource = ref.includes(":") ? ref.slice(0, ref.indexOf(":")) : ref;
-  const ws = new WebSocket(socketUrl(cfg, resource, !!values.watch), { headers: cfg.token ? { authorization: `Bearer ${cfg.token}` } : {} });
+  const ws = new WebSocket(socketUrl(cfg, resource, !!values.watch), {
+    headers: cfg.token ? { authorization: `Bearer ${cfg.token}` } : {},
+    // After the Worker's close frame ("the booking ended") ws waits for the server to drop the TCP connection,
+    // 30 s by default; a proxy in between may keep it open. The close code has arrived by then.
+    closeTimeout: CLOSE_WAIT_MS,
+  } as WebSocket.ClientOptions);
   await new Promise<void>((resolve, reject) => {
     ws.once("open", () => resolve());
     ws.once("unexpected-response", (_req, res) => {

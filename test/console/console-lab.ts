@@ -11,6 +11,7 @@ import { loadAgentConfig } from "../../edge-agent/config/agent-config.ts";
 import { createLogger } from "../../edge-agent/log.ts";
 import type { JWK } from "jose";
 import { callApi } from "../api-call.ts";
+import { CLOSE_WAIT_MS } from "../../edge-agent/cli/console.ts";
 import type { RunningWorker } from "../e2e/start-worker.ts";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
@@ -177,7 +178,8 @@ export async function startConsoleLab(): Promise<ConsoleLab> {
     api: (method, path, body, who = "alice") => callApi(worker.url, TOKENS[who], method, path, body),
     connect(resource, who, query = "") {
       return new Promise((resolve, reject) => {
-        const ws = new WebSocket(`${wsBase}/api/v1/resources/${encodeURIComponent(resource)}/console${query}`, { headers: { authorization: `Bearer ${TOKENS[who]}` } });
+        // closeTimeout as labhog console sets it: the close code arrives with the close frame, the TCP close may lag (wrangler's proxy).
+        const ws = new WebSocket(`${wsBase}/api/v1/resources/${encodeURIComponent(resource)}/console${query}`, { headers: { authorization: `Bearer ${TOKENS[who]}` }, closeTimeout: CLOSE_WAIT_MS } as WebSocket.ClientOptions);
         ws.once("open", () => resolve(ws));
         ws.once("unexpected-response", (_req, res) => {
           let body = "";

@@ -285,4 +285,15 @@ describe("labhog console, the real CLI as a separate process", () => {
     expect(alice.code).toBe(4);
     expect(alice.stderr).toBe("labhog console: only the holder or an admin of board1 may read this console log\n");
   });
+
+  it("ends bob's session when he releases the booking early (the agent announces the end)", async () => {
+    const ws = await lab.connect("board1", "bob");
+    const t = tap(ws);
+    const r = await lab.api("POST", `/api/v1/reservations/${encodeURIComponent(second.id)}/release`, undefined, "bob");
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    const closed = await t.closed;
+    expect(closed.code).toBe(4000);
+    expect(closed.reason).toBe("the booking ended");
+    expect(closed.at).toBeLessThan(Date.parse(second.end));
+  });
 });
