@@ -114,14 +114,16 @@ describe("a calendar that can't be reached", () => {
     }
     expect(view.status).toBe(200);
     expect(view.body).toMatchObject({ stale: true, next: { uid } });
-    expect(view.body.lastSync).toBe(lastSync);
-    expect(Date.parse(view.body.unreachableSince)).toBeGreaterThanOrEqual(Date.parse(lastSync));
+    // A sync already under way when the calendar went away may still have landed: the last good one is that or the one we saw.
+    const lastGood = view.body.lastSync as string;
+    expect(Date.parse(lastGood)).toBeGreaterThanOrEqual(Date.parse(lastSync));
+    expect(Date.parse(view.body.unreachableSince)).toBeGreaterThanOrEqual(Date.parse(lastGood));
     const list = await api("GET", `/api/v1/reservations?resource=fading`);
-    expect(list.body).toMatchObject({ stale: true, lastSync });
+    expect(list.body).toMatchObject({ stale: true, lastSync: lastGood });
     expect(list.body.reservations.map((r: any) => r.uid)).toEqual([uid]);
     const one = await api("GET", `/api/v1/reservations/${encodeURIComponent(list.body.reservations[0].id)}`);
     expect(one.status).toBe(200);
-    expect(one.body).toMatchObject({ uid, stale: true, lastSync });
+    expect(one.body).toMatchObject({ uid, stale: true, lastSync: lastGood });
     const page = await SELF.fetch("http://labhog.test/status", { headers: { authorization: `Bearer ${TOKENS.alice}` } });
     expect(await page.text()).toContain("calendar unreachable since");
   });

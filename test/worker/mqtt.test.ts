@@ -53,7 +53,7 @@ describe("signed schedules over MQTT", () => {
     const topic = `${PREFIX}/resources/usb1/schedule`;
     const withIt = await verify((await retainedMatching(topic, async (p) => (await verify(p, "usb1")).entries.length === 1)).payload, "usb1");
     // No API call after this: only the ledger's alarm at the end boundary can publish the empty schedule.
-    const after = await retainedMatching(topic, async (p) => (await verify(p, "usb1")).entries.length === 0, 10_000);
+    const after = await retainedMatching(topic, async (p) => (await verify(p, "usb1")).entries.length === 0, 30_000);
     expect((await verify(after.payload, "usb1")).seq).toBeGreaterThan(withIt.seq);
   });
 });

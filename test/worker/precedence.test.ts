@@ -79,7 +79,7 @@ describe.each(SERVERS)("first seen wins, on $name", (s) => {
     await syncNow(r);
     expect(verdicts(await list(r))).toEqual({ [granted.uid]: "upcoming", [uid]: "conflict" });
     // The agent keeps enforcing the granted booking: the signed schedule holds it, not the back-dated event.
-    const m = await retainedMatching(`test/${SITE}/resources/${r}/schedule`, async (p) => (await scheduleIds(p, r)).includes(granted.uid), 5000);
+    const m = await retainedMatching(`test/${SITE}/resources/${r}/schedule`, async (p) => (await scheduleIds(p, r)).includes(granted.uid), 30_000);
     expect(await scheduleIds(m.payload, r)).toEqual([granted.uid]);
 
     // Even a ledger that lost its storage (wiped, migrated) keeps the verdict: the calendar's marks break the tie.

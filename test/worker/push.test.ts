@@ -101,7 +101,7 @@ describe("Nextcloud webhook_listeners push", () => {
     expect(r.status).toBe(202);
     expect(await r.json()).toEqual({ event: "CalendarObjectCreatedEvent", syncing: ["pushy"] }); // answered before the sync (waitUntil)
     expect(await eventually(() => inApi(uid), (x) => x !== undefined)).toMatchObject({ holder: { id: "bob" }, source: "calendar", state: "upcoming" });
-    const m = await retainedMatching(`test/${SITE}/resources/pushy/schedule`, async (p) => (await verifySchedule(p, { keys: { [publicJwk.kid!]: publicJwk }, resources: ["pushy"] })).entries.some((e) => e.id === uid), 10_000);
+    const m = await retainedMatching(`test/${SITE}/resources/pushy/schedule`, async (p) => (await verifySchedule(p, { keys: { [publicJwk.kid!]: publicJwk }, resources: ["pushy"] })).entries.some((e) => e.id === uid), 30_000);
     expect(m.retained).toBe(true);
   });
 

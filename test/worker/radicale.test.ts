@@ -57,7 +57,7 @@ describe("with a real CalDAV server (Radicale)", () => {
     const inApi = Date.now() - t0;
     expect(seen).toMatchObject({ source: "calendar", holder: { id: "bob" }, state: "upcoming", exclusive: true });
     expect(inApi).toBeLessThanOrEqual(3000 + 1500);
-    const m = await retainedMatching(`${PREFIX}/resources/app/schedule`, async (p) => (await verify(p, "app")).entries.some((e) => e.id === uid), 3000);
+    const m = await retainedMatching(`${PREFIX}/resources/app/schedule`, async (p) => (await verify(p, "app")).entries.some((e) => e.id === uid), 30_000);
     const s = await verify(m.payload, "app");
     expect(s.entries.find((e) => e.id === uid)!.holder).toMatchObject({ id: "bob", unix: ["bob"] });
     expect(Date.now() - t0).toBeLessThanOrEqual(3000 + 3000);
@@ -84,7 +84,7 @@ describe("with a real CalDAV server (Radicale)", () => {
     expect(rs.find((r: any) => r.uid === second)).toMatchObject({ state: "conflict" });
     expect(rs.find((r: any) => r.uid === first)).toMatchObject({ state: "upcoming" });
     expect((await api("GET", "/api/v1/resources/clash")).body.conflicts).toBe(1);
-    const m = await retainedMatching(`${PREFIX}/resources/clash/schedule`, async (p) => (await verify(p, "clash")).entries.some((e) => e.id === first), 5000);
+    const m = await retainedMatching(`${PREFIX}/resources/clash/schedule`, async (p) => (await verify(p, "clash")).entries.some((e) => e.id === first), 30_000);
     expect((await verify(m.payload, "clash")).entries.map((e) => e.id)).toEqual([first]);
     expect(await listEvents(cal.clash!)).toHaveLength(2);
   });
