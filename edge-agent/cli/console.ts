@@ -108,10 +108,14 @@ export async function runConsole(argv: string[]): Promise<number> {
   } as WebSocket.ClientOptions);
   await new Promise<void>((resolve, reject) => {
     ws.once("open", () => resolve());
-    ws.once("unexpected-response", (_req, res) => {
+    ws.once("unexpected-response", (req, res) => {
       let body = "";
       res.on("data", (b: Buffer) => (body += b.toString()));
-      res.on("end", () => reject(refusal(res.statusCode ?? 0, body)));
+      res.on("end", () => {
+        // Nothing more on this connection: the process exits now, not when the server drops it.
+        req.destroy();
+        reject(refusal(res.statusCode ?? 0, body));
+      });
     });
     ws.once("error", (e) => reject(new UnavailableError(`cannot reach ${cfg.url}: ${e.message}`, undefined, { cause: e })));
   });
