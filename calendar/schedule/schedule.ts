@@ -84,9 +84,17 @@ export interface SigningKey {
   jwk: JWK;
 }
 
+/** Imported keys per JWK object: importing costs more than signing, and a Worker signs with the same key for its whole life. */
+const imported = new WeakMap<JWK, ReturnType<typeof importJWK>>();
+
 export async function signSchedule(schedule: Schedule, key: SigningKey): Promise<string> {
   const parsed = scheduleSchema.parse(schedule);
-  const k = await importJWK(key.jwk, "EdDSA");
+  let pending = imported.get(key.jwk);
+  if (!pending) imported.set(key.jwk, (pending = importJWK(key.jwk, "EdDSA")));
+  const k = await pending.catch((e: unknown) => {
+    imported.delete(key.jwk); // a bad key fails every time, but never stays cached as a failure
+    throw e;
+  });
   return new CompactSign(new TextEncoder().encode(JSON.stringify(parsed)))
     .setProtectedHeader({ alg: "EdDSA", kid: key.kid, typ: "labhog-schedule+jws" })
     .sign(k);

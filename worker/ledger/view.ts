@@ -74,8 +74,58 @@ export class ReservationView {
     return losers;
   }
 
-  /** Reservations without verdicts (objects that fail to parse are skipped and logged once per etag). */
+  /**
+   * Reservations without verdicts (objects that fail to parse are skipped and
+   * logged once per etag). Within the cache window they come from one sorted
+   * list kept per version and day: a booking reads the window several times
+   * (rules, verdicts, its answer, the alarm, the schedule), each without
+   * walking, copying and sorting every object again.
+   */
   raw(start: number, end: number, now = Date.now()): Row[] {
+    const wide = cacheWindow(now);
+    if (start >= wide.start && end <= wide.end) {
+      const all = this.#sorted(now);
+      const at = new Date(now);
+      const out: Row[] = [];
+      for (const x of all) {
+        if (x.s >= end) break; // sorted by start
+        if (x.e > start) out.push({ ...x.r, state: stateAt(x.r, at), objectId: x.objectId });
+      }
+      return out;
+    }
+    return this.#rawWalk(start, end, now);
+  }
+
+  #rows: { version: number; day: number; rows: { r: Reservation; objectId: string; s: number; e: number }[] } | undefined;
+
+  /** Every reservation of the cache window, sorted by start then id, with start and end as numbers. */
+  #sorted(now: number): { r: Reservation; objectId: string; s: number; e: number }[] {
+    const wide = cacheWindow(now);
+    if (this.#rows?.version === this.version && this.#rows.day === wide.day) return this.#rows.rows;
+    const rows: { r: Reservation; objectId: string; s: number; e: number }[] = [];
+    for (const obj of this.d.state.objects.values()) for (const r of this.#parsedOf(obj, wide) ?? []) rows.push({ r, objectId: obj.id, s: Date.parse(r.start), e: Date.parse(r.end) });
+    rows.sort((a, b) => a.s - b.s || a.r.id.localeCompare(b.r.id));
+    this.#rows = { version: this.version, day: wide.day, rows };
+    return rows;
+  }
+
+  /** One object's reservations over the cache window, parsed once per etag and day. */
+  #parsedOf(obj: CalendarObject, wide: ReturnType<typeof cacheWindow>): Reservation[] | null {
+    const hit = this.#parsed.get(obj.id);
+    if (hit && hit.etag === obj.etag && hit.day === wide.day) return hit.rs;
+    let rs: Reservation[] | null;
+    try {
+      rs = reservationsOf(obj, { start: new Date(wide.start), end: new Date(wide.end) }, mappingContext(this.d.lab(), this.d.resource));
+    } catch (e) {
+      if (hit?.etag !== obj.etag) this.d.log().warn("calendar object skipped", { objectId: obj.id, error: e });
+      rs = null;
+    }
+    this.#parsed.set(obj.id, { etag: obj.etag, day: wide.day, rs });
+    return rs;
+  }
+
+  /** Outside the cache window: every object parsed for that span (not cached). */
+  #rawWalk(start: number, end: number, now: number): Row[] {
     const ctx = mappingContext(this.d.lab(), this.d.resource);
     const wide = cacheWindow(now);
     const cacheable = start >= wide.start && end <= wide.end;
@@ -99,10 +149,16 @@ export class ReservationView {
     return out.sort((a, b) => Date.parse(a.start) - Date.parse(b.start) || a.id.localeCompare(b.id));
   }
 
-  /** The reservations one object yields over the cache window (a just-written booking). */
+  /**
+   * The reservations one object yields over the cache window (a just-written
+   * booking). Kept as the object's parse for its etag, so the reads that
+   * follow the write (conflict verdicts, the answer) do not parse it again.
+   */
   ofObject(obj: CalendarObject, now = Date.now()): Reservation[] {
     const w = cacheWindow(now);
-    return reservationsOf(obj, { start: new Date(w.start), end: new Date(w.end) }, mappingContext(this.d.lab(), this.d.resource));
+    const rs = reservationsOf(obj, { start: new Date(w.start), end: new Date(w.end) }, mappingContext(this.d.lab(), this.d.resource));
+    if (this.d.state.objects.get(obj.id)?.etag === obj.etag) this.#parsed.set(obj.id, { etag: obj.etag, day: w.day, rs });
+    return rs;
   }
 
   find(id: string): Row {
