@@ -108,12 +108,13 @@ export async function runConsole(argv: string[]): Promise<number> {
   } as WebSocket.ClientOptions);
   await new Promise<void>((resolve, reject) => {
     ws.once("open", () => resolve());
-    ws.once("unexpected-response", (req, res) => {
+    ws.once("unexpected-response", (_req, res) => {
       let body = "";
+      // Nothing more on this connection: without this, Node's keep-alive pool holds the process 5 s.
+      const socket = res.socket;
       res.on("data", (b: Buffer) => (body += b.toString()));
       res.on("end", () => {
-        // Nothing more on this connection: the process exits now, not when the server drops it.
-        req.destroy();
+        socket?.destroy();
         reject(refusal(res.statusCode ?? 0, body));
       });
     });
