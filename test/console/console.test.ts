@@ -296,4 +296,18 @@ describe("labhog console, the real CLI as a separate process", () => {
     expect(closed.reason).toBe("the booking ended");
     expect(closed.at).toBeLessThan(Date.parse(second.end));
   });
+
+  it("closes the session at the booking's end from the Worker alone, with the agent gone (its alarm, not the agent's word)", async () => {
+    const r = await lab.api("POST", "/api/v1/reservations", { resource: "board1", duration: "20s", purpose: "end without the agent" }, "bob");
+    expect(r.status, JSON.stringify(r.body)).toBe(201);
+    const third = r.body.reservation as { id: string; end: string };
+    await until("the agent applies the third booking", () => lab.agent.runners.get("board1")?.active?.id === third.id.slice("board1:".length));
+    const ws = await lab.connect("board1", "bob");
+    const t = tap(ws);
+    await lab.agent.stop();
+    const closed = await t.closed;
+    expect(closed.code).toBe(4000);
+    expect(closed.reason).toBe("the booking ended");
+    expect(closed.at).toBeGreaterThanOrEqual(Date.parse(third.end));
+  }, 60_000);
 });
