@@ -74,6 +74,6 @@ describe("stats arguments and output", () => {
   });
   it("CSV fields with commas or quotes are quoted (RFC 4180)", () => {
     const row = { group: 'a,"b"', resources: 1, bookedHours: 1.5, usedHours: 1, idleHours: 0.5, unbookedHours: 0, noShows: 0, utilisation: 12.5, reservations: 1 };
-    expect(statsText({ from: "f", to: "t", by: "pool", groups: [row], total: { ...row, group: "total" }, stale: false }, true).split("\n")[1]).toBe('"a,""b""",1.50,1.00,0.50,0.00,0,12.5,1');
+    expect(statsText({ from: "f", to: "t", by: "pool", groups: [row], total: { ...row, group: "total" }, lastSync: null, stale: false }, true).split("\n")[1]).toBe('"a,""b""",1.50,1.00,0.50,0.00,0,12.5,1');
   });
 });

@@ -65,7 +65,8 @@ export function statsWindow(q: { from?: string | undefined; to?: string | undefi
   return { from, to, by: q.by ?? "resource" };
 }
 
-export type StatsAnswer = StatsResult & { lastSync: string | null; stale: boolean };
+export type { StatsAnswer } from "../../calendar/stats.ts";
+import type { StatsAnswer } from "../../calendar/stats.ts";
 
 /** Reads every resource's reservations of the window (in parallel) and computes the table. */
 export async function loadStats(env: Env, lab: LabConfig, w: StatsWindow, now = Date.now()): Promise<StatsAnswer> {

@@ -20,30 +20,8 @@ import { isUnbookedUse } from "../usage/unbooked.ts";
  * - utilisation: used / capacity, where capacity is the window's length
  *   times the group's resources (by user: the window's length).
  */
-export type StatsBy = "resource" | "pool" | "user";
-
-export interface StatsRow {
-  group: string;
-  /** Resources the capacity counts (by user: 1). */
-  resources: number;
-  bookedHours: number;
-  usedHours: number;
-  idleHours: number;
-  unbookedHours: number;
-  noShows: number;
-  /** Percent of capacity, one decimal. */
-  utilisation: number;
-  /** Reservations (occurrences) touching the window, losers and unbooked use not counted. */
-  reservations: number;
-}
-
-export interface StatsResult {
-  from: string;
-  to: string;
-  by: StatsBy;
-  groups: StatsRow[];
-  total: StatsRow;
-}
+import type { StatsBy, StatsResult, StatsRow } from "../../calendar/stats.ts";
+export type { StatsBy, StatsResult, StatsRow };
 
 export interface StatsInput {
   from: number;

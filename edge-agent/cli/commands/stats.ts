@@ -2,30 +2,12 @@ import { tryParseDuration } from "../../../calendar/duration.ts";
 import { UsageError } from "../main.ts";
 import { parseOptions, SPECS } from "../spec.ts";
 import { parse } from "./book-args.ts";
+import type { StatsAnswer, StatsRow } from "../../../calendar/stats.ts";
 import { table } from "./output.ts";
 import { client, print } from "./session.ts";
 import { parseWhen } from "./time-args.ts";
 
-/** One row of GET /api/v1/stats (worker/stats/api.ts). */
-interface StatsRow {
-  group: string;
-  resources: number;
-  bookedHours: number;
-  usedHours: number;
-  idleHours: number;
-  unbookedHours: number;
-  noShows: number;
-  utilisation: number;
-  reservations: number;
-}
-interface Stats {
-  from: string;
-  to: string;
-  by: string;
-  groups: StatsRow[];
-  total: StatsRow;
-  stale: boolean;
-}
+type Stats = StatsAnswer;
 
 const BY = ["resource", "pool", "user"];
 
