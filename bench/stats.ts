@@ -19,16 +19,15 @@
  *
  * Run alone: npx tsx bench/stats.ts   (LABHOG_BENCH_STATS_K=10 to change K)
  */
-import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { parse as parseYaml } from "yaml";
 import type { BenchRow } from "./types.ts";
+import { startWranglerDev } from "./wrangler-dev.ts";
 import { cpuDuring } from "./worker.ts";
 import { startRadicale } from "../test/services/radicale.ts";
-import { freePort } from "../test/services/process.ts";
 import { reservationsFromIcs } from "../calendar/ical/index.ts";
 import { resolveConflicts } from "../calendar/conflicts.ts";
 import type { Reservation } from "../calendar/model.ts";
@@ -166,7 +165,7 @@ export default async function run(): Promise<BenchRow[]> {
   all = [];
 
   const radicale = await startRadicale();
-  let dev: ChildProcess | undefined;
+  let devStop: (() => Promise<void>) | undefined;
   const persistDir = await mkdtemp(join(tmpdir(), "labhog-bench-stats-"));
   try {
     const auth = "Basic " + Buffer.from(`${radicale.username}:${radicale.password}`).toString("base64");
@@ -192,24 +191,10 @@ groups:
 policy: { syncInterval: 1h, calendarDeadline: 60s }
 `;
     say("starting the Worker (wrangler dev → workerd)");
-    const port = await freePort();
     const vars: Record<string, string> = { LAB_CONFIG: JSON.stringify(parseYaml(lab)), AUTH: "off", LOG_LEVEL: "error", RADICALE_PASSWORD: radicale.password };
-    const args = ["dev", "--port", String(port), "--ip", "127.0.0.1", "--persist-to", persistDir, "--log-level", "error"];
-    for (const [k, v] of Object.entries(vars)) args.push("--var", `${k}:${v}`);
-    dev = spawn(process.execPath, [join("node_modules", "wrangler", "bin", "wrangler.js"), ...args], { stdio: ["ignore", "pipe", "pipe"], detached: true, env: { ...process.env, WRANGLER_SEND_METRICS: "false" } });
-    let devOut = "";
-    dev.stdout!.on("data", (d) => (devOut += d));
-    dev.stderr!.on("data", (d) => (devOut += d));
-    const base = `http://127.0.0.1:${port}`;
-    for (let i = 0; ; i++) {
-      try {
-        if ((await fetch(`${base}/openapi.json`)).ok) break;
-      } catch {
-        /* not up yet */
-      }
-      if (i > 120 || dev.exitCode !== null) throw new Error(`wrangler dev did not start: ${devOut.slice(-2000)}`);
-      await new Promise((r) => setTimeout(r, 500));
-    }
+    const dev = await startWranglerDev(vars, persistDir);
+    devStop = dev.stop;
+    const base = dev.base;
 
     const q = `from=${encodeURIComponent(new Date(end - DAYS * DAY).toISOString())}&to=${encodeURIComponent(new Date(end).toISOString())}&by=user`;
     const stats = async () => {
@@ -228,7 +213,7 @@ policy: { syncInterval: 1h, calendarDeadline: 60s }
     const first = await stats();
     await stats();
     // wrangler dev's own process group (detached): cpuDuring measures again if workerd restarted meanwhile.
-    const group = dev.pid!;
+    const group = dev.group;
     let wall = 0;
     const cpuStats =
       (await cpuDuring(group, async () => {
@@ -253,12 +238,7 @@ policy: { syncInterval: 1h, calendarDeadline: 60s }
     );
     return rows;
   } finally {
-    if (dev && dev.exitCode === null) {
-      const exited = new Promise((r) => dev!.once("exit", r));
-      process.kill(-dev.pid!, "SIGTERM");
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
-      if (dev.exitCode === null) process.kill(-dev.pid!, "SIGKILL");
-    }
+    await devStop?.();
     await rm(persistDir, { recursive: true, force: true });
     await radicale.stop().catch(() => undefined);
   }

@@ -18,17 +18,16 @@
  *
  * Run alone: npx tsx bench/worker.ts   (LABHOG_BENCH_WORKER_N=200 to change N)
  */
-import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtemp, readFile, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { parse as parseYaml } from "yaml";
 import type { BenchRow } from "./types.ts";
+import { startWranglerDev } from "./wrangler-dev.ts";
 import { generateSigningKey } from "../calendar/schedule/schedule.ts";
 import { startRadicale } from "../test/services/radicale.ts";
 import { startMosquitto } from "../test/services/mosquitto.ts";
-import { freePort } from "../test/services/process.ts";
 
 const N = Number(process.env.LABHOG_BENCH_WORKER_N ?? 150);
 const LOG_LEVEL = process.env.LABHOG_BENCH_LOG ?? "error";
@@ -131,7 +130,7 @@ const stamp = (ms: number) => new Date(ms).toISOString().replace(/[-:]/g, "").re
 export default async function run(): Promise<BenchRow[]> {
   const radicale = await startRadicale();
   const mosquitto = await startMosquitto();
-  let dev: ChildProcess | undefined;
+  let devStop: (() => Promise<void>) | undefined;
   const persistDir = await mkdtemp(join(tmpdir(), "labhog-bench-worker-"));
   try {
     const auth = "Basic " + Buffer.from(`${radicale.username}:${radicale.password}`).toString("base64");
@@ -157,7 +156,6 @@ ${process.env.LABHOG_BENCH_WORKER_MQTT === "0" ? "" : `mqtt: { url: "${mosquitto
 policy: { syncInterval: 15s }
 `;
     say("starting the Worker (wrangler dev → workerd)");
-    const port = await freePort();
     const vars: Record<string, string> = {
       LAB_CONFIG: JSON.stringify(parseYaml(lab)),
       AUTH: "off",
@@ -165,24 +163,10 @@ policy: { syncInterval: 15s }
       RADICALE_PASSWORD: radicale.password,
       SCHEDULE_SIGNING_KEY: JSON.stringify(key.privateJwk),
     };
-    const args = ["wrangler", "dev", "--port", String(port), "--ip", "127.0.0.1", "--persist-to", persistDir, "--log-level", LOG_LEVEL === "error" ? "error" : "log"];
-    for (const [k, v] of Object.entries(vars)) args.push("--var", `${k}:${v}`);
-    // Its own process group, so stopping it stops wrangler's workerd too.
-    dev = spawn(process.execPath, [join("node_modules", "wrangler", "bin", "wrangler.js"), ...args.slice(1)], { stdio: ["ignore", "pipe", "pipe"], detached: true, env: { ...process.env, WRANGLER_SEND_METRICS: "false" } });
-    let devOut = "";
-    dev.stdout!.on("data", (d) => (devOut += d));
-    dev.stderr!.on("data", (d) => (devOut += d));
-    const base = `http://127.0.0.1:${port}`;
-    for (let i = 0; ; i++) {
-      try {
-        if ((await fetch(`${base}/openapi.json`)).ok) break;
-      } catch {
-        /* not up yet */
-      }
-      if (i > 120 || dev.exitCode !== null) throw new Error(`wrangler dev did not start: ${devOut.slice(-2000)}`);
-      await new Promise((r) => setTimeout(r, 500));
-    }
-    const group = dev.pid!;
+    const dev = await startWranglerDev(vars, persistDir, LOG_LEVEL === "error" ? "error" : "log");
+    devStop = dev.stop;
+    const base = dev.base;
+    const group = dev.group;
 
     // Floor: bare CalDAV PUTs of an event like the ones labhog writes.
     const floor: number[] = [];
@@ -248,12 +232,7 @@ policy: { syncInterval: 15s }
       { name: "Worker CPU per read (baseline)", value: cpuRead, unit: "ms", note: "GET /api/v1/resources/bench1: request + DO RPC, same workerd (wrangler dev's proxy worker included)" },
     ];
   } finally {
-    if (dev && dev.exitCode === null) {
-      const exited = new Promise((r) => dev!.once("exit", r));
-      process.kill(-dev.pid!, "SIGTERM");
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
-      if (dev.exitCode === null) process.kill(-dev.pid!, "SIGKILL");
-    }
+    await devStop?.();
     await rm(persistDir, { recursive: true, force: true });
     await Promise.allSettled([radicale.stop(), mosquitto.stop()]);
   }
