@@ -30,7 +30,7 @@ describe("broker connection", () => {
     const key = await testKey("k");
     await writeFile(join(dir, "pw"), "s3cret\n", { mode: 0o600 });
     const cfg = join(dir, "agent.yaml");
-    await writeFile(cfg, agentYaml({ brokerUrl: broker.wsUrl, stateDir: join(dir, "state"), publicJwk: key.publicJwk, kid: key.kid }).replace(`url: "${broker.wsUrl}"`, `url: "${broker.wsUrl}", username: agent-host1, passwordFile: pw`) + "notify: { motd: false, wall: false, tmux: false }\n");
+    await writeFile(cfg, agentYaml({ brokerUrl: broker.wsUrl, stateDir: join(dir, "state"), publicJwk: key.publicJwk, kid: key.kid, extra: "notify: { motd: false, wall: false, tmux: false }" }).replace(`url: "${broker.wsUrl}"`, `url: "${broker.wsUrl}", username: agent-host1, passwordFile: pw`));
     const watch = async (topic: string) => {
       const client = await mqtt.connectAsync(broker.url, { username: "watcher", password: "w", reconnectPeriod: 200 });
       const seen: string[] = [];
@@ -70,7 +70,7 @@ describe("broker connection", () => {
     const dir = await tempDir("agent-conn-bad");
     const key = await testKey("k");
     const cfg = join(dir, "agent.yaml");
-    await writeFile(cfg, agentYaml({ brokerUrl: broker.url, stateDir: join(dir, "state"), publicJwk: key.publicJwk, kid: key.kid }).replace(`url: "${broker.url}"`, `url: "${broker.url}", username: agent-host1, password: wrong`) + "notify: { motd: false, wall: false, tmux: false }\n");
+    await writeFile(cfg, agentYaml({ brokerUrl: broker.url, stateDir: join(dir, "state"), publicJwk: key.publicJwk, kid: key.kid, extra: "notify: { motd: false, wall: false, tmux: false }" }).replace(`url: "${broker.url}"`, `url: "${broker.url}", username: agent-host1, password: wrong`));
     const agent = startAgentProcess(cfg);
     let err = "";
     agent.stderr!.on("data", (b: Buffer) => (err += b.toString()));
@@ -100,7 +100,7 @@ describe("broker connection", () => {
       const key = await testKey("k");
       const cfg = join(dir, "agent.yaml");
       const url = `mqtts://127.0.0.1:${port}`;
-      await writeFile(cfg, agentYaml({ brokerUrl: url, stateDir: join(dir, "state"), publicJwk: key.publicJwk, kid: key.kid }).replace(`url: "${url}"`, `url: "${url}", ca: ca.pem`) + "notify: { motd: false, wall: false, tmux: false }\n");
+      await writeFile(cfg, agentYaml({ brokerUrl: url, stateDir: join(dir, "state"), publicJwk: key.publicJwk, kid: key.kid, extra: "notify: { motd: false, wall: false, tmux: false }" }).replace(`url: "${url}"`, `url: "${url}", ca: ca.pem`));
       const watcher = await mqtt.connectAsync(url, { ca: execFileSync("cat", [join(dir, "ca.pem")]) });
       const seen: string[] = [];
       watcher.on("message", (_t, p) => seen.push(p.toString()));

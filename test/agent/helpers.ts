@@ -94,6 +94,8 @@ export function agentYaml(o: { agent?: string; brokerUrl: string; stateDir: stri
     "resources:",
     ...(o.resources ?? ["host1"]).map((r) => `  - { id: ${r}, hog: false }`),
     `stateDir: ${o.stateDir}`,
+    // Never the machine's own /etc/motd.d or a real wall to its terminals: a test names its notify settings, or gets these.
+    ...(o.extra?.includes("notify:") ? [] : [`notify: { motd: ${JSON.stringify(`${o.stateDir}/motd`)}, wall: false, tmux: false }`]),
     o.extra ?? "",
   ].join("\n") + "\n";
 }
