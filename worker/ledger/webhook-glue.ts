@@ -16,7 +16,13 @@ import type { LedgerCore } from "./core.ts";
  * (or one that never had webhooks) first notes what exists without telling,
  * so a deploy doesn't replay history.
  */
-const TOLD = "told";
+/**
+ * What webhooks were told, one storage key per reservation (`told:<id>`), so
+ * a resource with hundreds of reservations never meets the per-value size
+ * limit; `told-primed` says the first look happened (an empty map is news-free too).
+ */
+const TOLD = "told:";
+const PRIMED = "told-primed";
 const WINDOW_BEFORE_MS = 86_400_000;
 const WINDOW_AFTER_MS = 400 * 86_400_000;
 
@@ -37,8 +43,11 @@ export class WebhookOutbox {
   async #load(core: LedgerCore): Promise<void> {
     if (this.#loaded) return;
     this.#loaded = true;
-    const stored = await core.storage.get<Array<[string, Told]>>(TOLD);
-    this.#told = stored ? new Map(stored) : undefined;
+    if (await core.storage.get<boolean>(PRIMED)) {
+      const told = new Map<string, Told>();
+      for (const [k, t] of await core.storage.list<Told>({ prefix: TOLD })) told.set(k.slice(TOLD.length), t);
+      this.#told = told;
+    }
     for (const [, e] of await core.storage.list<OutboxEntry>({ prefix: "outbox:" })) this.#outbox.set(e.id, e);
   }
 
@@ -63,8 +72,9 @@ export class WebhookOutbox {
     await this.#load(core);
     if (this.#told !== undefined) return;
     const now = Date.now();
-    this.#told = transitions(new Map(), core.view.reservations(now - WINDOW_BEFORE_MS, now + WINDOW_AFTER_MS, now).filter((r) => !isUnbookedUse(r))).next;
-    await core.storage.put(TOLD, [...this.#told]);
+    const next = transitions(new Map(), core.view.reservations(now - WINDOW_BEFORE_MS, now + WINDOW_AFTER_MS, now).filter((r) => !isUnbookedUse(r))).next;
+    await saveTold(core, new Map(), next);
+    this.#told = next;
   }
 
   /** Compares and queues; call inside the ledger's queue after anything changed (and from the alarm: the clock changes states too). */
@@ -76,10 +86,11 @@ export class WebhookOutbox {
     if (!core.state.meta.lastSyncAt) return; // nothing true to compare yet
     const now = Date.now();
     const rs: Reservation[] = core.view.reservations(now - WINDOW_BEFORE_MS, now + WINDOW_AFTER_MS, now).filter((r) => !isUnbookedUse(r));
-    const { events, next } = transitions(this.#told ?? new Map(), rs);
+    const before = this.#told ?? new Map<string, Told>();
+    const { events, next } = transitions(before, rs);
     const priming = this.#told === undefined;
+    await saveTold(core, before, next);
     this.#told = next;
-    await core.storage.put(TOLD, [...next]);
     // What the caller knows happened (a no-show release, an enforcement failure) goes before what the comparison finds (ended).
     const bodies: WebhookBody[] = priming ? [...extra] : [...extra, ...events.map((e): WebhookBody => ({
       type: e.type,
@@ -133,4 +144,17 @@ export class WebhookOutbox {
     }
     await core.arm();
   }
+}
+
+/** Writes only what changed since `before` (128 keys a call, the storage API's batch limit). */
+async function saveTold(core: LedgerCore, before: ReadonlyMap<string, Told>, next: ReadonlyMap<string, Told>): Promise<void> {
+  const put: Array<[string, Told]> = [];
+  for (const [id, t] of next) {
+    const b = before.get(id);
+    if (!b || b.state !== t.state || b.fingerprint !== t.fingerprint || JSON.stringify(b.last) !== JSON.stringify(t.last)) put.push([TOLD + id, t]);
+  }
+  const gone = [...before.keys()].filter((id) => !next.has(id)).map((id) => TOLD + id);
+  for (let i = 0; i < put.length; i += 128) await core.storage.put(Object.fromEntries(put.slice(i, i + 128)));
+  for (let i = 0; i < gone.length; i += 128) await core.storage.delete(gone.slice(i, i + 128));
+  await core.storage.put(PRIMED, true);
 }
