@@ -72,3 +72,15 @@ export async function api(method: string, path: string, body?: unknown, who: Who
 
 export const inMinutes = (m: number) => new Date(Date.now() + m * 60_000).toISOString();
 export const enc = encodeURIComponent;
+
+/**
+ * Restarts one resource's ledger (its instance torn down, storage kept), as
+ * an eviction would. Not abortAllDurableObjects(): that also tears down the
+ * Broker, whose MQTT client (MQTT.js keeps one task queue per isolate, see
+ * worker/README "Sharp edges") may then not get a CONNACK again in this
+ * isolate, and every later schedule of the file goes unpublished.
+ */
+export async function restartLedger(ns: DurableObjectNamespace, resource: string): Promise<void> {
+  const { runInDurableObject } = await import("cloudflare:test");
+  await runInDurableObject(ns.get(ns.idFromName(resource)), (_i, state) => state.abort("test: restart")).catch(() => undefined);
+}

@@ -1,8 +1,8 @@
-import { abortAllDurableObjects, env, runInDurableObject } from "cloudflare:test";
+import { env, runInDurableObject } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { JWK } from "jose";
 import { verifySchedule } from "../../calendar/schedule/schedule.ts";
-import { api, configure, enc, testEnv } from "./helpers.ts";
+import { api, configure, enc, restartLedger, testEnv } from "./helpers.ts";
 import { retainedMatching } from "./mqtt-tap.ts";
 import { appIcs, davServers, type DavServer } from "./dav.ts";
 
@@ -86,7 +86,7 @@ describe.each(SERVERS)("first seen wins, on $name", (s) => {
     await runInDurableObject(E.LEDGER.get(E.LEDGER.idFromName(r)), async (_i, state) => {
       await state.storage.deleteAll();
     });
-    await abortAllDurableObjects();
+    await restartLedger(E.LEDGER, r);
     expect(verdicts(await list(r))).toEqual({ [granted.uid]: "upcoming", [uid]: "conflict" });
   });
 
@@ -133,12 +133,12 @@ describe.each(SERVERS)("first seen wins, on $name", (s) => {
     expect(verdicts(after)).toEqual({ [uidB]: "conflict", [c.uid]: "upcoming" });
     expect(after.find((x) => x.uid === uidB).conflictWith).toEqual([c.uid]);
 
-    // Restart: every Durable Object instance is torn down (storage kept); the next call builds a new one.
+    // Restart: the ledger's instance is torn down (storage kept); the next call builds a new one.
     let stub = E.LEDGER.get(E.LEDGER.idFromName(r));
     await runInDurableObject(stub, (instance) => {
       (instance as unknown as Record<string, unknown>).__beforeRestart = true;
     });
-    await abortAllDurableObjects();
+    await restartLedger(E.LEDGER, r);
     stub = E.LEDGER.get(E.LEDGER.idFromName(r));
     await runInDurableObject(stub, (instance) => {
       expect((instance as unknown as Record<string, unknown>).__beforeRestart).toBeUndefined();
