@@ -1,5 +1,5 @@
 /**
- * Figures for issue 9 §3 and issue 11 (Nextcloud 5), at the backend level:
+ * Figures for the calendar deadline and the full check (verify), at the backend level:
  *  - how long a caldav call takes to fail against a server that accepts and
  *    never answers, or trickles its body forever, with a total deadline
  *    (floor: the deadline itself; ratio 1.00× = exactly the deadline). Before

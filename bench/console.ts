@@ -1,5 +1,5 @@
 /**
- * Keystroke echo through the whole console path (issue 13): a WebSocket
+ * Keystroke echo through the whole console path: a WebSocket
  * client (what `labhog console` is) → the Worker in workerd (Broker DO signs
  * the byte, Ed25519) → Mosquitto → the agent (verifies, writes the pty) →
  * socat → a board stand-in that echoes every byte → agent (logs, publishes)

@@ -16,15 +16,15 @@ export { Broker } from "./broker/broker.ts";
  * The labhog Worker: the booking API (worker/api), one ledger Durable Object
  * per resource (worker/ledger), one Broker Durable Object holding the MQTT
  * connection (worker/broker). The status page, feeds and push endpoints
- * (issue 5) mount on `app` too.
+ * mount on `app` too.
  */
 export const app = createApp();
-// What people see and what flows back (issue 5): usage reports, feeds, push endpoints, the status page.
+// What people see and what flows back: usage reports, feeds, push endpoints, the status page.
 registerUsage(app);
 registerFeeds(app);
 registerPush(app);
 registerStatusPage(app);
-// The board's serial console for the holder (issue 13).
+// The board's serial console for the holder.
 registerConsole(app);
 
 export default {

@@ -10,7 +10,7 @@ import { consoleTopics, nextConsoleSeq, signConsoleInput, toBase64 } from "../..
 import { PREFIX, startConsoleLab, TOKENS, until, type ConsoleLab, type Who } from "./console-lab.ts";
 
 /**
- * The serial console end to end (issue 13 §1): a socat pty pair stands in
+ * The serial console end to end: a socat pty pair stands in
  * for the board's UART; the real agent holds one end, the test is the board
  * on the other; the real Worker in workerd relays over real Mosquitto.
  */

@@ -11,7 +11,7 @@ import { tempDir } from "../services/process.ts";
 import { agentYaml, entry, makeStandins, schedule, sign, testKey, type TestKey } from "../agent/helpers.ts";
 
 /**
- * Notices on the host (issue 14 §1): a real agent, real Mosquitto, schedules
+ * Notices on the host: a real agent, real Mosquitto, schedules
  * signed with real Ed25519 keys, STAND-IN wall and tmux that record their
  * arguments. A notice in a signed schedule reaches the motd and is sent by
  * wall and tmux once; one in a forged or unsigned schedule is never shown.

@@ -1,6 +1,6 @@
 /**
- * The usage labhog writes into calendar events stays small (issue 11, G3 and
- * N1): a busy host's full snapshot would break Google's 1024-character
+ * The usage labhog writes into calendar events stays small: a busy host's
+ * full snapshot would break Google's 1024-character
  * extended properties and Nextcloud's 4,000-character background-job
  * argument, which carries the whole ICS of every calendar write
  * (lib/private/BackgroundJob/JobList.php: `strlen(json_encode($argument)) > 4000`

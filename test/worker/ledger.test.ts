@@ -122,7 +122,7 @@ describe("cron", () => {
   });
 });
 
-describe("seams for issue 5", () => {
+describe("seams the status page, feeds, push and usage mirroring use", () => {
   it("patchEvent writes usage into the event; syncNow and calendarObjects answer", async () => {
     const c = await api("POST", "/api/v1/reservations", { resource: "host1", start: inMinutes(4000), duration: 60, purpose: "usage seam" });
     const stub = E.LEDGER.get(E.LEDGER.idFromName("host1"));

@@ -6,7 +6,7 @@ import { api, configure, enc, inMinutes, TOKENS } from "./helpers.ts";
 import { call } from "./issue5-app.ts";
 import { retainedMatching } from "./mqtt-tap.ts";
 
-/** Notices (issue 14 §1) in workerd: rights, validation, expiry, the calendar event, the signed schedule, the status page. */
+/** Notices in workerd: rights, validation, expiry, the calendar event, the signed schedule, the status page. */
 const SITE = `n${crypto.randomUUID().slice(0, 6)}`;
 const E = env as unknown as { LEDGER: DurableObjectNamespace };
 let publicJwk: JWK;

@@ -3,7 +3,7 @@ import { api, configure, testEnv } from "./helpers.ts";
 import { appEvent, listEvents, mkcalendar, putEvent } from "./radicale.ts";
 
 /**
- * Several resources in one calendar (issue 11, N4; `oneCalendar: true`):
+ * Several resources in one calendar (`oneCalendar: true`):
  * two resources' ledgers share one real Radicale calendar. A booking through
  * the API is written there naming its resource (X-LABHOG-RESOURCE, LOCATION);
  * an event a person writes names its resource in LOCATION, and only that

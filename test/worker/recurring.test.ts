@@ -3,7 +3,7 @@ import { api, configure, enc, labYaml, testEnv } from "./helpers.ts";
 import { davServers, type DavServer } from "./dav.ts";
 
 /**
- * Recurring bookings through the API (issue 14 §3), on both real CalDAV
+ * Recurring bookings through the API, on both real CalDAV
  * servers: a series is one event with an RRULE in the lab's zone, each
  * occurrence is checked for conflicts, a few conflicts can be skipped
  * (EXDATE), a mostly conflicting series is refused as a whole; one

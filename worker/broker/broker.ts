@@ -47,7 +47,7 @@ export class Broker extends DurableObject<Env> {
   #settings: MqttSettings | undefined;
   #agents = new Map<string, AgentState>();
   #loaded: Promise<void>;
-  /** Console WebSockets (issue 13): accepted here, beside the one MQTT client they need. */
+  /** Console WebSockets: accepted here, beside the one MQTT client they need. */
   #console: ConsoleRelay;
 
   constructor(ctx: DurableObjectState, env: Env) {
@@ -203,7 +203,7 @@ export class Broker extends DurableObject<Env> {
     if (Number.isFinite(next)) await this.ctx.storage.setAlarm(Math.max(next, Date.now() + 10));
   }
 
-  // ── console (issue 13; worker/console/) ─────────────────────────────────
+  // ── console (worker/console/) ───────────────────────────────────────────
 
   /** The console WebSocket upgrade, forwarded by worker/console/register.ts once it decided who may. */
   override async fetch(request: Request): Promise<Response> {

@@ -17,7 +17,7 @@ import { SESSION_HEADER, type ConsoleSession } from "./session.ts";
 import { registerConsolePage } from "./page.ts";
 
 /**
- * The board's serial console through the Worker (issue 13):
+ * The board's serial console through the Worker:
  *
  *   GET /api/v1/resources/{id}/console        WebSocket, bearer token (the CLI)
  *   GET /console/{id}                         the same for the status page (its sign-in cookie; same origin only;

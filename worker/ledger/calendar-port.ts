@@ -50,7 +50,7 @@ export async function backendFor(env: Env, lab: LabConfig, resource: string, sto
         log: (e) => log[e.level](e.msg, e),
       });
       if (!cfg.oneCalendar) return backend;
-      // Several resources in one calendar: this resource's events only (issue 11, N4).
+      // Several resources in one calendar: this resource's events only.
       const name = resourceConfigOf(lab, resource)?.name;
       return new OneCalendarView(backend, { id: resource, ...(name ? { name } : {}) });
     }

@@ -250,7 +250,7 @@ export class DavTransport {
       this.#retrying(what, budget, async ({ attempt, previous }) => {
         opts.onAttempt?.(attempt, previous);
         const r = await this.#once(url, { method, headers: this.#headers(opts.headers), body: opts.body }, what, budget);
-        // Nextcloud's calendar-creation limits: not transient, and a retry counts against them (issue 11, N4).
+        // Nextcloud's calendar-creation limits: not transient, and a retry counts against them.
         const limit = calendarLimitError(r, what);
         if (limit) throw limit;
         const transient = errorFromStatus(r.status, r.headers, { what, body: r.text });

@@ -1,5 +1,5 @@
 /**
- * Nextcloud's 429s, told apart (issue 11, Nextcloud 6). Nextcloud can't run
+ * Nextcloud's 429s, told apart. Nextcloud can't run
  * here, so the answers are Nextcloud's own, as its DAV server serializes them
  * (apps/dav/lib/Connector/Sabre/Exception/TooManyRequests.php, a
  * NotAuthenticated subclass; CalDAV/Security/RateLimitingPlugin.php throws the

@@ -1,5 +1,5 @@
 /**
- * Nextcloud's calendar-creation limits (issue 11, N4), as
+ * Nextcloud's calendar-creation limits, as
  * apps/dav/lib/CalDAV/Security/RateLimitingPlugin.php enforces them on a new
  * calendars/<user>/<name>: more than rateLimitCalendarCreation (10) per hour
  * is 429 "Too many calendars created", reaching maximumCalendarsSubscriptions

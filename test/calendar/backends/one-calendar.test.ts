@@ -1,5 +1,5 @@
 /**
- * Several resources in one calendar (issue 11, N4: Nextcloud's 10-per-hour /
+ * Several resources in one calendar (Nextcloud's 10-per-hour /
  * 30-per-user calendar limits): each resource's ledger sees a view of the one
  * calendar holding its own events, by X-LABHOG-RESOURCE or LOCATION. Real
  * Radicale; the view passes the same backend contract as a calendar of its own.

@@ -1,6 +1,6 @@
 /**
  * A calendar server that hangs must cost a backend call its deadline and no
- * more (issue 9 §3). Runs in Node and in workerd (no node: imports): the
+ * more. Runs in Node and in workerd (no node: imports): the
  * backend connects to the real server (Radicale) and then, by a fetch that
  * reroutes to another origin, talks to a REAL TCP listener that accepts and
  * never answers ("silent") or answers headers then trickles body bytes
