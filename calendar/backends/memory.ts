@@ -14,6 +14,7 @@ import { ConflictError, InvalidEventError, NotFoundError, PreconditionFailedErro
 import { MapStore, type KeyValueStore } from "./kv-store.ts";
 import { overlapsWindow, spanMayOverlap, spanOf, type Span } from "./time-range.ts";
 import { verifyByFullSync } from "./verify.ts";
+import { serialQueue } from "../serial-queue.ts";
 
 /** A series too costly to walk is listed anyway: the mapping reports it as that object's error, the rest list as usual. */
 function overlapsSafely(ics: string, window: TimeWindow, id: string): boolean {
@@ -64,7 +65,7 @@ export class MemoryBackend implements CalendarBackend {
   readonly #maxLog: number;
   readonly #p: string;
   /** Writes are serialized: read-check-write of etags and the counter must not interleave. */
-  #queue: Promise<unknown> = Promise.resolve();
+  #serial = serialQueue();
 
   constructor(options: MemoryBackendOptions = {}) {
     this.#store = options.store ?? new MapStore();
@@ -72,11 +73,6 @@ export class MemoryBackend implements CalendarBackend {
     this.#p = options.prefix ?? "";
   }
 
-  #serial<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.#queue.then(fn, fn);
-    this.#queue = run.catch(() => undefined);
-    return run;
-  }
 
   #objKey(id: string) { return `${this.#p}obj/${id}`; }
   #logPrefix() { return `${this.#p}log/`; }

@@ -9,6 +9,7 @@ import { Acl } from "./acl.ts";
 import { accessConfigSchema, type AccessConfig, type AccessConfigInput } from "./config.ts";
 import { resolveNodes } from "./device-nodes.ts";
 import { pollingHotplug, usbHotplug, type HotplugSource } from "./hotplug.ts";
+import { serialQueue } from "../../../calendar/serial-queue.ts";
 
 export { accessConfigSchema, type AccessConfig, type AccessConfigInput } from "./config.ts";
 export { parseNamedUsers } from "./acl.ts";
@@ -54,12 +55,7 @@ export function createAccessDriver(input: AccessConfigInput | AccessConfig, deps
   let nodes: string[] = [];
   let problems: string[] = [];
   let unsubscribe: (() => void) | undefined;
-  let chain: Promise<unknown> = Promise.resolve();
-  const serialized = <T>(fn: () => Promise<T>): Promise<T> => {
-    const run = chain.then(fn, fn);
-    chain = run.catch(() => undefined);
-    return run;
-  };
+  const serialized = serialQueue();
   const simulating = (ctx: DriverContext) => deps.simulate || ctx.simulate;
 
   /** Makes the ACLs of every managed node say: exactly `logins` (none when released). */

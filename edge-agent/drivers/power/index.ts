@@ -10,6 +10,7 @@ import { powerConfigSchema, type PowerConfig, type PowerConfigInput } from "./co
 import { resolveImage } from "./image.ts";
 import { planSteps, type PlannedStep } from "./sequence.ts";
 import { usesPlaceholder, type StepVars } from "./substitute.ts";
+import { serialQueue } from "../../../calendar/serial-queue.ts";
 
 export { powerConfigSchema, findCycle, type PowerConfig, type PowerConfigInput } from "./config.ts";
 export { resolveImage } from "./image.ts";
@@ -51,14 +52,9 @@ export function createPowerDriver(input: PowerConfigInput | PowerConfig, deps: D
     Object.entries(cfg.actuators).map(([n, a]) => [n, createActuator(a, { log: deps.log.child({ actuator: n }), exec })]),
   );
   const current = new Map<string, DeviceState>();
-  let chain: Promise<unknown> = Promise.resolve();
   /** The sequence being entered for a reservation; the end of the reservation cuts it short. */
   const pending = new Set<AbortController>();
-  const serialized = <T>(fn: () => Promise<T>): Promise<T> => {
-    const run = chain.then(fn, fn);
-    chain = run.catch(() => undefined);
-    return run;
-  };
+  const serialized = serialQueue();
 
   async function enter(device: string, mode: string, vars: StepVars, ctx: DriverContext, opts: { keepGoing: boolean; reservation?: string; signal?: AbortSignal }): Promise<boolean> {
     const simulate = deps.simulate || ctx.simulate;

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { ExecFn } from "../deps.ts";
 import { ExecError } from "../deps.ts";
+import { serialQueue } from "../../../calendar/serial-queue.ts";
 
 /**
  * Who may talk to usbipd. usbipd has no access control of its own: whoever
@@ -90,7 +91,8 @@ export const removeText = (): string => `table inet ${TABLE} {}\ndelete table in
  * (docs/security.md).
  */
 const holders = new Map<string, FirewallRules>();
-let tableChain: Promise<unknown> = Promise.resolve();
+/** One nft transaction at a time for the whole agent: every usb resource shares the table. */
+const tableQueue = serialQueue();
 
 export class UsbipFirewall {
   constructor(private readonly exec: ExecFn, private readonly nft = "nft", private readonly timeout = 10_000) {}
@@ -115,9 +117,7 @@ export class UsbipFirewall {
   }
 
   private serialized<T>(fn: () => Promise<T>): Promise<T> {
-    const run = tableChain.then(fn, fn);
-    tableChain = run.catch(() => undefined);
-    return run;
+    return tableQueue(fn);
   }
 
   /** Whether the table is in place now (for restore and tests). */

@@ -11,6 +11,7 @@ import { libusbHotplug, serialAt } from "./libusb.ts";
 import { resolveBusIds, usbipStatus } from "./sysfs.ts";
 import { Usbip } from "./usbip.ts";
 import { usbipdRunning } from "./usbipd.ts";
+import { serialQueue } from "../../../calendar/serial-queue.ts";
 
 export { usbConfigSchema, type UsbConfig, type UsbConfigInput } from "./config.ts";
 export { Usbip, parsePorts, parseRemoteList } from "./usbip.ts";
@@ -83,12 +84,7 @@ export function createUsbDriver(input: UsbConfigInput | UsbConfig, deps: UsbDeps
   let firewallProblem: string | undefined;
   let unsubscribe: (() => void) | undefined;
   let watchCtx: DriverContext | undefined;
-  let chain: Promise<unknown> = Promise.resolve();
-  const serialized = <T>(fn: () => Promise<T>): Promise<T> => {
-    const run = chain.then(fn, fn);
-    chain = run.catch(() => undefined);
-    return run;
-  };
+  const serialized = serialQueue();
   const simulating = (ctx: DriverContext) => deps.simulate || ctx.simulate;
 
   function failOnce(t: Tracked, ctx: DriverContext, message: string) {
