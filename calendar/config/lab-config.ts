@@ -4,6 +4,7 @@ import { durationSchema, parseDuration } from "../duration.ts";
 import { ValidationError } from "../errors.ts";
 import { hasOwnKey, nullProtoRecord, protoKeyPaths } from "./own.ts";
 import { webhookConfigSchema } from "./webhooks.ts";
+import { secretName } from "./secret-name.ts";
 
 /**
  * The lab file (labhog.yaml): site, calendars, resources, pools, users,
@@ -12,7 +13,6 @@ import { webhookConfigSchema } from "./webhooks.ts";
  */
 
 const id = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, "ids are letters, digits, '.', '_' or '-' (at most 128), starting with a letter or digit");
-const secretName = z.string().regex(/^[A-Z][A-Z0-9_]*$/, "a secret name is UPPER_SNAKE_CASE");
 /** calendar/duration.ts's grammar; a policy of zero length means nothing. */
 const duration = durationSchema({ min: 1 });
 

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { secretName } from "./secret-name.ts";
 
 /**
  * Outgoing webhooks of the lab file: what happened to reservations and their
@@ -18,7 +19,6 @@ export const WEBHOOK_EVENTS = [
 ] as const;
 export type WebhookEventType = (typeof WEBHOOK_EVENTS)[number];
 
-const secretName = z.string().regex(/^[A-Z][A-Z0-9_]{0,63}$/, "a Worker secret name (A-Z, 0-9, _)");
 
 export const webhookConfigSchema = z.strictObject({
   /** https:// (http:// only to loopback, for a receiver on the same machine). */

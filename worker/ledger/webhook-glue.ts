@@ -15,16 +15,20 @@ import type { LedgerCore } from "./core.ts";
  * retried from the alarm by the Standard Webhooks schedule. A fresh ledger
  * (or one that never had webhooks) first notes what exists without telling,
  * so a deploy doesn't replay history.
- */
-/**
- * What webhooks were told, one storage key per reservation (`told:<id>`), so
- * a resource with hundreds of reservations never meets the per-value size
- * limit; `told-primed` says the first look happened (an empty map is news-free too).
+ *
+ * What webhooks were told is kept one storage key per reservation
+ * (`told:<id>`), so a resource with hundreds of reservations never meets the
+ * per-value size limit; `told-primed` says the first look happened.
  */
 const TOLD = "told:";
 const PRIMED = "told-primed";
 const WINDOW_BEFORE_MS = 86_400_000;
 const WINDOW_AFTER_MS = 400 * 86_400_000;
+
+/** The reservations webhooks follow: a day back to the ledger's horizon, unbooked use left out. */
+function watched(core: LedgerCore, now: number): Reservation[] {
+  return core.view.reservations(now - WINDOW_BEFORE_MS, now + WINDOW_AFTER_MS, now).filter((r) => !isUnbookedUse(r));
+}
 
 export function webhooksOf(core: LedgerCore): Map<string, WebhookConfig> {
   return new Map(Object.entries(core.lab().webhooks ?? {}));
@@ -71,8 +75,7 @@ export class WebhookOutbox {
     if (!webhooksOf(core).size || !core.state.meta.lastSyncAt) return;
     await this.#load(core);
     if (this.#told !== undefined) return;
-    const now = Date.now();
-    const next = transitions(new Map(), core.view.reservations(now - WINDOW_BEFORE_MS, now + WINDOW_AFTER_MS, now).filter((r) => !isUnbookedUse(r))).next;
+    const next = transitions(new Map(), watched(core, Date.now())).next;
     await saveTold(core, new Map(), next);
     this.#told = next;
   }
@@ -85,9 +88,8 @@ export class WebhookOutbox {
     await this.#load(core);
     if (!core.state.meta.lastSyncAt) return; // nothing true to compare yet
     const now = Date.now();
-    const rs: Reservation[] = core.view.reservations(now - WINDOW_BEFORE_MS, now + WINDOW_AFTER_MS, now).filter((r) => !isUnbookedUse(r));
     const before = this.#told ?? new Map<string, Told>();
-    const { events, next } = transitions(before, rs);
+    const { events, next } = transitions(before, watched(core, now));
     const priming = this.#told === undefined;
     await saveTold(core, before, next);
     this.#told = next;
