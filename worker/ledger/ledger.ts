@@ -94,7 +94,9 @@ export class Ledger extends DurableObject<Env> {
       arm: () => this.#arm(),
       requestPublish: () => this.#publisher.request(),
       syncIntervalMs: () => this.#syncIntervalMs(),
-      tellWebhooks: (b) => this.#webhooks.tell(b),
+      tellWebhooks: (b) => {
+        if (this.#hasWebhooks()) this.#webhooks.tell(b);
+      },
     };
     this.#view = new ReservationView({
       state: this.#state,
@@ -268,8 +270,14 @@ export class Ledger extends DurableObject<Env> {
     void this.#arm();
   }
 
+  #hasWebhooks(): boolean {
+    return Object.keys(this.#lab().webhooks ?? {}).length > 0;
+  }
+
   /** Outgoing webhooks see every change, in the queue after the one that made it. */
   #tellWebhooks(extra: WebhookBody[] = []): void {
+    // A lab without webhooks doesn't pay a queue step per change.
+    if (!this.#hasWebhooks()) return;
     void this.#serial(() => this.#webhooks.notice(this.#core, extra)).catch((e: unknown) => this.#log.warn("webhooks: could not queue", { error: e }));
   }
 
