@@ -19,7 +19,7 @@ import { createReservations } from "./booking.ts";
 import { registerNoticeRoutes } from "../notices/routes.ts";
 import { loadStats, StatsQuerySchema, StatsSchema, statsWindow } from "../stats/api.ts";
 import { problem, problemFromError } from "./problem.ts";
-import { listReservationsFresh, listResources, resourceView } from "./views.ts";
+import { listReservationsFresh, listResources, listWaitOf, resourceView } from "./views.ts";
 import {
   ChangeReservationSchema,
   CreateReservationSchema,
@@ -136,7 +136,9 @@ export function createApp(): OpenAPIHono<AppEnv> {
           return [t.slice(0, i), t.slice(i + 1)];
         }),
       );
-      return c.json({ resources: await listResources(c.var.env, c.var.lab, { ...(q.pool ? { pool: q.pool } : {}), tags }) }, 200);
+      // A cold lab answers within LIST_WAIT_MS: ledgers still waking come back marked `syncing` and go on syncing.
+      const resources = await listResources(c.var.env, c.var.lab, { ...(q.pool ? { pool: q.pool } : {}), tags }, { waitMs: listWaitOf(c.var.env), waitUntil: (p) => c.executionCtx.waitUntil(p) });
+      return c.json({ resources }, 200);
     },
   );
 
@@ -147,7 +149,11 @@ export function createApp(): OpenAPIHono<AppEnv> {
 
   app.openapi(
     add(createRoute({ method: "get", path: "/api/v1/reservations", security: secured, request: { query: ReservationQuerySchema }, responses: { 200: json(ReservationListSchema, "reservations in the window"), ...errors(400, 401, 404) } })),
-    async (c) => c.json(await listReservationsFresh(c.var.env, c.var.lab, c.req.valid("query")), 200),
+    async (c) => {
+      // Waits for every ledger (no `waitMs`), so nothing is ever missing here.
+      const { syncing: _, ...list } = await listReservationsFresh(c.var.env, c.var.lab, c.req.valid("query"));
+      return c.json(list, 200);
+    },
   );
 
   app.openapi(

@@ -87,6 +87,7 @@ export const ResourceSchema = z
     stale: z.boolean().openapi({ description: "true when the last good sync is older than a few sync intervals: the calendar can't be reached and this is the cached view" }),
     unreachableSince: z.string().nullable().openapi({ description: "since when calendar syncs have been failing, or null" }),
     notices: z.array(NoticeOnResourceSchema).openapi({ description: "standing notices on the resource (POST /api/v1/notices)" }),
+    syncing: z.literal(true).optional().openapi({ description: "lists only: the resource's ledger had not answered within the list's wait (it is waking and reading its calendar for the first time); nothing here is known (current is empty, stale is true): ask again shortly" }),
   })
   .openapi("Resource");
 

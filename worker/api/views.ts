@@ -8,6 +8,7 @@ import type { Env } from "../env.ts";
 import { brokerOf, forApi, ledgerOf, unwrap } from "../ledger/client.ts";
 import type { ReservationList, ResourceSnapshot } from "../ledger/protocol.ts";
 import { log } from "../log.ts";
+import { fanOut } from "./fan-out.ts";
 import { isUnbookedUse } from "../usage/unbooked.ts";
 
 /** Resources and reservations as the API (and the status page) show them. */
@@ -35,6 +36,8 @@ export interface ResourceView {
   unreachableSince: string | null;
   /** Only with `{ unreadable: "mark" }` (the status page): the calendar can't be reached and labhog has never read it, so nothing here is known. */
   unreadable?: true;
+  /** The ledger had not answered yet (waking, first calendar sync): nothing here is known; ask again shortly. */
+  syncing?: true;
   /** Standing notices on the resource (worker/notices). */
   notices: import("../notices/model.ts").Notice[];
 }
@@ -101,23 +104,53 @@ const UNREAD: ResourceSnapshot = { current: [], next: null, conflicts: 0, lastSy
 /** The calendar can't be reached (503) or refuses labhog's credentials (502): the ledger has nothing to answer from. */
 const isUnavailable = (e: unknown): boolean => e instanceof LabhogError && (e.status === 503 || e.status === 502);
 
+/** Ledger calls in flight at once for one list (fan-out.ts). */
+export const LIST_FAN_OUT = 50;
+/** How long a list waits for ledgers that have not answered yet before answering without them (LIST_WAIT_MS). */
+export const LIST_WAIT_MS = 2_000;
+
+/** LIST_WAIT_MS from the env (0–60000 ms), else the default. */
+export function listWaitOf(env: Env): number {
+  const v = Number(env.LIST_WAIT_MS);
+  return typeof env.LIST_WAIT_MS === "string" && Number.isInteger(v) && v >= 0 && v <= 60_000 ? v : LIST_WAIT_MS;
+}
+
+export interface ListOptions {
+  /** "mark" (the status page): a ledger that can't answer (503/502) is shown `unreadable` instead of failing the list. */
+  unreadable?: "throw" | "mark";
+  /**
+   * Answer after this long with the ledgers that have answered; the others
+   * (waking, syncing their calendar for the first time) come back marked
+   * `syncing`, holding nothing, and go on syncing under `waitUntil`.
+   * Unset: wait for every ledger.
+   */
+  waitMs?: number;
+  waitUntil?: (p: Promise<unknown>) => void;
+}
+
 /**
  * Resources with live state. A ledger that can't answer (never read its
  * calendar, and can't reach it) fails the call with its 503, unless
  * `unreadable: "mark"` (the status page, which shows every other resource):
- * then its view is marked `unreadable` and holds nothing.
+ * then its view is marked `unreadable` and holds nothing. A ledger still
+ * waking when `waitMs` runs out is marked `syncing` (and stale): never shown
+ * free, never guessed.
  */
-export async function listResources(env: Env, lab: LabConfig, filter: { pool?: string; tags?: Record<string, string> }, opts: { unreadable?: "throw" | "mark" } = {}): Promise<ResourceView[]> {
+export async function listResources(env: Env, lab: LabConfig, filter: { pool?: string; tags?: Record<string, string> }, opts: ListOptions = {}): Promise<ResourceView[]> {
   if (filter.pool && !isPool(lab, filter.pool)) throw new NotFoundError(`no pool ${filter.pool}`, { pool: filter.pool });
   const ids = Object.entries(lab.resources)
     .filter(([, r]) => (!filter.pool || r.pool === filter.pool) && Object.entries(filter.tags ?? {}).every(([k, v]) => own(r.tags, k) === v))
     .map(([id]) => id);
   const mark = opts.unreadable === "mark";
-  const snapshot = (id: string) => unwrap<ResourceSnapshot>(ledgerOf(env, id).snapshot(id)).catch((e: unknown) => (mark && isUnavailable(e) ? undefined : Promise.reject(e)));
-  const [snaps, states] = await Promise.all([Promise.all(ids.map(snapshot)), agents(env)]);
+  const snapshot = (id: string) => unwrap<ResourceSnapshot>(ledgerOf(env, id).snapshot(id));
+  const fan = { limit: LIST_FAN_OUT, ...(opts.waitMs !== undefined ? { budgetMs: opts.waitMs } : {}), ...(opts.waitUntil ? { waitUntil: opts.waitUntil } : {}) };
+  const [outcomes, states] = await Promise.all([fanOut(ids, snapshot, fan), agents(env)]);
   return ids.map((id, i) => {
-    const snap = snaps[i];
-    return snap ? view(lab, id, snap, states) : { ...view(lab, id, UNREAD, states), unreadable: true as const };
+    const o = outcomes[i];
+    if (!o) return { ...view(lab, id, UNREAD, states), syncing: true as const };
+    if (o.ok) return view(lab, id, o.value, states);
+    if (mark && isUnavailable(o.error)) return { ...view(lab, id, UNREAD, states), unreadable: true as const };
+    throw o.error;
   });
 }
 
@@ -127,12 +160,18 @@ const MAX_WINDOW = 400 * 86_400_000;
 type ReservationQuery = { resource?: string; pool?: string; holder?: string; from?: string; to?: string };
 
 /** Reservations in a window; unbooked-use events (not reservations) only when asked for (status page, feeds). */
-export async function listReservations(env: Env, lab: LabConfig, q: ReservationQuery, opts: { unbookedUse?: boolean; unreadable?: "throw" | "skip" } = {}): Promise<Reservation[]> {
+type ReservationListOptions = { unbookedUse?: boolean; unreadable?: "throw" | "skip" } & Pick<ListOptions, "waitMs" | "waitUntil">;
+
+export async function listReservations(env: Env, lab: LabConfig, q: ReservationQuery, opts: ReservationListOptions = {}): Promise<Reservation[]> {
   return (await listReservationsFresh(env, lab, q, opts)).reservations;
 }
 
-/** listReservations with the freshness of the answer: the oldest last sync of the ledgers asked, stale when any of them is. */
-export async function listReservationsFresh(env: Env, lab: LabConfig, q: ReservationQuery, opts: { unbookedUse?: boolean; unreadable?: "throw" | "skip" } = {}): Promise<{ reservations: Reservation[]; lastSync: string | null; stale: boolean }> {
+/**
+ * listReservations with the freshness of the answer: the oldest last sync of
+ * the ledgers asked, stale when any of them is; `syncing` names the ledgers
+ * that had not answered within `waitMs` (their reservations are missing).
+ */
+export async function listReservationsFresh(env: Env, lab: LabConfig, q: ReservationQuery, opts: ReservationListOptions = {}): Promise<{ reservations: Reservation[]; lastSync: string | null; stale: boolean; syncing: string[] }> {
   const from = q.from ?? new Date().toISOString();
   const to = q.to ?? new Date(Date.parse(from) + WEEK).toISOString();
   if (Date.parse(to) <= Date.parse(from)) throw new ValidationError("`to` must be after `from`", { path: "query.to" });
@@ -144,12 +183,20 @@ export async function listReservationsFresh(env: Env, lab: LabConfig, q: Reserva
     .map(([id]) => id);
   const skip = opts.unreadable === "skip";
   const empty: ReservationList = { reservations: [], lastSync: null, stale: true, unreachableSince: null };
-  const lists = await Promise.all(ids.map((id) => unwrap<ReservationList>(ledgerOf(env, id).list(id, from, to)).catch((e: unknown) => (skip && isUnavailable(e) ? empty : Promise.reject(e)))));
+  const fan = { limit: LIST_FAN_OUT, ...(opts.waitMs !== undefined ? { budgetMs: opts.waitMs } : {}), ...(opts.waitUntil ? { waitUntil: opts.waitUntil } : {}) };
+  const outcomes = await fanOut(ids, (id) => unwrap<ReservationList>(ledgerOf(env, id).list(id, from, to)), fan);
+  const syncing: string[] = [];
+  const lists = outcomes.map((o, i) => {
+    if (!o) return (syncing.push(ids[i]!), empty);
+    if (o.ok) return o.value;
+    if (skip && isUnavailable(o.error)) return empty;
+    throw o.error;
+  });
   const reservations = lists
     .flatMap((l) => l.reservations)
     .filter((r) => (!q.holder || r.holder.id === q.holder) && (opts.unbookedUse || !isUnbookedUse(r)))
     .sort((a, b) => Date.parse(a.start) - Date.parse(b.start))
     .map(forApi);
   const syncs = lists.map((l) => l.lastSync).filter((t): t is string => t !== null).sort();
-  return { reservations, lastSync: syncs[0] ?? null, stale: lists.some((l) => l.stale) };
+  return { reservations, lastSync: syncs[0] ?? null, stale: lists.some((l) => l.stale), syncing };
 }

@@ -3,7 +3,7 @@ import type { Reservation } from "../../calendar/model.ts";
 import type { Principal } from "../auth/principal.ts";
 import { assertMayChange, canBook } from "../auth/rights.ts";
 import type { Env } from "../env.ts";
-import { listReservations, listResources, type ResourceView } from "../api/views.ts";
+import { listReservationsFresh, listResources, type ResourceView } from "../api/views.ts";
 import { liveUsageOf, type LiveUsage } from "../usage/live.ts";
 import { startOfDay } from "./time.ts";
 
@@ -39,24 +39,32 @@ export interface StatusModel {
   mayChange(r: Reservation): boolean;
 }
 
-export async function loadStatus(env: Env, lab: LabConfig, principal: Principal | null, csrf: string, now = Date.now()): Promise<StatusModel> {
+/** Ledger waiting: how long the page waits for ledgers still waking (api/views.ts), and who keeps their syncs alive after. */
+export interface LoadWait {
+  waitMs?: number;
+  waitUntil?: (p: Promise<unknown>) => void;
+}
+
+export async function loadStatus(env: Env, lab: LabConfig, principal: Principal | null, csrf: string, now = Date.now(), wait: LoadWait = {}): Promise<StatusModel> {
   const tz = lab.timezone;
   const from = startOfDay(tz, now);
   const to = startOfDay(tz, now, 8);
-  const [views, reservations] = await Promise.all([
+  const [views, week] = await Promise.all([
     // One calendar nobody can read must not take the whole page down: its row says so instead.
-    listResources(env, lab, {}, { unreadable: "mark" }),
-    listReservations(env, lab, { from: new Date(from).toISOString(), to: new Date(to).toISOString() }, { unbookedUse: true, unreadable: "skip" }),
+    listResources(env, lab, {}, { unreadable: "mark", ...wait }),
+    listReservationsFresh(env, lab, { from: new Date(from).toISOString(), to: new Date(to).toISOString() }, { unbookedUse: true, unreadable: "skip", ...wait }),
   ]);
   const byResource = new Map<string, Reservation[]>();
-  for (const r of reservations) byResource.set(r.resource, [...(byResource.get(r.resource) ?? []), r]);
+  for (const r of week.reservations) byResource.set(r.resource, [...(byResource.get(r.resource) ?? []), r]);
+  // A row whose week did not come in time is shown as syncing too: never an empty (free-looking) week.
+  const late = new Set(week.syncing);
   const rows = views.map(
-    (view): ResourceRow => ({
-      view,
-      reservations: byResource.get(view.id) ?? [],
+    (v): ResourceRow => ({
+      view: late.has(v.id) && !v.syncing ? { ...v, syncing: true } : v,
+      reservations: byResource.get(v.id) ?? [],
       // The agent's retained MQTT snapshot, else what it last POSTed (mirrored on the running reservation).
-      usage: liveUsageOf(view.usage, view.id) ?? liveUsageOf((view.current.find((r) => r.usage) ?? view.unbookedUse)?.usage, view.id),
-      mayBook: !!principal && canBook(principal, lab, view.id),
+      usage: liveUsageOf(v.usage, v.id) ?? liveUsageOf((v.current.find((r) => r.usage) ?? v.unbookedUse)?.usage, v.id),
+      mayBook: !!principal && canBook(principal, lab, v.id),
     }),
   );
   const groups: PoolGroup[] = Object.entries(lab.pools).map(([id, p]) => ({ id, name: p.name ?? id, rows: rows.filter((r) => r.view.pool === id) }));

@@ -1,0 +1,48 @@
+/**
+ * Calls to many ledgers at once, bounded. A list of every resource asks one
+ * ledger per resource; started all at once, a thousand first wakes (each a
+ * Durable Object loading its storage and syncing its calendar) only queue on
+ * each other and on the Worker's subrequest limits. With at most `limit` in
+ * flight, the answers come back in order of readiness instead.
+ *
+ * With a budget, the caller gets what has answered by then and `undefined`
+ * for the rest: the calls go on (handed to `waitUntil`), so the ledgers still
+ * sync and the next list finds them ready. Nothing is guessed for the missing
+ * ones; the caller marks them.
+ */
+export type Outcome<R> = { ok: true; value: R } | { ok: false; error: unknown };
+
+export interface FanOutOptions {
+  /** Calls in flight at most. */
+  limit: number;
+  /** Answer after this many ms with what is in; unset: wait for all. */
+  budgetMs?: number;
+  /** Keeps the calls still running alive after the answer (ExecutionContext.waitUntil). */
+  waitUntil?: (p: Promise<unknown>) => void;
+}
+
+export async function fanOut<T, R>(items: readonly T[], call: (item: T) => Promise<R>, o: FanOutOptions): Promise<Array<Outcome<R> | undefined>> {
+  const out: Array<Outcome<R> | undefined> = new Array(items.length).fill(undefined);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      try {
+        out[i] = { ok: true, value: await call(items[i]!) };
+      } catch (error) {
+        out[i] = { ok: false, error };
+      }
+    }
+  };
+  const all = Promise.all(Array.from({ length: Math.max(1, Math.min(o.limit, items.length)) }, worker));
+  if (o.budgetMs === undefined) {
+    await all;
+    return out;
+  }
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = await Promise.race([all.then(() => false), new Promise<boolean>((r) => (timer = setTimeout(() => r(true), o.budgetMs)))]);
+  clearTimeout(timer);
+  if (late) o.waitUntil?.(all);
+  // A copy: answers arriving after the budget must not change what the caller already holds.
+  return [...out];
+}
