@@ -116,4 +116,43 @@ describe("status page (server side)", () => {
     expect(after.headers.get("etag")).not.toBe(tag);
     expect(await after.text()).toContain("etag-poll");
   });
+
+  it("?since=<version>: 304 when nothing changed, only the changed regions after a booking, the whole board for a version it does not know", async () => {
+    const { cookie, csrf } = await session(TOKENS.alice);
+    const live = (q = "") => call(`/status/live${q}`, { headers: { cookie } });
+    const first = await live();
+    expect(first.headers.get("x-labhog-delta")).toBe("full");
+    const v1 = first.headers.get("x-labhog-version") ?? "";
+    expect(v1).toMatch(/^[0-9a-f]{40}$/);
+    expect(first.headers.get("etag")).toBe(`W/"${v1}"`);
+    // The page itself names the board version it shows, for its first poll.
+    expect(await (await call("/status", { headers: { cookie } })).text()).toMatch(/<div id="board" data-version="[0-9a-f]{40}">/);
+
+    // Nothing new: 304 (the summary's clock may have moved a minute: then that region only).
+    const same = await live(`?since=${v1}`);
+    if (same.status === 200) expect([...(await same.text()).matchAll(/ id="([^"]+)" data-live/g)].map((m) => m[1])).toEqual(["summary"]);
+    else {
+      expect(same.status).toBe(304);
+      expect(await same.text()).toBe("");
+    }
+
+    const booked = await post("/status/book", cookie, { resource: "lone", duration: "1h", purpose: "delta-poll", csrf }, { origin: "http://labhog.test" });
+    expect(booked.status).toBe(303);
+    const delta = await live(`?since=${v1}`);
+    expect(delta.status).toBe(200);
+    const body = await delta.text();
+    expect(body).toMatch(/^<div id="board" data-delta>/);
+    const ids = [...body.matchAll(/ id="([^"]+)" data-live/g)].map((m) => m[1]);
+    expect(ids).toEqual(expect.arrayContaining(["live-lone", "tl-lone"]));
+    expect(ids.filter((id) => !["summary", "live-lone", "tl-lone"].includes(id!))).toEqual([]);
+    expect(delta.headers.get("x-labhog-delta")).toBe(String(ids.length));
+    expect(body).toContain("delta-poll");
+    expect(delta.headers.get("x-labhog-version")).not.toBe(v1);
+    // The board the delta leads to is the one a full poll shows now.
+    expect((await live()).headers.get("x-labhog-version")).toBe(delta.headers.get("x-labhog-version"));
+
+    const unknown = await live(`?since=${"0".repeat(40)}`);
+    expect(unknown.headers.get("x-labhog-delta")).toBe("full");
+    expect(await unknown.text()).toMatch(/^<div id="board">[\s\S]*id="live-host1" data-live/);
+  });
 });

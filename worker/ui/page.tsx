@@ -6,7 +6,7 @@ import { describeUsage } from "../usage/live.ts";
 import type { ResourceRow, StatusModel } from "./model.ts";
 import { STYLES } from "./styles.ts";
 import { REFRESH_SCRIPT } from "./refresh-script.ts";
-import { AxisHeader, Timeline, axisOf, describeReservation, type Axis } from "./timeline.tsx";
+import { AxisHeader, Timeline, axisOf, describeReservation, pos, type Axis } from "./timeline.tsx";
 import { ago, fmtWhen, toLocalInput } from "./time.ts";
 import { NOTICE_STYLES, NoticeBanner } from "./notice-banner.tsx";
 
@@ -54,7 +54,7 @@ const AgentBadge: FC<{ row: ResourceRow; now: number }> = ({ row, now }) => {
       {seen !== undefined ? (
         <>
           {" · "}
-          <time datetime={a.lastSeen!}>{ago(seen, now)}</time>
+          <time data-ago datetime={a.lastSeen!}>{ago(seen, now)}</time>
         </>
       ) : null}
     </span>
@@ -64,7 +64,7 @@ const AgentBadge: FC<{ row: ResourceRow; now: number }> = ({ row, now }) => {
 /** The ledger answered from its cache because the calendar can't be reached: say so, and how old the picture is. */
 const CalendarStale: FC<{ row: ResourceRow; m: StatusModel }> = ({ row, m }) => {
   const v = row.view;
-  if (!v.stale || v.unreadable) return null;
+  if (!v.stale || v.unreadable || v.syncing) return null;
   const since = v.unreachableSince ?? v.lastSync;
   return (
     <p class="calendar-stale">
@@ -72,7 +72,7 @@ const CalendarStale: FC<{ row: ResourceRow; m: StatusModel }> = ({ row, m }) => 
       {v.lastSync ? (
         <>
           {" "}
-          · as last read <time datetime={v.lastSync}>{ago(Date.parse(v.lastSync), m.now)}</time>
+          · as last read <time data-ago datetime={v.lastSync}>{ago(Date.parse(v.lastSync), m.now)}</time>
         </>
       ) : null}
     </p>
@@ -82,6 +82,7 @@ const CalendarStale: FC<{ row: ResourceRow; m: StatusModel }> = ({ row, m }) => 
 const Holding: FC<{ row: ResourceRow; m: StatusModel }> = ({ row, m }) => {
   // Never "Free" for a calendar labhog has not read.
   if (row.view.unreadable) return <p class="holding unknown calendar-stale">calendar unreachable — labhog has not read it yet, so who holds it is unknown</p>;
+  if (row.view.syncing) return <p class="holding unknown syncing">reading its calendar — who holds it is not known yet</p>;
   const cur = row.view.current;
   const next = row.view.next;
   if (cur.length) {
@@ -122,7 +123,7 @@ const Enforcement: FC<{ row: ResourceRow; m: StatusModel }> = ({ row, m }) => {
     if (!e.at) return <p class="enforcement unknown">enforcement unknown: the agent has not reported it</p>;
     return (
       <p class="enforcement unknown">
-        enforcement unknown: agent offline (last report {ago(Date.parse(e.at), m.now)}: {e.problems.length ? `not enforced: ${e.problems.join("; ")}` : "enforced"})
+        enforcement unknown: agent offline (last report <time data-ago datetime={e.at}>{ago(Date.parse(e.at), m.now)}</time>: {e.problems.length ? `not enforced: ${e.problems.join("; ")}` : "enforced"})
       </p>
     );
   }
@@ -153,9 +154,9 @@ const Usage: FC<{ row: ResourceRow; m: StatusModel }> = ({ row, m }) => {
       {u.at ? (
         <>
           {" "}
-          <time class="muted" datetime={u.at}>
-            ({ago(Date.parse(u.at), m.now)})
-          </time>
+          <span class="muted">
+            (<time data-ago datetime={u.at}>{ago(Date.parse(u.at), m.now)}</time>)
+          </span>
         </>
       ) : null}
     </p>
@@ -295,7 +296,10 @@ export const Board: FC<{ m: StatusModel; echo?: FormEcho }> = ({ m, echo }) => {
   return (
     <div id="board">
       <p class="summary" id="summary" data-live>
-        {busy} of {total} in use · updated <time datetime={new Date(m.now).toISOString()}>{fmtWhen(m.tz, m.now, m.now)}</time>
+        {busy} of {total} in use · updated{" "}
+        <time datetime={new Date(m.now).toISOString()} data-now={`${pos(axis, axis.now)}%`}>
+          {fmtWhen(m.tz, m.now, m.now)}
+        </time>
       </p>
       {m.groups.map((g) => (
         <section class="pool" aria-labelledby={`pool-${g.id ?? "other"}`}>

@@ -1,6 +1,5 @@
 import type { Context, Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
-import { etag } from "hono/etag";
 import { LabhogError } from "../../calendar/errors.ts";
 import { authenticate } from "../auth/authenticate.ts";
 import type { Principal } from "../auth/principal.ts";
@@ -9,6 +8,8 @@ import { labOf } from "../lab.ts";
 import { log } from "../log.ts";
 import { bookFromForm, extendFromForm, releaseFromForm } from "./actions.ts";
 import { loadStatus, type StatusModel } from "./model.ts";
+import { regionsOf, versionOf, VersionMemory, type BoardVersion, type Region } from "./live-delta.ts";
+import { listWaitOf } from "../api/views.ts";
 import { Board, Page, type FormEcho, type PageOptions } from "./page.tsx";
 import { assertCsrf, clearSession, csrfToken, principalOf, setSession } from "./session.ts";
 import { nonceOf, statusSecurityHeaders } from "./security-headers.ts";
@@ -44,7 +45,8 @@ async function model(c: Any, env: Env, now = Date.now()): Promise<StatusModel> {
     const m = await loadStatus(env, { ...lab, resources: {}, pools: {} }, null, csrf, now);
     return { ...m, lab, locked: true, ...(problem ? { authProblem: problem } : {}) };
   }
-  const m = await loadStatus(env, lab, principal, csrf, now);
+  // Ledgers still waking after LIST_WAIT_MS show as "reading its calendar" and go on syncing; the next poll finds them.
+  const m = await loadStatus(env, lab, principal, csrf, now, { waitMs: listWaitOf(env), waitUntil: (p) => c.executionCtx.waitUntil(p) });
   return problem ? { ...m, authProblem: problem } : m;
 }
 
@@ -70,9 +72,23 @@ const revalidate = { ...noStore, "cache-control": "private, no-cache" };
  */
 const LIVE_CLOCK_MS = 60_000;
 
+/** The board versions this isolate served, for the viewers' `?since=` polls (live-delta.ts). */
+const versions = new VersionMemory();
+
+/** Cuts a rendered board (or page) into its live regions and remembers their version. */
+async function boardVersion(html: string): Promise<{ v: BoardVersion; regions: Region[] }> {
+  const regions = regionsOf(html);
+  const v = await versionOf(regions);
+  versions.remember(v);
+  return { v, regions };
+}
+
 async function render(c: Any, env: Env, o: PageOptions, status = 200): Promise<Response> {
   const m = await model(c, env);
-  return c.html("<!DOCTYPE html>" + (await (<Page m={m} o={o} nonce={nonceOf(c)} />).toString()), status as 200, noStore);
+  const html = (await (<Page m={m} o={o} nonce={nonceOf(c)} />).toString()) as string;
+  // The page says which board it shows, so its first poll already asks only for what changed since.
+  const { v } = await boardVersion(html);
+  return c.html("<!DOCTYPE html>" + html.replace('<div id="board">', `<div id="board" data-version="${v.version}">`), status as 200, noStore);
 }
 
 async function formOf(c: Any): Promise<Record<string, string>> {
@@ -116,14 +132,29 @@ export function registerStatusPage(app: Hono<any>): void {
   // The usage statistics with their chart (stats-page.tsx).
   registerStatsPage(app);
 
-  // hono/etag hashes the fragment and answers a matching If-None-Match with 304.
-  app.use("/status/live", etag({ weak: true }));
+  /**
+   * The board fragment. Its version (the ETag, and X-Labhog-Version) covers
+   * what viewers see change, not the clock (live-delta.ts). A viewer that
+   * names the version it shows (`?since=`, or If-None-Match) gets 304 when
+   * nothing changed, only the changed regions when it is one this isolate
+   * remembers (X-Labhog-Delta: their count), else the whole board
+   * (X-Labhog-Delta: full).
+   */
   app.get("/status/live", async (c) => {
     const env = effectiveEnv(c.env as Env);
     const now = Date.now();
     const m = await model(c, env, now - (now % LIVE_CLOCK_MS));
     if (!mayView(env, m.principal)) return c.text("sign in", 401);
-    return c.html(<Board m={m} />, 200, revalidate);
+    const html = (await (<Board m={m} />).toString()) as string;
+    const { v, regions } = await boardVersion(html);
+    const tag = `W/"${v.version}"`;
+    const headers = { ...revalidate, etag: tag, "x-labhog-version": v.version };
+    const since = c.req.query("since");
+    const seen = since ?? /^(?:W\/)?"([0-9a-f]{40})"$/.exec(c.req.header("if-none-match")?.trim() ?? "")?.[1];
+    if (seen === v.version) return c.body(null, 304, headers);
+    const changed = since ? versions.changedSince(since, v, regions) : undefined;
+    if (changed) return c.html(`<div id="board" data-delta>${changed.map((r) => r.html).join("")}</div>`, 200, { ...headers, "x-labhog-delta": String(changed.length) });
+    return c.html(html, 200, { ...headers, "x-labhog-delta": "full" });
   });
 
   app.post("/status/sign-in", async (c) => {
