@@ -13,9 +13,10 @@
  * - the Broker Durable Object's publish rate during the burst, against one
  *   MQTT.js client publishing as fast as Mosquitto takes it (one connection's
  *   ceiling, the floor);
- * - the status page: /status/live bytes (raw and gzipped) and a poll that
- *   finds nothing new (If-None-Match → 304); GET /api/v1/resources cold
- *   (first call after start) against warm.
+ * - the status page: /status/live bytes (raw and gzipped) for the whole
+ *   board, for a poll after one booking (`?since=<version>`: only what
+ *   changed), and a poll that finds nothing new (If-None-Match → 304);
+ *   GET /api/v1/resources cold (first call after start) against warm.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
@@ -133,8 +134,10 @@ export default async function run(): Promise<BenchRow[]> {
     // Cold: the first listing wakes every resource's ledger.
     let t = performance.now();
     const cold = await fetch(`${base}/api/v1/resources`);
-    const coldBody = (await cold.json()) as { resources?: unknown[] };
+    const coldBody = (await cold.json()) as { resources?: Array<{ syncing?: boolean }> };
     const coldMs = performance.now() - t;
+    // Ledgers still waking when the list stopped waiting (LIST_WAIT_MS) come back marked syncing.
+    const coldSyncing = coldBody.resources?.filter((r) => r.syncing).length ?? 0;
     if (!cold.ok || coldBody.resources?.length !== RESOURCES) throw new Error(`GET /api/v1/resources: ${cold.status}, ${coldBody.resources?.length} resources`);
     const warm: number[] = [];
     for (let i = 0; i < 5; i++) {
@@ -203,6 +206,10 @@ export default async function run(): Promise<BenchRow[]> {
     const tag = live.headers.get("etag") ?? "";
     const again = await fetch(`${base}/status/live`, { headers: { cookie, "if-none-match": tag } });
     const againBytes = (await again.arrayBuffer()).byteLength;
+    // One booking, then the viewer's poll names the version it shows: only what changed comes back.
+    await bookOne(3 * RESOURCES);
+    const delta = await fetch(`${base}/status/live?since=${live.headers.get("x-labhog-version") ?? ""}`, { headers: { cookie } });
+    const deltaBody = Buffer.from(await delta.arrayBuffer());
 
     say(`done: booking p50 ${pct(books, 50).toFixed(0)} ms, burst held after ${(burstHeld / 1000).toFixed(1)} s`);
     return [
@@ -212,8 +219,9 @@ export default async function run(): Promise<BenchRow[]> {
       { name: "booking under load p99", value: round(pct(books, 99)), unit: "ms", ratio: round(pct(books, 99) / pct(reads, 99), 2), note: "÷ read p99" },
       { name: "burst → every agent holds its schedule", value: round(burstHeld / 1000, 2), unit: "s", ratio: round(burstHeld / burstHttp, 2), note: `${RESOURCES} bookings; ÷ the burst's HTTP time (${round(burstHttp / 1000, 2)} s)` },
       { name: "Broker DO publish rate", value: round(publishRate), unit: "/s", ratio: round(rawRate / publishRate, 1), note: `${burstSchedules.length} schedules; one MQTT.js connection takes ${round(rawRate)}/s (floor ÷ this)` },
-      { name: "GET /api/v1/resources cold", value: round(coldMs), unit: "ms", ratio: round(coldMs / pct(warm, 50), 1), note: `${RESOURCES} resources; ÷ warm p50 ${round(pct(warm, 50))} ms` },
-      { name: "status page poll, changed", value: round(liveBody.length / 1024), unit: "KiB", note: `gzipped ${round(gzipSync(liveBody).length / 1024)} KiB` },
+      { name: "GET /api/v1/resources cold", value: round(coldMs), unit: "ms", ratio: round(coldMs / pct(warm, 50), 1), note: `${RESOURCES} resources, ${coldSyncing} marked syncing; ÷ warm p50 ${round(pct(warm, 50))} ms` },
+      { name: "status page poll, full board", value: round(liveBody.length / 1024), unit: "KiB", note: `first poll; gzipped ${round(gzipSync(liveBody).length / 1024)} KiB` },
+      { name: "status page poll, changed", value: round(deltaBody.length / 1024, 2), unit: "KiB", ratio: round(deltaBody.length / liveBody.length, 4), note: `one booking since the viewer's version: ${delta.headers.get("x-labhog-delta")} regions, gzipped ${round(gzipSync(deltaBody).length / 1024, 2)} KiB; ÷ the full board` },
       { name: "status page poll, unchanged", value: againBytes, unit: "B", note: `status ${again.status} (If-None-Match)` },
     ];
   } finally {
