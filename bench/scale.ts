@@ -30,6 +30,7 @@ import type { BenchRow } from "./types.ts";
 import { generateSigningKey } from "../calendar/schedule/schedule.ts";
 import { startMosquitto } from "../test/services/mosquitto.ts";
 import { startLabhogWorker, type RunningWorker } from "../test/e2e/start-worker.ts";
+import { cpuMs, descendants } from "./worker.ts";
 
 const repo = resolve(fileURLToPath(import.meta.url), "../..");
 const RESOURCES = Number(process.env.LABHOG_BENCH_SCALE_RESOURCES ?? 1000);
@@ -131,8 +132,12 @@ export default async function run(): Promise<BenchRow[]> {
     worker = await startLabhogWorker({ LAB_CONFIG: JSON.stringify(lab), AUTH: "off", LOG_LEVEL: "error", SCHEDULE_SIGNING_KEY: JSON.stringify(key.privateJwk) });
     const base = worker.url;
 
-    // Cold: the first listing wakes every resource's ledger.
+    // The Worker's own start (bundle load, first request) apart, so the cold listing below is the ledgers' part.
     let t = performance.now();
+    await (await fetch(`${base}/api/v1/schedule-keys`)).arrayBuffer();
+    const startMs = performance.now() - t;
+    // Cold: the first listing wakes every resource's ledger.
+    t = performance.now();
     const cold = await fetch(`${base}/api/v1/resources`);
     const coldBody = (await cold.json()) as { resources?: Array<{ syncing?: boolean }> };
     const coldMs = performance.now() - t;
@@ -211,6 +216,17 @@ export default async function run(): Promise<BenchRow[]> {
     const delta = await fetch(`${base}/status/live?since=${live.headers.get("x-labhog-version") ?? ""}`, { headers: { cookie } });
     const deltaBody = Buffer.from(await delta.arrayBuffer());
 
+    // Worker CPU (workerd's utime+stime, Worker and Durable Objects together) per warm list and per poll:
+    // a poll renders the whole board whatever it sends back (the full board, a delta or a 304).
+    const workerd = await descendants(process.pid);
+    const cpuPer = async (n: number, one: () => Promise<unknown>) => {
+      const a = await cpuMs(workerd);
+      for (let i = 0; i < n; i++) await one();
+      return (await cpuMs(workerd)) - a;
+    };
+    const cpuList = (await cpuPer(5, async () => (await fetch(`${base}/api/v1/resources`)).arrayBuffer())) / 5;
+    const cpuPoll = (await cpuPer(5, async () => (await fetch(`${base}/status/live?since=${delta.headers.get("x-labhog-version") ?? ""}`, { headers: { cookie } })).arrayBuffer())) / 5;
+
     say(`done: booking p50 ${pct(books, 50).toFixed(0)} ms, burst held after ${(burstHeld / 1000).toFixed(1)} s`);
     return [
       { name: "agents' RSS, mean", value: round(rssMiB), unit: "MiB", note: `${AGENTS} agents, ${RESOURCES / AGENTS} resources each, --simulate` },
@@ -219,10 +235,12 @@ export default async function run(): Promise<BenchRow[]> {
       { name: "booking under load p99", value: round(pct(books, 99)), unit: "ms", ratio: round(pct(books, 99) / pct(reads, 99), 2), note: "÷ read p99" },
       { name: "burst → every agent holds its schedule", value: round(burstHeld / 1000, 2), unit: "s", ratio: round(burstHeld / burstHttp, 2), note: `${RESOURCES} bookings; ÷ the burst's HTTP time (${round(burstHttp / 1000, 2)} s)` },
       { name: "Broker DO publish rate", value: round(publishRate), unit: "/s", ratio: round(rawRate / publishRate, 1), note: `${burstSchedules.length} schedules; one MQTT.js connection takes ${round(rawRate)}/s (floor ÷ this)` },
-      { name: "GET /api/v1/resources cold", value: round(coldMs), unit: "ms", ratio: round(coldMs / pct(warm, 50), 1), note: `${RESOURCES} resources, ${coldSyncing} marked syncing; ÷ warm p50 ${round(pct(warm, 50))} ms` },
+      { name: "GET /api/v1/resources cold", value: round(coldMs), unit: "ms", ratio: round(coldMs / pct(warm, 50), 1), note: `${RESOURCES} resources, ${coldSyncing} marked syncing; ÷ warm p50 ${round(pct(warm, 50))} ms; the Worker's first request before it took ${round(startMs)} ms` },
       { name: "status page poll, full board", value: round(liveBody.length / 1024), unit: "KiB", note: `first poll; gzipped ${round(gzipSync(liveBody).length / 1024)} KiB` },
       { name: "status page poll, changed", value: round(deltaBody.length / 1024, 2), unit: "KiB", ratio: round(deltaBody.length / liveBody.length, 4), note: `one booking since the viewer's version: ${delta.headers.get("x-labhog-delta")} regions, gzipped ${round(gzipSync(deltaBody).length / 1024, 2)} KiB; ÷ the full board` },
       { name: "status page poll, unchanged", value: againBytes, unit: "B", note: `status ${again.status} (If-None-Match)` },
+      { name: "Worker CPU per resource list (warm)", value: round(cpuList), unit: "ms", note: `${round(cpuList / RESOURCES, 2)} ms per resource; workerd utime+stime, one ledger call per resource` },
+      { name: "Worker CPU per status page poll", value: round(cpuPoll), unit: "ms", note: `${round(cpuPoll / RESOURCES, 2)} ms per resource; the whole board is rendered to compare, also for a 304` },
     ];
   } finally {
     for (const c of agents) if (c.exitCode === null) c.kill("SIGTERM");

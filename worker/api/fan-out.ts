@@ -1,9 +1,8 @@
 /**
  * Calls to many ledgers at once, bounded. A list of every resource asks one
- * ledger per resource; started all at once, a thousand first wakes (each a
- * Durable Object loading its storage and syncing its calendar) only queue on
- * each other and on the Worker's subrequest limits. With at most `limit` in
- * flight, the answers come back in order of readiness instead.
+ * ledger per resource; a bound keeps one request from holding a thousand
+ * calls open at once (each a Durable Object waking: loading its storage,
+ * syncing its calendar), and a slow one holds up only its own slot.
  *
  * With a budget, the caller gets what has answered by then and `undefined`
  * for the rest: the calls go on (handed to `waitUntil`), so the ledgers still

@@ -104,8 +104,12 @@ const UNREAD: ResourceSnapshot = { current: [], next: null, conflicts: 0, lastSy
 /** The calendar can't be reached (503) or refuses labhog's credentials (502): the ledger has nothing to answer from. */
 const isUnavailable = (e: unknown): boolean => e instanceof LabhogError && (e.status === 503 || e.status === 502);
 
-/** Ledger calls in flight at once for one list (fan-out.ts). */
-export const LIST_FAN_OUT = 50;
+/**
+ * Ledger calls in flight at once for one list (fan-out.ts). A waking ledger
+ * holds its slot for its first calendar sync (a few hundred ms on CalDAV), so
+ * the bound is wide: 1,000 cold ledgers are four slots' worth each, not twenty.
+ */
+export const LIST_FAN_OUT = 250;
 /** How long a list waits for ledgers that have not answered yet before answering without them (LIST_WAIT_MS). */
 export const LIST_WAIT_MS = 2_000;
 
