@@ -1,7 +1,8 @@
 import type ICAL from "ical.js";
 import type { HolderRef, User } from "../model.ts";
 import { findUserByEmail } from "../lab.ts";
-import { X, emailOf, text } from "./properties.ts";
+import { X, emailOf } from "./properties.ts";
+import { componentReader, textOf, type PropReader } from "./prop-reader.ts";
 
 /**
  * Who holds an event (design: "Calendar mapping"): labhog's own
@@ -10,17 +11,22 @@ import { X, emailOf, text } from "./properties.ts";
  * (id null, with the reason): it is shown, never enforced as somebody.
  */
 export function resolveHolder(c: ICAL.Component, master: ICAL.Component | undefined, users: User[], owner: string | undefined): HolderRef {
+  return holderOf(componentReader(c), master && master !== c ? componentReader(master) : undefined, users, owner);
+}
+
+/** resolveHolder on property readers; `master` is undefined when `c` is the series master itself. */
+export function holderOf(c: PropReader, master: PropReader | undefined, users: User[], owner: string | undefined): HolderRef {
   const notes: string[] = [];
 
-  const xHolder = text(c, X.holder) ?? text(master, X.holder);
+  const xHolder = textOf(c, X.holder) ?? textOf(master, X.holder);
   if (xHolder !== undefined) {
     if (users.some((u) => u.id === xHolder)) return { id: xHolder, raw: xHolder };
     notes.push(`X-LABHOG-HOLDER "${xHolder}" is not a known user`);
   }
 
   // An override made in a calendar app may carry no people; the series' apply then.
-  const people = c !== master && master && !c.hasProperty("organizer") && !c.hasProperty("attendee") ? master : c;
-  const organizer = people.getFirstPropertyValue("organizer");
+  const people = master && !c.has("organizer") && !c.has("attendee") ? master : c;
+  const organizer = people.first("organizer");
   const orgEmail = emailOf(organizer);
   if (orgEmail) {
     const u = findUserByEmail(users, orgEmail);
@@ -31,8 +37,8 @@ export function resolveHolder(c: ICAL.Component, master: ICAL.Component | undefi
   }
 
   let firstAttendee: string | undefined;
-  for (const p of people.getAllProperties("attendee")) {
-    const email = emailOf(p.getFirstValue());
+  for (const value of people.firsts("attendee")) {
+    const email = emailOf(value);
     if (!email) continue;
     firstAttendee ??= email;
     const u = findUserByEmail(users, email);

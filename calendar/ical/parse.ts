@@ -17,6 +17,16 @@ export interface ParseOptions {
 }
 
 export function parseCalendar(ics: string, opts: ParseOptions = {}): ICAL.Component {
+  return calendarFromJcal(parseJcal(ics, opts), opts.objectId);
+}
+
+/**
+ * The text as ICAL.parse's jCal arrays, checked up to the single VCALENDAR.
+ * Mapping reads the common event shapes straight from these
+ * (calendar/ical/fast-read.ts) and builds ical.js's Component tree only for
+ * the rest.
+ */
+export function parseJcal(ics: string, opts: ParseOptions = {}): unknown[] {
   const { objectId } = opts;
   const max = opts.maxObjectChars ?? DEFAULT_MAX_OBJECT_CHARS;
   if (typeof ics !== "string") throw new InvalidEventError("calendar object is not text", objectId);
@@ -34,8 +44,14 @@ export function parseCalendar(ics: string, opts: ParseOptions = {}): ICAL.Compon
     // ical.js returns a list when the text holds several top-level components.
     throw new InvalidEventError("calendar object holds more than one top-level component", objectId);
   }
-  const root = new ICAL.Component(jcal as unknown[]);
-  if (root.name !== "vcalendar") throw new InvalidEventError(`top-level component is ${root.name.toUpperCase()}, not VCALENDAR`, objectId);
+  const name = jcal[0];
+  if (name !== "vcalendar") throw new InvalidEventError(`top-level component is ${String(name).toUpperCase()}, not VCALENDAR`, objectId);
+  return jcal;
+}
+
+/** The ical.js Component of checked jCal (parseJcal), every TZID resolvable. */
+export function calendarFromJcal(jcal: unknown[], objectId: string | undefined): ICAL.Component {
+  const root = new ICAL.Component(jcal);
   resolveZones(root, objectId);
   return root;
 }
@@ -80,27 +96,34 @@ function resolveZones(root: ICAL.Component, objectId: string | undefined): void 
  * zone cache, parsing refuses in-file VTIMEZONEs rather than read them wrong
  * (the mapping tests show it).
  */
-const sharedZones = new Map<string, ICAL.Timezone>();
+const sharedZones = new Map<string, VtimezoneZone>();
 const SHARED_ZONES_MAX = 512;
 
 /** `check` runs for a VTIMEZONE not seen before: the same text passed it already. */
 function shareZone(root: ICAL.Component, vtz: ICAL.Component, tzid: string, check: () => void): void {
   const cache = (root as unknown as { _timezoneCache?: unknown })._timezoneCache;
   if (!(cache instanceof Map)) throw new Error("ical.js no longer keeps a per-calendar zone cache: VTIMEZONE zones cannot be read per RFC 5545");
-  // The jCal (what the text means, not how it is folded): serializing it is
-  // far cheaper than ical.js's toString.
-  const key = JSON.stringify(vtz.jCal);
+  cache.set(tzid, sharedZone(vtz.jCal, tzid, check));
+}
+
+/**
+ * The shared zone for a VTIMEZONE's jCal (what the text means, not how it is
+ * folded: serializing it is far cheaper than ical.js's toString). `check`
+ * runs only for a VTIMEZONE not seen before. The jCal is copied, never kept.
+ */
+export function sharedZone(vtzJcal: unknown, tzid: string, check: () => void): VtimezoneZone {
+  const key = JSON.stringify(vtzJcal);
   let zone = sharedZones.get(key);
   if (!zone) {
     check();
-    zone = new VtimezoneZone({ component: new ICAL.Component(structuredClone(vtz.toJSON()) as unknown[]), tzid });
+    zone = new VtimezoneZone({ component: new ICAL.Component(JSON.parse(key) as unknown[]), tzid });
     if (sharedZones.size >= SHARED_ZONES_MAX) sharedZones.clear();
     sharedZones.set(key, zone);
   }
-  cache.set(tzid, zone);
+  return zone;
 }
 
-function checkZoneRule(rule: ICAL.Component, tzid: string, objectId: string | undefined): void {
+export function checkZoneRule(rule: ICAL.Component, tzid: string, objectId: string | undefined): void {
   for (const name of ["dtstart", "tzoffsetfrom", "tzoffsetto"]) {
     if (!rule.hasProperty(name)) throw new InvalidEventError(`VTIMEZONE ${clip(tzid)}: ${rule.name.toUpperCase()} has no ${name.toUpperCase()}`, objectId);
   }
@@ -118,8 +141,12 @@ function checkZoneRule(rule: ICAL.Component, tzid: string, objectId: string | un
  * just to look at its parameters.
  */
 function usedTzids(root: ICAL.Component): Set<string> {
+  return usedTzidsOf(root.jCal);
+}
+
+export function usedTzidsOf(jcal: unknown): Set<string> {
   const out = new Set<string>();
-  walkTzids(root.jCal, 0, out);
+  walkTzids(jcal, 0, out);
   return out;
 }
 

@@ -2,11 +2,13 @@ import ICAL from "ical.js";
 import { InvalidEventError, ValidationError } from "../errors.ts";
 import type { Reservation, TimeWindow, User } from "../model.ts";
 import { IterationBudget, IterationCapError } from "../recurrence/budget.ts";
-import { expandSeries, type Occurrence } from "../recurrence/expand.ts";
+import { expandSeries } from "../recurrence/expand.ts";
+import { describe, reservationOf, type Described } from "./describe.ts";
+import { fastReservations } from "./fast-read.ts";
 import { firstTimeValue, utcDateTimeMs } from "./fast-time.ts";
-import { resolveHolder } from "./holder.ts";
-import { message, parseCalendar } from "./parse.ts";
-import { MAX_USAGE_CHARS, X, stripConflictPrefix, text } from "./properties.ts";
+import { calendarFromJcal, message, parseJcal } from "./parse.ts";
+import { componentReader } from "./prop-reader.ts";
+import { X, text } from "./properties.ts";
 import { isoUtc } from "./times.ts";
 import { intlZone, type IntlZone } from "./zones.ts";
 
@@ -38,20 +40,35 @@ export function labZone(ctx: Pick<MappingContext, "timezone">): IntlZone {
  * understood; never anything else for bad calendar data.
  */
 export function reservationsFromIcs(ics: string, ctx: MappingContext, window: TimeWindow, objectId?: string): Reservation[] {
+  return mapObject(ics, ctx, window, objectId, true);
+}
+
+/** reservationsFromIcs on ical.js's objects alone: what the jCal fast path (fast-read.ts) is held to. */
+export function fullReservationsFromIcs(ics: string, ctx: MappingContext, window: TimeWindow, objectId?: string): Reservation[] {
+  return mapObject(ics, ctx, window, objectId, false);
+}
+
+function mapObject(ics: string, ctx: MappingContext, window: TimeWindow, objectId: string | undefined, tryFast: boolean): Reservation[] {
   const lab = labZone(ctx);
   const w = { startMs: window.start.getTime(), endMs: window.end.getTime() };
   if (!(w.startMs <= w.endMs)) throw new ValidationError("window ends before it starts");
   try {
-    const root = parseCalendar(ics, { objectId, maxObjectChars: ctx.maxObjectChars });
+    const jcal = parseJcal(ics, { objectId, maxObjectChars: ctx.maxObjectChars });
+    const nowMs = (ctx.now ?? new Date()).getTime();
+    const fast = tryFast ? fastReservations(jcal, ctx, lab, w, nowMs) : undefined;
+    if (fast) return fast.sort(byStartThenId);
+    const root = calendarFromJcal(jcal, objectId);
     const budget = new IterationBudget(ctx.maxIterations);
     const out: Reservation[] = [];
-    const nowMs = (ctx.now ?? new Date()).getTime();
     const described = new Map<ICAL.Component, Described>();
     for (const [uid, group] of groupByUid(root, objectId, budget)) {
       // A notice (X-LABHOG-KIND:notice) is shown by calendar apps but books nothing: no reservation, no conflict.
       if (text(group.master ?? group.overrides[0], X.kind)?.trim().toLowerCase() === "notice") continue;
       const { recurring, occurrences } = expandSeries(group.master, group.overrides, { window: w, lab, budget, objectId });
-      for (const occ of occurrences) out.push(toReservation(uid, occ, group.master, recurring, ctx, nowMs, described));
+      for (const occ of occurrences) {
+        const c = occ.component;
+        out.push(reservationOf(uid, occ, describedOf(c, group.master, ctx, described), recurring || c !== group.master, ctx, nowMs));
+      }
     }
     out.sort(byStartThenId);
     return out;
@@ -122,111 +139,20 @@ function groupByUid(root: ICAL.Component, objectId: string | undefined, budget: 
   return groups;
 }
 
-/** What a reservation takes from its component: the same for every occurrence the component describes. */
-interface Described {
-  holder: Reservation["holder"];
-  exclusive: boolean;
-  purpose: string;
-  source: Reservation["source"];
-  image?: string;
-  mode?: string;
-  created?: string;
-  dtstamp?: string;
-  leaseTtl?: number;
-  usage?: string;
-}
-
-/** Calendar apps do not always copy X- properties into an override; the series' values apply then. */
-function labhog(c: ICAL.Component, master: ICAL.Component | undefined, name: string): string | undefined {
-  return text(c, name) ?? (c === master ? undefined : text(master, name));
-}
-
-function describe(c: ICAL.Component, master: ICAL.Component | undefined, ctx: MappingContext): Described {
-  const holder = resolveHolder(c, master, ctx.users, ctx.owner);
-  const xHolder = labhog(c, master, X.holder);
-  const d: Described = {
-    holder,
-    exclusive: exclusiveOf(c, labhog(c, master, X.exclusive)),
-    purpose: purposeOf(text(c, "summary") ?? "", xHolder ?? holder.id ?? undefined),
-    source: xHolder !== undefined ? "api" : "calendar",
-  };
-  const image = labhog(c, master, X.image);
-  if (image) d.image = image;
-  const mode = labhog(c, master, X.mode);
-  if (mode) d.mode = mode;
-  const created = utcOf(c, "created") ?? utcOf(master, "created");
-  if (created) d.created = created;
-  const dtstamp = utcOf(c, "dtstamp") ?? utcOf(master, "dtstamp");
-  if (dtstamp) d.dtstamp = dtstamp;
-  const ttl = Number(labhog(c, master, X.leaseTtl));
-  if (Number.isInteger(ttl) && ttl > 0) d.leaseTtl = ttl;
-  const usage = labhog(c, master, X.usage);
-  if (usage !== undefined && usage.length <= MAX_USAGE_CHARS) d.usage = usage;
-  return d;
-}
-
 /**
- * One reservation per occurrence. The component's part is worked out once
- * per component (`described` caches it for the object being mapped): a
- * weekly series yields dozens of occurrences of one component.
+ * The component's part of a reservation, worked out once per component
+ * (`described` caches it for the object being mapped): a weekly series
+ * yields dozens of occurrences of one component.
  */
-function toReservation(uid: string, occ: Occurrence, master: ICAL.Component | undefined, recurring: boolean, ctx: MappingContext, nowMs: number, described: Map<ICAL.Component, Described>): Reservation {
-  const c = occ.component;
+function describedOf(c: ICAL.Component, master: ICAL.Component | undefined, ctx: MappingContext, described: Map<ICAL.Component, Described>): Described {
   let d = described.get(c);
-  if (!d) described.set(c, (d = describe(c, master, ctx)));
-  const start = isoUtc(occ.startMs);
-  const end = isoUtc(occ.endMs);
-  // An instance not moved starts at its RECURRENCE-ID: one string for both.
-  const rid = occ.recurrenceIdMs === undefined ? undefined : occ.recurrenceIdMs === occ.startMs ? start : isoUtc(occ.recurrenceIdMs);
-  const r: Reservation = {
-    id: rid !== undefined && (recurring || c !== master) ? `${uid}/${rid}` : uid,
-    uid,
-    resource: ctx.resource,
-    // Each reservation its own holder object, as callers may annotate it.
-    holder: { ...d.holder },
-    start,
-    end,
-    exclusive: d.exclusive,
-    purpose: d.purpose,
-    source: d.source,
-    // X-LABHOG-STATE:conflict is labhog's own output; conflicts are recomputed
-    // from the events every time. stateAt's rule, on the instants at hand.
-    state: nowMs < occ.startMs ? "upcoming" : nowMs < occ.endMs ? "active" : "ended",
-    allDay: occ.allDay,
-  };
-  if (rid !== undefined) r.recurrenceId = rid;
-  if (d.image) r.image = d.image;
-  if (d.mode) r.mode = d.mode;
-  if (d.created) r.created = d.created;
-  if (d.dtstamp) r.dtstamp = d.dtstamp;
-  if (d.leaseTtl !== undefined) r.leaseTtl = d.leaseTtl;
-  if (d.usage !== undefined) {
-    try {
-      r.usage = JSON.parse(d.usage);
-    } catch {
-      // A mangled usage snapshot is cosmetic; the reservation stands without it.
-    }
+  if (!d) {
+    const m = master && master !== c ? master : undefined;
+    const created = utcOf(c, "created") ?? utcOf(m, "created");
+    const dtstamp = utcOf(c, "dtstamp") ?? utcOf(m, "dtstamp");
+    described.set(c, (d = describe(componentReader(c), m && componentReader(m), ctx, created, dtstamp)));
   }
-  return r;
-}
-
-/**
- * TRANSP decides when present: it is what calendar apps let people change
- * ("show as free"), while they keep X- properties untouched.
- */
-function exclusiveOf(c: ICAL.Component, xExclusive: string | undefined): boolean {
-  const transp = text(c, "transp");
-  if (transp !== undefined) return transp.trim().toUpperCase() !== "TRANSPARENT";
-  if (xExclusive !== undefined) return xExclusive.trim().toUpperCase() !== "FALSE";
-  return true;
-}
-
-function purposeOf(summary: string, holderId: string | undefined): string {
-  const s = stripConflictPrefix(summary.trim());
-  if (holderId && s.startsWith(`${holderId}: `)) return s.slice(holderId.length + 2);
-  // labhog writes a bare "alice" (older: "alice:") when there is no purpose.
-  if (holderId && (s === holderId || s === `${holderId}:`)) return "";
-  return s;
+  return d;
 }
 
 function utcOf(c: ICAL.Component | undefined, name: string): string | undefined {

@@ -298,7 +298,7 @@ function* countFromDtstart(it: Generator<ICAL.Time>, rule: ICAL.Recur, dtstart: 
 const DAY_MS = 86_400_000;
 
 /** The longest an occurrence of this length can last (nominal days count 25 hours: DST). */
-function lengthBoundMs(length: EventLength): number {
+export function lengthBoundMs(length: EventLength): number {
   switch (length.kind) {
     case "exact":
       return length.ms;

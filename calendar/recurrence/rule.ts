@@ -1,7 +1,7 @@
 import ICAL from "ical.js";
 import { MAX_YEAR } from "../ical/times.ts";
 import type { IterationBudget } from "./budget.ts";
-import { simpleRule, simpleRuleStarts } from "./simple-rule.ts";
+import { simpleRule, simpleRuleStarts, type SimpleRule } from "./simple-rule.ts";
 
 class PastHorizon extends Error {}
 
@@ -21,6 +21,24 @@ export function* ruleStarts(rule: ICAL.Recur, dtstart: ICAL.Time, budget: Iterat
     return;
   }
   yield* icalJsRuleStarts(rule, dtstart, budget);
+}
+
+/** How ruleStarts walks a simple rule (simple-rule.ts), for walkers that need no ICAL.Time per instance. */
+export interface SimplePlan {
+  rule: SimpleRule;
+  /** UNTIL, or the horizon, as ical.js compares it (ms). */
+  untilMs: number;
+  /** The rule has COUNT or UNTIL of its own. */
+  bounded: boolean;
+  /** COUNT, when the rule has one. */
+  count: number | undefined;
+}
+
+/** The plan ruleStarts follows for `rule`, or undefined when ical.js walks it. */
+export function simplePlan(rule: ICAL.Recur): SimplePlan | undefined {
+  const simple = simpleRule(rule);
+  if (!simple) return undefined;
+  return { rule: simple, untilMs: ruleForIcalJs(rule).until!.toUnixTime() * 1000, bounded: Boolean(rule.count || rule.until), count: rule.count || undefined };
 }
 
 /** Any rule, walked by ical.js's RecurIterator from DTSTART (exported for the tests that hold simple-rule.ts to it). */

@@ -72,10 +72,23 @@ function weekday(day: number): number {
  * yielded only if the rule itself produces it.
  */
 export function* simpleRuleStarts(r: SimpleRule, dtstart: ICAL.Time, untilMs: number, bounded: boolean, fromMs: number | undefined, budget: IterationBudget): Generator<ICAL.Time> {
-  budget.spend(10);
-  const d0 = dayOf(dtstart);
   const { hour, minute, second, isDate } = dtstart;
   const zone = dtstart.zone;
+  for (const day of simpleRuleDays(r, dayOf(dtstart), bounded, fromMs, budget)) {
+    const t = onDay(day, hour, minute, second, isDate, zone);
+    if (t.toUnixTime() * 1000 > untilMs) return;
+    yield t;
+  }
+}
+
+/**
+ * The days (numbers since 1970-01-01) a simple rule puts an instance on, in
+ * order, from DTSTART's day `d0` (or from the period holding `fromMs`),
+ * without end: the caller stops at UNTIL or its horizon. The one walk behind
+ * simpleRuleStarts and the jCal fast path (calendar/ical/fast-read.ts).
+ */
+export function* simpleRuleDays(r: SimpleRule, d0: number, bounded: boolean, fromMs: number | undefined, budget: IterationBudget): Generator<number> {
+  budget.spend(10);
   // A wall date is within a day of its instant's UTC date; two days of margin.
   const fromDay = fromMs === undefined ? -Infinity : Math.floor(fromMs / DAY_MS) - 2;
 
@@ -94,9 +107,7 @@ export function* simpleRuleStarts(r: SimpleRule, dtstart: ICAL.Time, untilMs: nu
       const day = d0 + k * r.interval;
       k++;
       if (days && !days.includes(weekday(day))) continue;
-      const t = onDay(day, hour, minute, second, isDate, zone);
-      if (t.toUnixTime() * 1000 > untilMs) return;
-      yield t;
+      yield day;
     }
   }
 
@@ -111,9 +122,7 @@ export function* simpleRuleStarts(r: SimpleRule, dtstart: ICAL.Time, untilMs: nu
     for (const off of offsets) {
       const day = week + off;
       if (day < d0) continue;
-      const t = onDay(day, hour, minute, second, isDate, zone);
-      if (t.toUnixTime() * 1000 > untilMs) return;
-      yield t;
+      yield day;
     }
   }
 }
