@@ -111,7 +111,7 @@ const isUnavailable = (e: unknown): boolean => e instanceof LabhogError && (e.st
  */
 export const LIST_FAN_OUT = 250;
 /** How long a list waits for ledgers that have not answered yet before answering without them (LIST_WAIT_MS). */
-export const LIST_WAIT_MS = 2_000;
+export const LIST_WAIT_MS = 1_000;
 
 /** LIST_WAIT_MS from the env (0–60000 ms), else the default. */
 export function listWaitOf(env: Env): number {
@@ -158,24 +158,47 @@ export async function listResources(env: Env, lab: LabConfig, filter: { pool?: s
   });
 }
 
+/** A status page row: the resource with live state and its reservations in the page's window (conflicts and unbooked use included). */
+export interface RowView {
+  view: ResourceView;
+  reservations: Reservation[];
+}
+
+/**
+ * Every resource's row for the status page, one ledger call each
+ * (`Ledger.row`: the snapshot and the window's reservations together, so a
+ * poll costs one Durable Object request per resource, not two). Ledgers that
+ * can't answer are marked `unreadable`, ledgers still waking after `waitMs`
+ * `syncing`, both with no reservations: never an empty, free-looking week.
+ */
+export async function listRows(env: Env, lab: LabConfig, from: string, to: string, opts: Pick<ListOptions, "waitMs" | "waitUntil"> = {}): Promise<RowView[]> {
+  const ids = Object.keys(lab.resources);
+  const fan = { limit: LIST_FAN_OUT, ...(opts.waitMs !== undefined ? { budgetMs: opts.waitMs } : {}), ...(opts.waitUntil ? { waitUntil: opts.waitUntil } : {}) };
+  const row = (id: string) => unwrap<{ snapshot: ResourceSnapshot; week: ReservationList }>(ledgerOf(env, id).row(id, from, to));
+  const [outcomes, states] = await Promise.all([fanOut(ids, row, fan), agents(env)]);
+  return ids.map((id, i) => {
+    const o = outcomes[i];
+    if (!o) return { view: { ...view(lab, id, UNREAD, states), syncing: true as const }, reservations: [] };
+    if (o.ok) return { view: view(lab, id, o.value.snapshot, states), reservations: o.value.week.reservations.sort((a, b) => Date.parse(a.start) - Date.parse(b.start)).map(forApi) };
+    if (isUnavailable(o.error)) return { view: { ...view(lab, id, UNREAD, states), unreadable: true as const }, reservations: [] };
+    throw o.error;
+  });
+}
+
 const WEEK = 7 * 86_400_000;
 const MAX_WINDOW = 400 * 86_400_000;
 
 type ReservationQuery = { resource?: string; pool?: string; holder?: string; from?: string; to?: string };
 
 /** Reservations in a window; unbooked-use events (not reservations) only when asked for (status page, feeds). */
-type ReservationListOptions = { unbookedUse?: boolean; unreadable?: "throw" | "skip" } & Pick<ListOptions, "waitMs" | "waitUntil">;
+type ReservationListOptions = { unbookedUse?: boolean; unreadable?: "throw" | "skip" };
 
 export async function listReservations(env: Env, lab: LabConfig, q: ReservationQuery, opts: ReservationListOptions = {}): Promise<Reservation[]> {
   return (await listReservationsFresh(env, lab, q, opts)).reservations;
 }
 
-/**
- * listReservations with the freshness of the answer: the oldest last sync of
- * the ledgers asked, stale when any of them is; `syncing` names the ledgers
- * that had not answered within `waitMs` (their reservations are missing).
- */
-export async function listReservationsFresh(env: Env, lab: LabConfig, q: ReservationQuery, opts: ReservationListOptions = {}): Promise<{ reservations: Reservation[]; lastSync: string | null; stale: boolean; syncing: string[] }> {
+/** listReservations with the freshness of the answer: the oldest last sync of the ledgers asked, stale when any of them is. */
+export async function listReservationsFresh(env: Env, lab: LabConfig, q: ReservationQuery, opts: ReservationListOptions = {}): Promise<{ reservations: Reservation[]; lastSync: string | null; stale: boolean }> {
   const from = q.from ?? new Date().toISOString();
   const to = q.to ?? new Date(Date.parse(from) + WEEK).toISOString();
   if (Date.parse(to) <= Date.parse(from)) throw new ValidationError("`to` must be after `from`", { path: "query.to" });
@@ -187,14 +210,11 @@ export async function listReservationsFresh(env: Env, lab: LabConfig, q: Reserva
     .map(([id]) => id);
   const skip = opts.unreadable === "skip";
   const empty: ReservationList = { reservations: [], lastSync: null, stale: true, unreachableSince: null };
-  const fan = { limit: LIST_FAN_OUT, ...(opts.waitMs !== undefined ? { budgetMs: opts.waitMs } : {}), ...(opts.waitUntil ? { waitUntil: opts.waitUntil } : {}) };
-  const outcomes = await fanOut(ids, (id) => unwrap<ReservationList>(ledgerOf(env, id).list(id, from, to)), fan);
-  const syncing: string[] = [];
-  const lists = outcomes.map((o, i) => {
-    if (!o) return (syncing.push(ids[i]!), empty);
-    if (o.ok) return o.value;
-    if (skip && isUnavailable(o.error)) return empty;
-    throw o.error;
+  const outcomes = await fanOut(ids, (id) => unwrap<ReservationList>(ledgerOf(env, id).list(id, from, to)), { limit: LIST_FAN_OUT });
+  const lists = outcomes.map((o) => {
+    if (o?.ok) return o.value;
+    if (skip && isUnavailable(o?.error)) return empty;
+    throw o?.error;
   });
   const reservations = lists
     .flatMap((l) => l.reservations)
@@ -202,5 +222,5 @@ export async function listReservationsFresh(env: Env, lab: LabConfig, q: Reserva
     .sort((a, b) => Date.parse(a.start) - Date.parse(b.start))
     .map(forApi);
   const syncs = lists.map((l) => l.lastSync).filter((t): t is string => t !== null).sort();
-  return { reservations, lastSync: syncs[0] ?? null, stale: lists.some((l) => l.stale), syncing };
+  return { reservations, lastSync: syncs[0] ?? null, stale: lists.some((l) => l.stale) };
 }

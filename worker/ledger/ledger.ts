@@ -293,21 +293,28 @@ export class Ledger extends DurableObject<Env> {
   }
 
   async snapshot(resource: string): Promise<Result<ResourceSnapshot>> {
-    return this.#read(resource, async (f) => {
-      const now = Date.now();
-      const standing = (await notices.standingNotices(this.#core, now)).map(notices.publicNotice);
-      const rs = this.#view.reservations(now, now + CONFLICT_HORIZON_MS, now);
-      const next = rs.find((r) => r.state === "upcoming");
-      return {
-        current: rs.filter((r) => r.state === "active").map(strip),
-        next: next ? strip(next) : null,
-        conflicts: rs.filter((r) => r.state === "conflict").length,
-        ...f,
-        seq: this.#state.meta.seq,
-        publishPending: this.#state.meta.publishPending,
-        notices: standing,
-      };
-    });
+    return this.#read(resource, (f) => this.#snapshotOf(f));
+  }
+
+  /** A status page row in one call: the snapshot and the reservations of the page's window (one Durable Object request per resource and poll, not two). */
+  async row(resource: string, from: string, to: string): Promise<Result<{ snapshot: ResourceSnapshot; week: ReservationList }>> {
+    return this.#read(resource, async (f) => ({ snapshot: await this.#snapshotOf(f), week: { reservations: this.#view.reservations(Date.parse(from), Date.parse(to)).map(strip), ...f } }));
+  }
+
+  async #snapshotOf(f: Freshness): Promise<ResourceSnapshot> {
+    const now = Date.now();
+    const standing = (await notices.standingNotices(this.#core, now)).map(notices.publicNotice);
+    const rs = this.#view.reservations(now, now + CONFLICT_HORIZON_MS, now);
+    const next = rs.find((r) => r.state === "upcoming");
+    return {
+      current: rs.filter((r) => r.state === "active").map(strip),
+      next: next ? strip(next) : null,
+      conflicts: rs.filter((r) => r.state === "conflict").length,
+      ...f,
+      seq: this.#state.meta.seq,
+      publishPending: this.#state.meta.publishPending,
+      notices: standing,
+    };
   }
 
   /** The cached calendar objects as iCalendar text (feeds, diagnosis). The calendar stays the truth. */

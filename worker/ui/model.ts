@@ -3,11 +3,11 @@ import type { Reservation } from "../../calendar/model.ts";
 import type { Principal } from "../auth/principal.ts";
 import { assertMayChange, canBook } from "../auth/rights.ts";
 import type { Env } from "../env.ts";
-import { listReservationsFresh, listResources, type ResourceView } from "../api/views.ts";
+import { listRows, type ResourceView } from "../api/views.ts";
 import { liveUsageOf, type LiveUsage } from "../usage/live.ts";
 import { startOfDay } from "./time.ts";
 
-/** Everything the status page shows, loaded in one go (one snapshot per ledger, one list per ledger). */
+/** Everything the status page shows, loaded in one go (one call per ledger: its snapshot and its week). */
 export interface ResourceRow {
   view: ResourceView;
   /** Reservations in the timeline window, conflicts included. */
@@ -49,19 +49,11 @@ export async function loadStatus(env: Env, lab: LabConfig, principal: Principal 
   const tz = lab.timezone;
   const from = startOfDay(tz, now);
   const to = startOfDay(tz, now, 8);
-  const [views, week] = await Promise.all([
-    // One calendar nobody can read must not take the whole page down: its row says so instead.
-    listResources(env, lab, {}, { unreadable: "mark", ...wait }),
-    listReservationsFresh(env, lab, { from: new Date(from).toISOString(), to: new Date(to).toISOString() }, { unbookedUse: true, unreadable: "skip", ...wait }),
-  ]);
-  const byResource = new Map<string, Reservation[]>();
-  for (const r of week.reservations) byResource.set(r.resource, [...(byResource.get(r.resource) ?? []), r]);
-  // A row whose week did not come in time is shown as syncing too: never an empty (free-looking) week.
-  const late = new Set(week.syncing);
-  const rows = views.map(
-    (v): ResourceRow => ({
-      view: late.has(v.id) && !v.syncing ? { ...v, syncing: true } : v,
-      reservations: byResource.get(v.id) ?? [],
+  // One calendar nobody can read must not take the whole page down: its row says so instead.
+  const rows = (await listRows(env, lab, new Date(from).toISOString(), new Date(to).toISOString(), wait)).map(
+    ({ view: v, reservations }): ResourceRow => ({
+      view: v,
+      reservations,
       // The agent's retained MQTT snapshot, else what it last POSTed (mirrored on the running reservation).
       usage: liveUsageOf(v.usage, v.id) ?? liveUsageOf((v.current.find((r) => r.usage) ?? v.unbookedUse)?.usage, v.id),
       mayBook: !!principal && canBook(principal, lab, v.id),
