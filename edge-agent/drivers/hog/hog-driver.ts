@@ -12,6 +12,7 @@ import { bindMountAll, layers, pointsOfSource, readMounts, unmountEvery } from "
 import { endSessions, uidsWithTerminals, warnUser } from "./sessions.ts";
 import { keysIn, writeManagedKeys } from "./managed-keys.ts";
 import { keysDir, lockSshd, unlockSshd, type SshdControl } from "./sshd-control.ts";
+import { SshdProofs } from "./sshd-proofs.ts";
 
 /**
  * hog: locks SSH to the holder in two layers.
@@ -72,6 +73,8 @@ export class HogDriver implements Driver {
   private lastProblems: string[] = [];
   /** From ending sessions after the grace (runs later than apply). */
   private sessionProblems: string[] = [];
+  /** What sshd proved about the rule in earlier locks, so the next lock of the same shape only installs and reloads. */
+  private readonly proofs = new SshdProofs();
 
   constructor(private readonly opts: HogOptions, private readonly deps: HogDeps) {
     this.realExec = execOf(deps);
@@ -82,7 +85,7 @@ export class HogDriver implements Driver {
   }
 
   private get sshd(): SshdControl {
-    return { sshdPath: this.opts.sshdPath, sshdConfig: this.opts.sshdConfig, runDir: this.deps.runDir ?? "/run/labhog/hog", exec: this.realExec };
+    return { sshdPath: this.opts.sshdPath, sshdConfig: this.opts.sshdConfig, runDir: this.deps.runDir ?? "/run/labhog/hog", exec: this.realExec, proofs: this.proofs };
   }
 
   state(): HogState {
@@ -149,66 +152,72 @@ export class HogDriver implements Driver {
     const missing = entry.holder.unix.filter((n) => !all.some((u) => u.name === n));
     if (missing.length) ctx.emit({ action: "holder-unknown", ok: true, message: `note: the holder's login(s) ${missing.join(", ")} are not in ${this.opts.passwdFile}; everyone else is locked out all the same`, holder: entry.holder.id, reservation: entry.id });
 
-    // 1. The sshd rule: closes passwords, PAM, keys commands and every file the user controls.
-    const locked = all.filter((u) => !this.exempt(u) && !holders.has(u.name));
-    const ruled = await this.lockSshd(entry, locked, patterns, ctx, problem);
-
-    // 2. The bind mounts over the users' own keys files. mountinfo read once, not per file.
+    // Two layers, made at the same time: the bind mounts over the users' own keys files (one mount(8)
+    // process) and the sshd rule (sshd re-executes itself to read it). `hogged` waits for both.
+    // 1. What to mount. mountinfo read once, not per file.
     const mountedNow = ctx.simulate ? new Map<string, number>() : layers(await readMounts());
-    const plan: { m: HogMount; content: string; uid: number; gid: number }[] = [];
-    let restricted = 0;
-    for (const u of users) {
-      const isHolder = holders.has(u.name);
-      const paths = patterns.map((p) => expandPattern(p, u));
-      let firstExisting = false;
-      for (const [i, path] of paths.entries()) {
-        let target: string;
-        try {
-          target = await this.safeTarget(path, u);
-        } catch (e) {
-          // Not mountable (a symlink from a dotfile manager, or outside the home): for others the sshd rule
-          // covers it; the holder's schedule keys cannot be added to it.
-          if (isHolder) problem("hog-user", `cannot add the schedule's keys for ${u.name}: ${(e as Error).message}`);
-          else ctx.emit({ action: "hog-user", ok: true, message: `${u.name}: ${(e as Error).message}; not mounted over, the sshd rule locks it`, reservation: entry.id });
-          continue;
-        }
-        const source = join(dir, `${u.name}.${i}.keys`);
-        if (target === "missing") {
-          // A holder without any keys file still gets the schedule's keys: create the first one.
-          if (isHolder && i === 0 && entry.holder.keys.length && !(await anyExists(paths.slice(1)))) {
-            plan.push({ m: { user: u.name, target: path, source, created: true }, content: entry.holder.keys.join("\n") + "\n", uid: u.uid, gid: u.gid });
+    // Users are planned concurrently (each only reads its own files), in passwd order in the result.
+    type Planned = { m: HogMount; content: string; uid: number; gid: number; restricted?: true };
+    const perUser = await Promise.all(
+      users.map(async (u) => {
+        const mine: Planned[] = [];
+        const isHolder = holders.has(u.name);
+        const paths = patterns.map((p) => expandPattern(p, u));
+        let firstExisting = false;
+        for (const [i, path] of paths.entries()) {
+          let target: string;
+          try {
+            target = await this.safeTarget(path, u);
+          } catch (e) {
+            // Not mountable (a symlink from a dotfile manager, or outside the home): for others the sshd rule
+            // covers it; the holder's schedule keys cannot be added to it.
+            if (isHolder) problem("hog-user", `cannot add the schedule's keys for ${u.name}: ${(e as Error).message}`);
+            else ctx.emit({ action: "hog-user", ok: true, message: `${u.name}: ${(e as Error).message}; not mounted over, the sshd rule locks it`, reservation: entry.id });
+            continue;
           }
-          continue;
+          const source = join(dir, `${u.name}.${i}.keys`);
+          if (target === "missing") {
+            // A holder without any keys file still gets the schedule's keys: create the first one.
+            if (isHolder && i === 0 && entry.holder.keys.length && !(await anyExists(paths.slice(1)))) {
+              mine.push({ m: { user: u.name, target: path, source, created: true }, content: entry.holder.keys.join("\n") + "\n", uid: u.uid, gid: u.gid });
+            }
+            continue;
+          }
+          const recorded = this.st.mounts.find((m) => m.target === target);
+          const hidden = recorded && (mountedNow.get(target) ?? 0) > 0;
+          const own = hidden ? (recorded.original ?? "") : await readFile(target, "utf8").catch(() => "");
+          if (isHolder) {
+            const extra = firstExisting ? [] : entry.holder.keys.filter((k) => !keysOf(own).includes(k));
+            firstExisting = true;
+            if (extra.length === 0) continue; // own file already right: nothing to mount
+            mine.push({ m: { user: u.name, target, source, original: own }, content: own.replace(/\n?$/, "\n") + extra.join("\n") + "\n", uid: u.uid, gid: u.gid });
+          } else {
+            const lines = own.split("\n").map(keyPart).filter((k): k is string => !!k).map((k) => restrictedLine(k, this.deps.statusCommand));
+            mine.push({ m: { user: u.name, target, source, original: own }, content: lines.join("\n") + (lines.length ? "\n" : ""), uid: u.uid, gid: u.gid, restricted: true });
+          }
         }
-        const recorded = this.st.mounts.find((m) => m.target === target);
-        const hidden = recorded && (mountedNow.get(target) ?? 0) > 0;
-        const own = hidden ? (recorded.original ?? "") : await readFile(target, "utf8").catch(() => "");
-        if (isHolder) {
-          const extra = firstExisting ? [] : entry.holder.keys.filter((k) => !keysOf(own).includes(k));
-          firstExisting = true;
-          if (extra.length === 0) continue; // own file already right: nothing to mount
-          plan.push({ m: { user: u.name, target, source, original: own }, content: own.replace(/\n?$/, "\n") + extra.join("\n") + "\n", uid: u.uid, gid: u.gid });
-        } else {
-          const lines = own.split("\n").map(keyPart).filter((k): k is string => !!k).map((k) => restrictedLine(k, this.deps.statusCommand));
-          plan.push({ m: { user: u.name, target, source, original: own }, content: lines.join("\n") + (lines.length ? "\n" : ""), uid: u.uid, gid: u.gid });
-          restricted++;
-        }
-      }
-    }
+        return mine;
+      }),
+    );
+    const plan = perUser.flat();
+    const restricted = plan.filter((p) => p.restricted).length;
 
     // Undo mounts that the new plan does not want (holder changed, user removed).
     const wanted = new Set(plan.map((p) => p.m.target));
     for (const err of await this.undoMounts(this.st.mounts.filter((m) => !wanted.has(m.target)), exec, ctx)) problem("unhog-user", err);
 
-    // Record intent before touching anything.
+    // Record intent before touching anything: the mounts, and the sshd rule (release removes whatever part of it exists).
     // A recorded target keeps `created`; its `original` is what the plan just read (the file may have been replaced).
     const again = (p: (typeof plan)[number]) => ({ ...p.m, created: p.m.created ?? this.st.mounts.find((m) => m.target === p.m.target)?.created });
     this.st = { ...this.st, reservation: entry.id, holder: entry.holder.id, mounts: [...this.st.mounts.filter((m) => !wanted.has(m.target)), ...plan.map(again)] };
-    if (!ctx.simulate) await this.deps.checkpoint();
+    if (!ctx.simulate) {
+      this.st.sshd = { ...this.st.sshd };
+      await this.deps.checkpoint();
+    }
 
     let failed = 0;
     const ready: typeof plan = [];
-    await eachLimited(plan, 6, async (p) => {
+    await eachLimited(plan, 16, async (p) => {
       try {
         if (ctx.simulate) {
           await exec("mount", ["--bind", p.m.source, p.m.target]);
@@ -223,23 +232,21 @@ export class HogDriver implements Driver {
         problem("hog-user", `cannot hog ${p.m.user} (${p.m.target}): ${(e as Error).message}`);
       }
     });
-    // One mount(8) for all of them (a process per file cost ~4 ms each); targets already mounted on are skipped.
-    if (ready.length) {
-      let why: Map<string, string>;
-      try {
-        why = await bindMountAll(exec, ready.map((p) => p.m), join(dir, "fstab"));
-      } catch (e) {
-        why = new Map(ready.map((p) => [p.m.target, (e as Error).message]));
-      }
-      for (const p of ready) {
-        const w = why.get(p.m.target);
-        if (w === undefined) continue;
-        failed++;
-        problem("hog-user", `cannot hog ${p.m.user} (${p.m.target}): ${w}`);
-      }
+    // 2. One mount(8) for all of them (a process per file cost ~4 ms each); targets already mounted on are skipped.
+    const mounting = ready.length ? bindMountAll(exec, ready.map((p) => p.m), join(dir, "fstab")).catch((e: Error) => new Map(ready.map((p) => [p.m.target, e.message]))) : Promise.resolve(new Map<string, string>());
+    // 3. Meanwhile the sshd rule: closes passwords, PAM, keys commands and every file the user controls.
+    const locked = all.filter((u) => !this.exempt(u) && !holders.has(u.name));
+    const ruled = await this.lockSshd(entry, all, locked, patterns, ctx, problem);
+    const why = await mounting;
+    for (const p of ready) {
+      const w = why.get(p.m.target);
+      if (w === undefined) continue;
+      failed++;
+      problem("hog-user", `cannot hog ${p.m.user} (${p.m.target}): ${w}`);
     }
-    if (!ctx.simulate) await this.deps.checkpoint();
-    ctx.emit({ action: "hogged", ok: problems.length === 0, message: `held by ${entry.holder.id} until ${entry.end}: ${restricted} key file(s) restricted, ${plan.length - restricted} holder file(s)${failed ? `, ${failed} failed` : ""}${ruled ? ", sshd rule in force" : ", NO sshd rule"}`, holder: entry.holder.id, reservation: entry.id });
+    // Nothing in the state changed since the intent was recorded (the drop-in's path goes with the next checkpoint).
+    const inForce = await ruled.inForce;
+    ctx.emit({ action: "hogged", ok: problems.length === 0, message: `held by ${entry.holder.id} until ${entry.end}: ${restricted} key file(s) restricted, ${plan.length - restricted} holder file(s)${failed ? `, ${failed} failed` : ""}${inForce ? ", sshd rule in force" : ", NO sshd rule"}`, holder: entry.holder.id, reservation: entry.id });
     for (const p of await this.stopUnits(exec, ctx)) problems.push(p);
     if (!ctx.simulate) await this.deps.checkpoint();
     this.scheduleSessionEnd(entry, users.filter((u) => !holders.has(u.name)), exec, ctx);
@@ -247,36 +254,49 @@ export class HogDriver implements Driver {
     if (problems.length) throw new Error(`hog not fully in force: ${problems.join("; ")}`);
   }
 
-  /** Writes the locked users' keys files, then installs the sshd rule (checked, then sshd reloaded). */
-  /** True when the rule is in force (or would be, simulated). */
-  private async lockSshd(entry: ScheduleEntry, locked: UnixUser[], patterns: string[], ctx: DriverContext, problem: (action: string, message: string) => void): Promise<boolean> {
+  /**
+   * Writes the locked users' keys files, installs the sshd rule (checked, or
+   * proven before for this shape) and signals sshd. `inForce` settles, never
+   * rejecting, once sshd listens again with the rule: true when it is in
+   * force (or would be, simulated); a failure is reported through `problem`.
+   */
+  private async lockSshd(entry: ScheduleEntry, all: UnixUser[], locked: UnixUser[], patterns: string[], ctx: DriverContext, problem: (action: string, message: string) => void): Promise<{ inForce: Promise<boolean> }> {
     const c = this.sshd;
     const allowed = [...new Set(["root", ...this.opts.admins, ...this.opts.exemptUsers, ...entry.holder.unix])].filter((n) => !locked.some((u) => u.name === n));
-    const byUid0 = (await readUsers(this.opts.passwdFile)).filter((u) => u.uid === 0).map((u) => u.name);
+    const byUid0 = all.filter((u) => u.uid === 0).map((u) => u.name);
+    const spared = [...new Set([...byUid0, ...allowed])];
     if (ctx.simulate) {
-      ctx.emit({ action: "would-lock-sshd", ok: true, message: `only keys from ${keysDir(c)}/%u, restricted to the status command, for everyone but ${[...new Set([...byUid0, ...allowed])].join(", ")}` });
-      return true;
+      ctx.emit({ action: "would-lock-sshd", ok: true, message: `only keys from ${keysDir(c)}/%u, restricted to the status command, for everyone but ${spared.join(", ")}` });
+      return { inForce: Promise.resolve(true) };
     }
-    try {
-      const byUser = new Map<string, string[]>();
-      for (const u of locked) {
-        const own = this.st.mounts.filter((m) => m.user === u.name && m.original !== undefined && m.target).map((m) => m.original!);
-        const keys = await keysIn(patterns.map((p) => expandPattern(p, u)));
-        for (const text of own) for (const k of keysOf(text)) if (!keys.includes(k)) keys.push(k);
-        byUser.set(u.name, keys);
-      }
-      await writeManagedKeys(keysDir(c), byUser, this.deps.statusCommand);
-      this.st.sshd = { ...this.st.sshd };
-      await this.deps.checkpoint();
-      const { dropIn, reloaded } = await lockSshd(c, [...new Set([...byUid0, ...allowed])], locked[0]?.name ?? "labhog-probe");
-      this.st.sshd = { dropIn };
-      await this.deps.checkpoint();
-      if (reloaded) ctx.emit({ action: "sshd-locked", ok: true, message: `${dropIn}: only restricted keys for everyone but ${[...new Set([...byUid0, ...allowed])].join(", ")}; sshd reloaded`, reservation: entry.id });
-      return true;
-    } catch (e) {
+    const failed = (e: unknown) => {
       // st.sshd stays set: release (or the retry) removes whatever part of it exists.
       problem("sshd-locked", `sshd rule not applied (password, keyboard-interactive and new keys files stay open): ${(e as Error).message}`);
       return false;
+    };
+    try {
+      const byUser = new Map<string, string[]>();
+      await Promise.all(
+        locked.map(async (u) => {
+          const own = this.st.mounts.filter((m) => m.user === u.name && m.original !== undefined && m.target).map((m) => m.original!);
+          const keys = await keysIn(patterns.map((p) => expandPattern(p, u)));
+          for (const text of own) for (const k of keysOf(text)) if (!keys.includes(k)) keys.push(k);
+          byUser.set(u.name, keys);
+        }),
+      );
+      // Recorded in the state (apply's checkpoint) before this.
+      await writeManagedKeys(keysDir(c), byUser, this.deps.statusCommand);
+      const { dropIn, reloaded, checked, inForce } = await lockSshd(c, spared, locked[0]?.name ?? "labhog-probe");
+      return {
+        inForce: inForce.then(() => {
+          // Persisted with the next checkpoint; a crash before it still finds the drop-in through sshd_config.
+          this.st.sshd = { dropIn };
+          if (reloaded) ctx.emit({ action: "sshd-locked", ok: true, message: `${dropIn}: only restricted keys for everyone but ${spared.join(", ")}; sshd reloaded${checked ? "" : " (configuration as sshd checked it before)"}`, reservation: entry.id });
+          return true;
+        }, failed),
+      };
+    } catch (e) {
+      return { inForce: Promise.resolve(failed(e)) };
     }
   }
 

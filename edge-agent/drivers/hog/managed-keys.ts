@@ -22,8 +22,9 @@ export async function keysIn(paths: readonly string[]): Promise<string[]> {
       // Opened read-only, following symlinks on purpose; only lines that parse as public keys are kept.
       const fh = await open(p, "r");
       try {
-        const buf = Buffer.alloc(MAX_BYTES);
-        const { bytesRead } = await fh.read(buf, 0, MAX_BYTES, 0);
+        // Sized by the file, not the cap: a megabyte zeroed per user adds up over a lab's users.
+        const buf = Buffer.allocUnsafe(Math.min(MAX_BYTES, (await fh.stat()).size));
+        const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
         text = buf.subarray(0, bytesRead).toString("utf8");
       } finally {
         await fh.close();
@@ -42,11 +43,13 @@ export async function keysIn(paths: readonly string[]): Promise<string[]> {
 /** Writes `<dir>/<login>` for each user (atomically) and removes files of users not listed. */
 export async function writeManagedKeys(dir: string, byUser: ReadonlyMap<string, readonly string[]>, statusCommand: string): Promise<void> {
   await mkdir(dir, { recursive: true, mode: 0o755 });
-  for (const [name, keys] of byUser) {
-    const text = keys.map((k) => restrictedLine(k, statusCommand)).join("\n") + (keys.length ? "\n" : "");
-    const tmp = join(dir, `.${name}.tmp`);
-    await writeFile(tmp, text, { mode: 0o644 });
-    await rename(tmp, join(dir, name));
-  }
-  for (const f of await readdir(dir)) if (!byUser.has(f)) await rm(join(dir, f), { force: true });
+  await Promise.all(
+    [...byUser].map(async ([name, keys]) => {
+      const text = keys.map((k) => restrictedLine(k, statusCommand)).join("\n") + (keys.length ? "\n" : "");
+      const tmp = join(dir, `.${name}.tmp`);
+      await writeFile(tmp, text, { mode: 0o644 });
+      await rename(tmp, join(dir, name));
+    }),
+  );
+  await Promise.all((await readdir(dir)).filter((f) => !byUser.has(f)).map((f) => rm(join(dir, f), { force: true })));
 }

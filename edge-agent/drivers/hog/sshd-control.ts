@@ -1,13 +1,17 @@
-import { mkdir, readFile, readdir, readlink, rename, rm, writeFile } from "node:fs/promises";
+import { watch, type FSWatcher } from "node:fs";
+import { mkdir, readFile, readdir, readlink, rename, rm, stat, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import type { ExecFn } from "../deps.ts";
 import { dropInPath, dropInText, MARKER, ruleInForce, ruleText, SshdConfigError } from "./sshd-rule.ts";
+import { aroundFingerprint, configFingerprint, fromSshdT, type SshdProofs } from "./sshd-proofs.ts";
 
 /**
  * Installs and removes the hog's sshd rule (see sshd-rule.ts). Nothing is
  * applied that `sshd -t` rejects, and sshd is only signalled after its full
  * configuration, with the change, passed `sshd -t`: a reload with a broken
- * file would stop sshd and lock everybody out.
+ * file would stop sshd and lock everybody out. "Passed" is either sshd
+ * checking it now or sshd having checked the same configuration with a rule
+ * of the same shape before (sshd-proofs.ts says what "same" covers).
  */
 
 export interface SshdControl {
@@ -16,6 +20,8 @@ export interface SshdControl {
   /** Under /run: the rule, the candidate, the per-user keys files. */
   runDir: string;
   exec: ExecFn;
+  /** What sshd proved in earlier locks (kept by the driver); without it every lock asks sshd. */
+  proofs?: SshdProofs;
 }
 
 export const rulePath = (c: SshdControl): string => join(c.runDir, "sshd.conf");
@@ -33,14 +39,31 @@ async function sshdCheck(c: SshdControl, config: string): Promise<void> {
   }
 }
 
+/** What a lock did. */
+export interface Locked {
+  /** The drop-in path (for the state file). */
+  dropIn: string;
+  /** sshd was signalled to read the changed rule. */
+  reloaded: boolean;
+  /** sshd -t and sshd -T ran for this lock; false when a proof for the same configuration and rule shape was reused (sshd-proofs.ts). */
+  checked: boolean;
+  /**
+   * Resolves once sshd listens again, with the rule (at once when nothing
+   * changed); rejects when it does not. The caller does other work while
+   * sshd re-executes and awaits this before it says the rule is in force.
+   */
+  inForce: Promise<void>;
+}
+
 /**
  * Puts the rule in force: everyone but `allowed` only gets in with a key from
  * `<runDir>/keys/<login>` (written by the caller before). `probeUser` is a
  * login the rule must match; `sshd -T -C` proves it does, so a Match block of
  * the admin's that comes first and overrides ours is found, not assumed away.
- * Returns the drop-in path (for the state file).
+ * With `c.proofs`, what sshd proved for the same configuration, rule shape
+ * and probe is reused instead of asking sshd again (sshd-proofs.ts).
  */
-export async function lockSshd(c: SshdControl, allowed: readonly string[], probeUser: string): Promise<{ dropIn: string; reloaded: boolean }> {
+export async function lockSshd(c: SshdControl, allowed: readonly string[], probeUser: string): Promise<Locked> {
   const dropIn = await dropInPath(c.sshdConfig);
   const rule = rulePath(c);
   const want = ruleText(allowed, keysDir(c));
@@ -51,12 +74,27 @@ export async function lockSshd(c: SshdControl, allowed: readonly string[], probe
   }
   if (oldRule === want && oldPointer === pointer) {
     // Unchanged (re-apply after a restart): sshd already runs with it, unless it was restarted without it, which cannot happen while both files are there.
-    return { dropIn, reloaded: false };
+    return { dropIn, reloaded: false, checked: false, inForce: Promise.resolve() };
   }
   await mkdir(c.runDir, { recursive: true, mode: 0o755 });
+  const candidate = join(c.runDir, "sshd.conf.candidate");
+
+  // Taken before anything is checked: an admin's edit while sshd checks gives the next lock another key.
+  const key = c.proofs && (await proofKey(c, dropIn, rule, pointer, allowed, probeUser));
+  const proof = key !== undefined ? await c.proofs!.get(key, c.sshdPath) : undefined;
+  if (proof) {
+    // sshd accepted this configuration with a rule of this shape, and it won for this probe: install and reload.
+    await writeFile(candidate, want, { mode: 0o644 });
+    try {
+      await install(c, candidate, dropIn, pointer, oldPointer);
+      return { dropIn, reloaded: true, checked: false, inForce: (await hangUp(proof.pidFile))!.listening };
+    } catch (e) {
+      await putBack(c, dropIn, oldRule, oldPointer);
+      throw e;
+    }
+  }
 
   // 1. Check the candidate with the whole configuration before installing anything.
-  const candidate = join(c.runDir, "sshd.conf.candidate");
   const checkMain = join(c.runDir, "sshd-check.conf");
   await writeFile(candidate, want, { mode: 0o644 });
   await writeFile(checkMain, `Include "${candidate}"\nInclude "${c.sshdConfig}"\n`, { mode: 0o644 });
@@ -67,27 +105,52 @@ export async function lockSshd(c: SshdControl, allowed: readonly string[], probe
   }
 
   // 2. Install: the rule (atomic rename), then the pointer.
-  await rename(candidate, rule);
+  let pidFile: string | undefined;
   try {
-    if (oldPointer !== pointer) {
-      await mkdir(dirname(dropIn), { recursive: true, mode: 0o755 });
-      await writeFile(`${dropIn}.labhog-tmp`, pointer, { mode: 0o644 });
-      await rename(`${dropIn}.labhog-tmp`, dropIn);
-    }
+    await install(c, candidate, dropIn, pointer, oldPointer);
     // 3. The real configuration as sshd will read it: valid, and our rule wins for a locked user.
     await sshdCheck(c, c.sshdConfig);
     const { stdout } = await c.exec(c.sshdPath, ["-T", "-f", c.sshdConfig, "-C", `user=${probeUser},host=labhog-check,addr=127.0.0.1,laddr=127.0.0.1,lport=22`], { timeout: 15_000 });
     const off = ruleInForce(stdout, keysDir(c));
     if (off.length) throw new SshdConfigError(`the hog's rule is not in force for ${probeUser} (a Match block or Include earlier in ${c.sshdConfig} overrides it): ${off.join("; ")}`);
+    const seen = fromSshdT(stdout);
+    pidFile = checkedPidFile(c, seen.pidFile);
+    if (key !== undefined) c.proofs!.set(key, { pidFile, hostKeys: seen.hostKeys, around: await aroundFingerprint(c.sshdPath, seen.hostKeys) });
   } catch (e) {
     // Put back what was there, so a reload or restart never picks up a half-done change.
-    if (oldRule === undefined) await rm(rule, { force: true });
-    else await writeFile(rule, oldRule);
-    if (oldPointer === undefined) await rm(dropIn, { force: true });
+    await putBack(c, dropIn, oldRule, oldPointer);
     throw e;
   }
-  await reloadSshd(c);
-  return { dropIn, reloaded: true };
+  return { dropIn, reloaded: true, checked: true, inForce: (await hangUp(pidFile))!.listening };
+}
+
+/** The rule (atomic rename of the candidate), then the pointer in sshd's Include folder. */
+async function install(c: SshdControl, candidate: string, dropIn: string, pointer: string, oldPointer: string | undefined): Promise<void> {
+  await rename(candidate, rulePath(c));
+  if (oldPointer === pointer) return;
+  await mkdir(dirname(dropIn), { recursive: true, mode: 0o755 });
+  await writeFile(`${dropIn}.labhog-tmp`, pointer, { mode: 0o644 });
+  await rename(`${dropIn}.labhog-tmp`, dropIn);
+}
+
+async function putBack(c: SshdControl, dropIn: string, oldRule: string | undefined, oldPointer: string | undefined): Promise<void> {
+  const rule = rulePath(c);
+  if (oldRule === undefined) await rm(rule, { force: true });
+  else await writeFile(rule, oldRule);
+  if (oldPointer === undefined) await rm(dropIn, { force: true });
+}
+
+/**
+ * What a proof is valid for: the configuration's fingerprint without the
+ * hog's own files, the rule with its names replaced by placeholders (names
+ * are checked tokens: only their number shapes the line), the pointer, and
+ * the probe user. Undefined when the configuration cannot be followed.
+ */
+async function proofKey(c: SshdControl, dropIn: string, rule: string, pointer: string, allowed: readonly string[], probeUser: string): Promise<string | undefined> {
+  const fp = await configFingerprint(c.sshdConfig, new Set([dropIn, rule]));
+  if (fp === undefined) return undefined;
+  const shape = ruleText([...new Set(allowed)].map((_, i) => `labhog-name-${i}`), keysDir(c));
+  return [c.sshdPath, c.sshdConfig, fp, dropIn, pointer, shape, probeUser].join("\0");
 }
 
 /**
@@ -125,26 +188,82 @@ export async function unlockSshd(c: SshdControl, dropIn?: string, reload = false
  */
 export async function reloadSshd(c: SshdControl, o: { ifRunning?: boolean } = {}): Promise<void> {
   const { stdout } = await c.exec(c.sshdPath, ["-T", "-f", c.sshdConfig], { timeout: 15_000 });
-  const pidFile = /^pidfile\s+(.+)$/im.exec(stdout)?.[1]?.trim();
+  const signalled = await hangUp(checkedPidFile(c, fromSshdT(stdout).pidFile), o);
+  await signalled?.listening;
+}
+
+function checkedPidFile(c: SshdControl, pidFile: string | undefined): string {
   if (!pidFile || pidFile === "none") throw new SshdConfigError(`cannot reload sshd: ${c.sshdConfig} sets no PidFile`);
+  return pidFile;
+}
+
+/**
+ * Sends SIGHUP to the sshd in `pidFile`; `listening` settles when it listens
+ * again. sshd removes its pid file on SIGHUP, re-executes, binds its
+ * listeners and only then writes the pid file anew (sshd.c, after
+ * server_listen), so a rewritten pid file naming the same process, which
+ * holds a socket it did not hold before, is sshd listening with the new
+ * configuration. The pid file's folder is watched (inotify), so the wait
+ * ends when sshd is back, not at the next tick of a poll; a slow poll stays
+ * for filesystems that do not report changes. Undefined when sshd does not
+ * run and `ifRunning` says that is fine.
+ */
+async function hangUp(pidFile: string, o: { ifRunning?: boolean } = {}): Promise<{ listening: Promise<void> } | undefined> {
   const text = await readOr(pidFile);
   const pid = Number(text?.trim());
   const alive = Number.isInteger(pid) && pid > 1 && isAlive(pid);
-  if (!alive && o.ifRunning) return;
+  if (!alive && o.ifRunning) return undefined;
   if (!alive) throw new SshdConfigError(`cannot reload sshd: no running sshd in ${pidFile}`);
-  const before = await listening(pid);
+  const [before, held] = await Promise.all([fileId(pidFile), sockets(pid)]);
+  let changed = false;
+  let wake = (): void => {};
+  let watcher: FSWatcher | undefined;
+  try {
+    // Watching starts before the signal, so the rewrite cannot be missed.
+    watcher = watch(dirname(pidFile), { persistent: false }, () => {
+      changed = true;
+      wake();
+    });
+    watcher.on("error", () => {});
+  } catch {
+    // Not watchable: polled.
+  }
   try {
     process.kill(pid, "SIGHUP");
   } catch (e) {
+    watcher?.close();
     throw new SshdConfigError(`cannot reload sshd (pid ${pid} from ${pidFile}): ${(e as Error).message}`);
   }
-  const deadline = Date.now() + 15_000;
-  while (Date.now() < deadline) {
-    const now = await listening(pid);
-    if (now.size > 0 && [...now].some((i) => !before.has(i))) return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new SshdConfigError(`sshd (pid ${pid}) did not listen again within 15 s of SIGHUP: check it is still running`);
+  const back = async (): Promise<boolean> => {
+    const id = await fileId(pidFile);
+    if (id === undefined || id === before || Number((await readOr(pidFile))?.trim()) !== pid) return false;
+    return [...(await sockets(pid))].some((s) => !held.has(s));
+  };
+  const listening = (async () => {
+    try {
+      const deadline = Date.now() + 15_000;
+      while (Date.now() < deadline) {
+        changed = false;
+        if (await back()) return;
+        if (!isAlive(pid)) throw new SshdConfigError(`sshd (pid ${pid}) exited after SIGHUP instead of reading its configuration again`);
+        if (changed) continue;
+        await new Promise<void>((r) => {
+          const t = setTimeout(r, 50);
+          wake = () => {
+            clearTimeout(t);
+            r();
+          };
+        });
+        wake = () => {};
+      }
+      throw new SshdConfigError(`sshd (pid ${pid}) did not listen again within 15 s of SIGHUP: check it is still running`);
+    } finally {
+      watcher?.close();
+    }
+  })();
+  // Awaited by the caller later; not an unhandled rejection meanwhile.
+  listening.catch(() => {});
+  return { listening };
 }
 
 function isAlive(pid: number): boolean {
@@ -156,19 +275,18 @@ function isAlive(pid: number): boolean {
   }
 }
 
-/** Inodes of the listening TCP sockets that process `pid` holds. */
-async function listening(pid: number): Promise<Set<number>> {
+/** Which file is at `path` now: a file written anew (sshd unlinks and recreates its pid file) has another identity. */
+async function fileId(path: string): Promise<string | undefined> {
+  const s = await stat(path, { bigint: true }).catch(() => undefined);
+  return s && `${s.dev}:${s.ino}:${s.ctimeNs}:${s.mtimeNs}`;
+}
+
+/** Inodes of the sockets process `pid` holds (one readdir of /proc/<pid>/fd; /proc/net/tcp costs milliseconds to read). */
+async function sockets(pid: number): Promise<Set<number>> {
   const held = new Set<number>();
   for (const fd of await readdir(`/proc/${pid}/fd`).catch(() => [] as string[])) {
     const m = /^socket:\[(\d+)\]$/.exec(await readlink(`/proc/${pid}/fd/${fd}`).catch(() => ""));
     if (m) held.add(Number(m[1]));
   }
-  const out = new Set<number>();
-  for (const table of ["/proc/net/tcp", "/proc/net/tcp6"]) {
-    for (const line of ((await readOr(table)) ?? "").split("\n").slice(1)) {
-      const f = line.trim().split(/\s+/);
-      if (f[3] === "0A" && held.has(Number(f[9]))) out.add(Number(f[9])); // 0A: LISTEN
-    }
-  }
-  return out;
+  return held;
 }

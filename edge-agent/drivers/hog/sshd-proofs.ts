@@ -1,0 +1,142 @@
+import { createHash } from "node:crypto";
+import { readFile, readdir, stat } from "node:fs/promises";
+import { basename, dirname, isAbsolute, join } from "node:path";
+
+/**
+ * What `sshd -t` and `sshd -T -C` proved about the hog's rule, remembered so
+ * that a lock whose rule differs from a proven one only in the allowed login
+ * names is not run through sshd again. Login names are checked tokens
+ * (sshd-rule.ts) that cannot change how sshd parses the Match line, so the
+ * proof holds for the rule's *shape*, as long as nothing sshd reads changed:
+ * - the configuration: the main file and every file it Includes (content,
+ *   and which files an Include glob matches), the hog's own two files left
+ *   out, since they are what is being proven;
+ * - what else `sshd -t` checks: the sshd binary, the host keys, the
+ *   privilege-separation folder, and the user and group databases (an
+ *   admin's `Match User`/`Match Group` block is resolved through them);
+ * - the probe user: `sshd -T -C user=<probe>` proves the rule wins for that
+ *   user, so a proof is only reused for the same probe.
+ * Anything else, or a configuration the fingerprint cannot follow (an
+ * Include with a wildcard in a folder name), is checked by sshd as before.
+ */
+
+export interface Proof {
+  /** sshd's PidFile (from `sshd -T`): where the running sshd is found to reload it. */
+  pidFile: string;
+  /** The HostKey files `sshd -T` listed: `sshd -t` fails without them. */
+  hostKeys: string[];
+  /** The fingerprint of what else sshd reads (`aroundFingerprint`) when the proof was made. */
+  around: string;
+}
+
+/** Debian's privilege-separation folder: `sshd -t` fails without it. */
+const PRIVSEP_DIR = "/run/sshd";
+
+export class SshdProofs {
+  private readonly proofs = new Map<string, Proof>();
+
+  /** The proof for this key, if what else sshd reads is as it was when proven. */
+  async get(key: string, sshdPath: string): Promise<Proof | undefined> {
+    const p = this.proofs.get(key);
+    if (!p) return undefined;
+    if ((await aroundFingerprint(sshdPath, p.hostKeys)) === p.around) return p;
+    this.proofs.delete(key);
+    return undefined;
+  }
+
+  /** Remembers a proof; `around` must have been taken before sshd checked, so a change during the check is not hidden. */
+  set(key: string, proof: Proof): void {
+    // A host sees few rule shapes and configurations; old entries can go.
+    if (this.proofs.size >= 64) this.proofs.delete(this.proofs.keys().next().value!);
+    this.proofs.set(key, proof);
+  }
+
+  forget(): void {
+    this.proofs.clear();
+  }
+}
+
+/** The `pidfile` and `hostkey` lines of `sshd -T` output. */
+export function fromSshdT(stdout: string): { pidFile?: string; hostKeys: string[] } {
+  const hostKeys: string[] = [];
+  let pidFile: string | undefined;
+  for (const line of stdout.split("\n")) {
+    const m = /^(\S+)\s+(.*)$/.exec(line.trim());
+    if (!m) continue;
+    const k = m[1]!.toLowerCase();
+    if (k === "pidfile") pidFile = m[2]!.trim();
+    else if (k === "hostkey") hostKeys.push(m[2]!.trim());
+  }
+  return { pidFile, hostKeys };
+}
+
+async function statText(path: string): Promise<string> {
+  try {
+    const s = await stat(path, { bigint: true });
+    return `${s.dev}:${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}:${s.mode}:${s.uid}:${s.gid}`;
+  } catch (e) {
+    return `absent:${(e as NodeJS.ErrnoException).code ?? ""}`;
+  }
+}
+
+/** sshd's binary, host keys, privilege-separation folder, passwd and group: what `sshd -t` reads besides the configuration. */
+export async function aroundFingerprint(sshdPath: string, hostKeys: readonly string[]): Promise<string> {
+  const paths = [sshdPath, PRIVSEP_DIR, "/etc/passwd", "/etc/group", ...hostKeys];
+  const parts = await Promise.all(paths.map(async (p) => `${p}=${await statText(p)}`));
+  return parts.join("\n");
+}
+
+/** A glob's last component as a regular expression; undefined for what this does not follow (`[...]`). */
+function globRegExp(glob: string): RegExp | undefined {
+  if (/[[\]\\]/.test(glob)) return undefined;
+  return new RegExp(`^${glob.replace(/[.+^${}()|]/g, "\\$&").replace(/\*/g, "[^/]*").replace(/\?/g, "[^/]")}$`);
+}
+
+/** sshd_config arguments: whitespace-separated, double quotes group. */
+function words(s: string): string[] {
+  return [...s.matchAll(/"([^"]*)"|(\S+)/g)].map((m) => m[1] ?? m[2]!);
+}
+
+/**
+ * A hash of the sshd configuration as sshd would read it: `main` and every
+ * file reached through `Include` (in Match blocks too), with each glob's
+ * matches, leaving out `skip` (the hog's own files). Undefined when it cannot
+ * be followed: then every lock is checked by sshd.
+ */
+export async function configFingerprint(main: string, skip: ReadonlySet<string>): Promise<string | undefined> {
+  const hash = createHash("sha256");
+  let files = 0;
+  const visit = async (path: string, depth: number): Promise<boolean> => {
+    // sshd itself refuses deeper nesting; a loop would never end.
+    if (depth > 16 || ++files > 1000) return false;
+    let text: string;
+    try {
+      text = await readFile(path, "utf8");
+    } catch (e) {
+      hash.update(`\0${path}\0absent:${(e as NodeJS.ErrnoException).code ?? ""}`);
+      return true;
+    }
+    hash.update(`\0${path}\0${text.length}\0${text}`);
+    for (const raw of text.split("\n")) {
+      const m = /^\s*include\s*(?:=\s*|\s+)(.*)$/i.exec(raw);
+      if (!m) continue;
+      for (const arg of words(m[1]!)) {
+        // Relative Includes are relative to /etc/ssh, wherever the including file is.
+        const p = isAbsolute(arg) ? arg : join("/etc/ssh", arg);
+        if (/[*?[\]]/.test(dirname(p))) return false;
+        const base = basename(p);
+        if (!/[*?[\]]/.test(base)) {
+          if (!skip.has(p) && !(await visit(p, depth + 1))) return false;
+          continue;
+        }
+        const re = globRegExp(base);
+        if (!re) return false;
+        const names = (await readdir(dirname(p)).catch(() => [] as string[])).filter((n) => re.test(n) && !n.startsWith(".") && !skip.has(join(dirname(p), n))).sort();
+        hash.update(`\0glob ${p}\0${names.join("\0")}`);
+        for (const n of names) if (!(await visit(join(dirname(p), n), depth + 1))) return false;
+      }
+    }
+    return true;
+  };
+  return (await visit(main, 0)) ? hash.digest("base64url") : undefined;
+}

@@ -1,0 +1,144 @@
+import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { appendFile, mkdir, readFile, readdir, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { execFileArgs, type ExecFn } from "../../edge-agent/drivers/deps.ts";
+import { lockSshd, rulePath, unlockSshd, type SshdControl } from "../../edge-agent/drivers/hog/sshd-control.ts";
+import { configFingerprint, SshdProofs } from "../../edge-agent/drivers/hog/sshd-proofs.ts";
+import { DROP_IN_NAME, ruleInForce } from "../../edge-agent/drivers/hog/sshd-rule.ts";
+import { freePort, tempDir } from "../services/process.ts";
+import { requireUnshare } from "../netns/namespace.ts";
+
+/**
+ * The hog asks sshd (`sshd -t`, `sshd -T -C`) about its rule once per
+ * configuration and rule shape, and reuses that answer while nothing sshd
+ * reads has changed. A REAL sshd runs (in a private mount namespace, for its
+ * /run/sshd), is reloaded by every lock and unlock, and every sshd process
+ * the hog starts is counted.
+ */
+const SSHD = "/usr/sbin/sshd";
+/** Runs sshd with a private /run/sshd; everything else as is. */
+const inPrivateRun = (args: readonly string[]): [string, string[]] => ["unshare", ["--mount", "--propagation", "private", "--", "sh", "-c", 'mount -t tmpfs labhog-run /run && mkdir /run/sshd && exec "$@"', "sh", SSHD, ...args]];
+const sshdCalls: string[][] = [];
+const exec: ExecFn = (file, args, opts) => {
+  if (file !== SSHD) return execFileArgs(file, args, opts);
+  sshdCalls.push([...args]);
+  const [f, a] = inPrivateRun(args);
+  return execFileArgs(f, a, opts);
+};
+const keygen = (path: string) => new Promise<void>((res, rej) => execFile("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", path], (e) => (e ? rej(e) : res())));
+/** `sshd -T -C user=<user>` as sshd would apply the configuration on disk now. */
+const effective = async (config: string, user: string) => (await exec(SSHD, ["-T", "-f", config, "-C", `user=${user},host=x,addr=127.0.0.1,laddr=127.0.0.1,lport=22`])).stdout;
+
+describe("configuration fingerprint", () => {
+  it("follows Includes and globs, leaves out the hog's own files, and changes with any included file's content or a file added", async () => {
+    const dir = await tempDir("hog-fp");
+    await mkdir(join(dir, "d"));
+    const main = join(dir, "sshd_config");
+    await writeFile(main, `Include ${dir}/d/*.conf\nInclude ${dir}/extra\nPort 22\n`);
+    await writeFile(join(dir, "d", "10-admin.conf"), "PasswordAuthentication yes\n");
+    await writeFile(join(dir, "extra"), "Match User alice\n\tInclude nested.conf\n");
+    const own = new Set([join(dir, "d", `${DROP_IN_NAME}.conf`), join(dir, "run", "sshd.conf")]);
+    const fp0 = await configFingerprint(main, own);
+    expect(fp0).toMatch(/^[\w-]{43}$/);
+
+    await writeFile(join(dir, "d", `${DROP_IN_NAME}.conf`), "Include anything\n");
+    await writeFile(join(dir, "d", ".hidden.conf"), "not matched by the glob\n");
+    await writeFile(join(dir, "d", "20-admin.txt"), "not matched by the glob\n");
+    expect(await configFingerprint(main, own)).toBe(fp0);
+
+    await writeFile(join(dir, "d", "10-admin.conf"), "PasswordAuthentication no\n");
+    const fp1 = await configFingerprint(main, own);
+    expect(fp1).not.toBe(fp0);
+    await writeFile(join(dir, "d", "30-admin.conf"), "");
+    const fp2 = await configFingerprint(main, own);
+    expect(fp2).not.toBe(fp1);
+    await appendFile(join(dir, "extra"), "\tPasswordAuthentication no\n");
+    expect(await configFingerprint(main, own)).not.toBe(fp2);
+
+    // A wildcard in a folder name is not followed: every lock is then checked by sshd.
+    await writeFile(main, `Include ${dir}/*/x.conf\n`);
+    expect(await configFingerprint(main, own)).toBeUndefined();
+  });
+});
+
+describe("sshd checks a rule shape once per configuration", () => {
+  let dir: string;
+  let sshd: ChildProcess;
+  let c: SshdControl;
+  const log = () => readFile(join(dir, "sshd.log"), "utf8");
+
+  beforeAll(async () => {
+    requireUnshare(["--mount", "--propagation", "private"]);
+    dir = await tempDir("hog-proofs");
+    await mkdir(join(dir, "conf.d"));
+    await keygen(join(dir, "hk"));
+    await writeFile(join(dir, "conf.d", "10-admin.conf"), "PasswordAuthentication yes\n");
+    await writeFile(join(dir, "sshd_config"), [`Include ${dir}/conf.d/*.conf`, `Port ${await freePort()}`, "ListenAddress 127.0.0.1", `HostKey ${dir}/hk`, `PidFile ${dir}/sshd.pid`, "UsePAM no", ""].join("\n"));
+    const [f, a] = inPrivateRun(["-D", "-f", join(dir, "sshd_config"), "-E", join(dir, "sshd.log")]);
+    sshd = spawn(f, a, { stdio: "ignore" });
+    for (let i = 0; !(await readFile(join(dir, "sshd.pid"), "utf8").catch(() => "")); i++) {
+      if (i > 400 || sshd.exitCode !== null) throw new Error(`sshd did not start: ${await log().catch(() => "")}`);
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    c = { sshdPath: SSHD, sshdConfig: join(dir, "sshd_config"), runDir: join(dir, "run"), exec, proofs: new SshdProofs() };
+  });
+  afterAll(async () => {
+    sshd?.kill("SIGTERM");
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  /** Locks, waits until sshd listens again; returns which sshd processes the lock started. */
+  const lock = async (allowed: string[], probe: string) => {
+    sshdCalls.length = 0;
+    const l = await lockSshd(c, allowed, probe);
+    await l.inForce;
+    return { ...l, calls: sshdCalls.map((a) => a[0]) };
+  };
+
+  it("the first lock asks sshd (-t ×2, -T -C) and reloads it; the rule is in force for the probe and not for the allowed", async () => {
+    const l = await lock(["root", "bob"], "alice");
+    expect(l).toMatchObject({ reloaded: true, checked: true, calls: ["-t", "-t", "-T"] });
+    expect(ruleInForce(await effective(c.sshdConfig, "alice"), `${c.runDir}/keys`)).toEqual([]);
+    expect(ruleInForce(await effective(c.sshdConfig, "bob"), `${c.runDir}/keys`)).not.toEqual([]);
+    expect((await log()).match(/Received SIGHUP; restarting\./g)).toHaveLength(1);
+    await unlockSshd(c, l.dropIn);
+    expect((await log()).match(/Received SIGHUP; restarting\./g)).toHaveLength(2);
+  });
+
+  it("a lock whose rule differs only in the allowed names starts no sshd process, still installs the new names and reloads sshd", async () => {
+    const l = await lock(["root", "carol"], "alice");
+    expect(l).toMatchObject({ reloaded: true, checked: false, calls: [] });
+    expect(await readFile(rulePath(c), "utf8")).toContain("Match User *,!carol,!root\n");
+    expect(ruleInForce(await effective(c.sshdConfig, "alice"), `${c.runDir}/keys`)).toEqual([]);
+    expect(ruleInForce(await effective(c.sshdConfig, "carol"), `${c.runDir}/keys`)).not.toEqual([]);
+    expect((await log()).match(/Received SIGHUP; restarting\./g)).toHaveLength(3);
+    await unlockSshd(c, l.dropIn);
+  });
+
+  it("another shape (more names) or another probe user is asked of sshd again", async () => {
+    const more = await lock(["root", "bob", "carol"], "alice");
+    expect(more).toMatchObject({ checked: true, calls: ["-t", "-t", "-T"] });
+    await unlockSshd(c, more.dropIn);
+    const probe = await lock(["root", "bob"], "dave");
+    expect(probe).toMatchObject({ checked: true, calls: ["-t", "-t", "-T"] });
+    await unlockSshd(c, probe.dropIn);
+  });
+
+  it("a host key replaced since: sshd is asked again", async () => {
+    await rm(join(dir, "hk"));
+    await rm(join(dir, "hk.pub"));
+    await keygen(join(dir, "hk"));
+    const l = await lock(["root", "erin"], "alice");
+    expect(l).toMatchObject({ checked: true, calls: ["-t", "-t", "-T"] });
+    await unlockSshd(c, l.dropIn);
+  });
+
+  it("an admin's edit that sshd -t rejects: the next lock of a proven shape asks sshd, refuses, and installs nothing", async () => {
+    await writeFile(join(dir, "conf.d", "10-admin.conf"), "PasswordAuthentication yes\nNoSuchOption yes\n");
+    await expect(lock(["root", "frank"], "alice")).rejects.toThrow(/sshd -t -f .* rejects the configuration: .*NoSuchOption/);
+    expect(sshdCalls.map((a) => a[0])).toEqual(["-t"]);
+    expect(await readdir(join(dir, "conf.d"))).toEqual(["10-admin.conf"]);
+    expect(await readFile(rulePath(c), "utf8").catch(() => "absent")).toBe("absent");
+  });
+});
