@@ -9,6 +9,7 @@ import { log } from "../log.ts";
 import { bookFromForm, extendFromForm, releaseFromForm } from "./actions.ts";
 import { loadStatus, type StatusModel } from "./model.ts";
 import { regionsOf, versionOf, VersionMemory, type BoardVersion, type Region } from "./live-delta.ts";
+import { inputDigest, RenderMemo } from "./render-memo.ts";
 import { listWaitOf } from "../api/views.ts";
 import { Board, Page, type FormEcho, type PageOptions } from "./page.tsx";
 import { assertCsrf, clearSession, csrfToken, principalOf, setSession } from "./session.ts";
@@ -74,6 +75,8 @@ const LIVE_CLOCK_MS = 60_000;
 
 /** The board versions this isolate served, for the viewers' `?since=` polls (live-delta.ts). */
 const versions = new VersionMemory();
+/** Board versions by what they were drawn from, so an unchanged poll is not drawn again (render-memo.ts). */
+const drawn = new RenderMemo();
 
 /** Cuts a rendered board (or page) into its live regions and remembers their version. */
 async function boardVersion(html: string): Promise<{ v: BoardVersion; regions: Region[] }> {
@@ -145,13 +148,17 @@ export function registerStatusPage(app: Hono<any>): void {
     const now = Date.now();
     const m = await model(c, env, now - (now % LIVE_CLOCK_MS));
     if (!mayView(env, m.principal)) return c.text("sign in", 401);
-    const html = (await (<Board m={m} />).toString()) as string;
-    const { v, regions } = await boardVersion(html);
-    const tag = `W/"${v.version}"`;
-    const headers = { ...revalidate, etag: tag, "x-labhog-version": v.version };
     const since = c.req.query("since");
     const seen = since ?? /^(?:W\/)?"([0-9a-f]{40})"$/.exec(c.req.header("if-none-match")?.trim() ?? "")?.[1];
-    if (seen === v.version) return c.body(null, 304, headers);
+    const notModified = (version: string) => c.body(null, 304, { ...revalidate, etag: `W/"${version}"`, "x-labhog-version": version });
+    // Drawn from the same inputs as a board this viewer already shows: nothing to draw (render-memo.ts).
+    const input = await inputDigest(m);
+    if (seen !== undefined && drawn.get(input) === seen) return notModified(seen);
+    const html = (await (<Board m={m} />).toString()) as string;
+    const { v, regions } = await boardVersion(html);
+    drawn.set(input, v.version);
+    const headers = { ...revalidate, etag: `W/"${v.version}"`, "x-labhog-version": v.version };
+    if (seen === v.version) return notModified(v.version);
     const changed = since ? versions.changedSince(since, v, regions) : undefined;
     if (changed) return c.html(`<div id="board" data-delta>${changed.map((r) => r.html).join("")}</div>`, 200, { ...headers, "x-labhog-delta": String(changed.length) });
     return c.html(html, 200, { ...headers, "x-labhog-delta": "full" });
