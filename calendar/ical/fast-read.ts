@@ -44,6 +44,19 @@ function bail(): never {
   throw NOT_FAST;
 }
 
+/** One VEVENT: its jCal properties and a reader over them. */
+interface Comp {
+  props: JProp[];
+  r: PropReader;
+  described?: Described;
+}
+
+interface Group {
+  uid: string;
+  master?: Comp;
+  overrides: Comp[];
+}
+
 function read(jcal: unknown[], ctx: MappingContext, lab: IntlZone, window: { startMs: number; endMs: number }, nowMs: number): Reservation[] {
   const subs = jcal[2] as JComp[];
   const zones = new Map<string, ICAL.Timezone>();
@@ -57,27 +70,30 @@ function read(jcal: unknown[], ctx: MappingContext, lab: IntlZone, window: { sta
   // The same spending as the full path; a small margin keeps this path from
   // answering where the full one would stop at the cap.
   const budget = new IterationBudget((ctx.maxIterations ?? DEFAULT_MAX_ITERATIONS) - 16);
-  const readers: PropReader[] = [];
+  // By UID in order of appearance, as read.ts groupByUid (objects hold one or a few).
+  const groups: Group[] = [];
   for (const ev of events) {
     budget.spend();
-    const r = jcalReader(ev[1]);
-    const uid = textOf(r, "uid");
-    if (!uid || r.has("recurrence-id")) bail();
-    // Two components of one UID are a series and its overrides (or an error): the full path's.
-    for (const other of readers) if (textOf(other, "uid") === uid) bail();
-    readers.push(r);
+    const c: Comp = { props: ev[1], r: jcalReader(ev[1]) };
+    const uid = textOf(c.r, "uid");
+    if (!uid) bail();
+    let g = groups.find((x) => x.uid === uid);
+    if (!g) groups.push((g = { uid, overrides: [] }));
+    if (c.r.has("recurrence-id")) g.overrides.push(c);
+    else if (g.master) bail();
+    else g.master = c;
   }
 
   const out: Reservation[] = [];
-  for (let i = 0; i < events.length; i++) {
-    const r = readers[i]!;
-    if (textOf(r, X.kind)?.trim().toLowerCase() === "notice") continue;
-    const slots = occurrences(events[i]![1], r, zones, lab, window, budget);
-    if (slots.length === 0) continue;
-    const recurring = r.has("rrule") || r.has("rdate");
-    const d = describedOf(events[i]![1], r, ctx);
-    const uid = textOf(r, "uid")!;
-    for (const slot of slots) out.push(reservationOf(uid, slot, d, recurring, ctx, nowMs));
+  for (const g of groups) {
+    if (textOf((g.master ?? g.overrides[0]!).r, X.kind)?.trim().toLowerCase() === "notice") continue;
+    const { recurring, slots } = series(g, zones, lab, window, budget);
+    for (const slot of slots) {
+      const c = slot.comp;
+      const m = g.master && g.master !== c ? g.master : undefined;
+      c.described ??= describe(c.r, m?.r, ctx, utcText(c.props, "created") ?? (m && utcText(m.props, "created")), utcText(c.props, "dtstamp") ?? (m && utcText(m.props, "dtstamp")));
+      out.push(reservationOf(g.uid, slot, c.described, recurring || c !== g.master, ctx, nowMs));
+    }
   }
   return out;
 }
@@ -108,10 +124,6 @@ function inFileZone(vtz: JComp, zones: Map<string, ICAL.Timezone>): void {
     const comp = new ICAL.Component(JSON.parse(JSON.stringify(vtz)) as unknown[]);
     for (const rule of comp.getAllSubcomponents()) if (rule.name === "standard" || rule.name === "daylight") checkZoneRule(rule, tzid, undefined);
   }));
-}
-
-function describedOf(props: JProp[], r: PropReader, ctx: MappingContext): Described {
-  return describe(r, undefined, ctx, utcText(props, "created"), utcText(props, "dtstamp"));
 }
 
 /** CREATED/DTSTAMP as a plain UTC date-time; anything else is left to the full path. */
@@ -266,61 +278,146 @@ function endOf(startMs: number, day: number, start: FastTime, length: EventLengt
   }
 }
 
-/** The master's occurrences in the window, as expandSeries finds them for a series without overrides. */
-function occurrences(props: JProp[], r: PropReader, zones: Map<string, ICAL.Timezone>, lab: IntlZone, window: { startMs: number; endMs: number }, budget: IterationBudget): Slot[] {
-  const { start, length } = timingOf(props, zones, lab);
-  if (r.has("rdate")) bail();
-  const status = textOf(r, "status");
-  if (status !== undefined && status.toUpperCase() === "CANCELLED") return [];
-  const recurring = r.has("rrule");
-  const excluded = exclusions(props, start, zones, lab, budget);
+/** An occurrence and the component that describes it. */
+interface FastSlot extends Slot {
+  comp: Comp;
+}
 
-  const reach = lengthBoundMs(length);
-  const fromMs = window.startMs - reach - DAY_MS;
-  const out: Slot[] = [];
-  if (!recurring) {
-    take(out, start.ms, start.day, start, length, false, excluded, window);
-    return out;
+/** A RECURRENCE-ID override, as expandSeries reads it. */
+interface Override {
+  ridMs: number;
+  comp: Comp;
+  start: FastTime;
+  startMs: number;
+  endMs: number;
+  cancelled: boolean;
+  thisAndFuture: boolean;
+}
+
+function isCancelled(r: PropReader): boolean {
+  const s = r.first("status");
+  return typeof s === "string" && s.toUpperCase() === "CANCELLED";
+}
+
+function sequenceOf(r: PropReader): number {
+  const s = Number(r.first("sequence"));
+  return Number.isFinite(s) ? s : 0;
+}
+
+/**
+ * One UID's occurrences in the window: expand.ts expandSeries, step for
+ * step, on numbers (overrides matched by instant, THISANDFUTURE shifting
+ * later instances, the later SEQUENCE winning between two overrides).
+ */
+function series(g: Group, zones: Map<string, ICAL.Timezone>, lab: IntlZone, window: { startMs: number; endMs: number }, budget: IterationBudget): { recurring: boolean; slots: FastSlot[] } {
+  const overrides: Override[] = g.overrides.map((comp) => {
+    budget.spend();
+    const ridProp = prop(comp.props, "recurrence-id")!;
+    if (ridProp.length !== 4) bail();
+    const rid = timeOf(ridProp, zones, lab, ridProp[3]);
+    const { start, length } = timingOf(comp.props, zones, lab);
+    const range = (ridProp[1] as Record<string, unknown>).range;
+    return {
+      ridMs: rid.ms,
+      comp,
+      start,
+      startMs: start.ms,
+      endMs: endOf(start.ms, start.day, start, length),
+      cancelled: isCancelled(comp.r),
+      thisAndFuture: typeof range === "string" && range.toUpperCase() === "THISANDFUTURE",
+    };
+  });
+  const exact = new Map<number, Override>();
+  for (const o of overrides) {
+    const prev = exact.get(o.ridMs);
+    if (!prev || sequenceOf(o.comp.r) >= sequenceOf(prev.comp.r)) exact.set(o.ridMs, o);
   }
-  const rules = props.filter((p) => p[0] === "rrule");
-  if (rules.length !== 1) bail();
-  const plan = planOf(rules[0]!);
-  // DTSTART and the rule's instances merged in order, one instance per
-  // instant (expand.ts instances()); the rule's next instance is fetched
-  // before the current one is used, as there.
-  const it = ruleInstants(plan, start, fromMs, budget);
-  let next = it.next();
-  let dtstartPending = true;
-  let lastMs = -Infinity;
-  for (;;) {
-    let ms: number;
-    let day: number;
-    if (dtstartPending && (next.done || start.ms <= next.value[0])) {
-      dtstartPending = false;
-      ms = start.ms;
-      day = start.day;
-    } else if (!next.done) {
-      [ms, day] = next.value;
-      next = it.next();
-    } else {
-      break;
+  const master = g.master;
+  if (!master) {
+    const slots: FastSlot[] = [];
+    for (const o of exact.values()) {
+      if (!o.cancelled && overlapsWindow(o.startMs, o.endMs, window)) slots.push({ recurrenceIdMs: o.ridMs, startMs: o.startMs, endMs: o.endMs, allDay: o.start.isDate, comp: o.comp });
     }
-    if (ms <= lastMs) continue;
-    lastMs = ms;
-    if (!take(out, ms, day, start, length, true, excluded, window)) break;
+    return { recurring: true, slots };
+  }
+
+  const { start, length } = timingOf(master.props, zones, lab);
+  if (master.r.has("rdate")) bail();
+  const recurring = master.r.has("rrule");
+  if (isCancelled(master.r)) return { recurring, slots: [] };
+  const excluded = exclusions(master.props, start, zones, lab, budget);
+
+  const out: FastSlot[] = [];
+  for (const o of exact.values()) {
+    if (o.cancelled) continue;
+    if (excluded?.instants.has(o.ridMs)) continue;
+    if (!overlapsWindow(o.startMs, o.endMs, window)) continue;
+    out.push({ recurrenceIdMs: recurring || o.ridMs !== start.ms ? o.ridMs : undefined, startMs: o.startMs, endMs: o.endMs, allDay: o.start.isDate, comp: o.comp });
+  }
+
+  const ranges = overrides.length ? overrides.filter((o) => o.thisAndFuture).sort((a, b) => a.ridMs - b.ridMs) : NO_OVERRIDES;
+  // A THISANDFUTURE override may move later instances earlier: look that far past the window.
+  let lookahead = 0;
+  for (const r of ranges) lookahead = Math.max(lookahead, r.ridMs - r.startMs);
+  const stopAt = window.endMs + lookahead;
+  let reach = lengthBoundMs(length);
+  for (const r of ranges) reach = Math.max(reach, r.endMs - r.ridMs);
+  const fromMs = window.startMs - reach - DAY_MS;
+
+  let rangeIdx = -1;
+  const take = (ms: number, day: number): boolean => {
+    if (ms >= stopAt) return false;
+    if (excluded && (excluded.instants.has(ms) || (excluded.dates.size > 0 && excluded.dates.has(day)))) return true;
+    if (exact.has(ms)) return true;
+    while (rangeIdx + 1 < ranges.length && ranges[rangeIdx + 1]!.ridMs <= ms) rangeIdx++;
+    const range = rangeIdx >= 0 ? ranges[rangeIdx] : undefined;
+    let slot: FastSlot;
+    if (range) {
+      if (range.cancelled) return true;
+      const startMs = ms + (range.startMs - range.ridMs);
+      slot = { recurrenceIdMs: ms, startMs, endMs: startMs + (range.endMs - range.startMs), allDay: range.start.isDate, comp: range.comp };
+    } else {
+      slot = { recurrenceIdMs: recurring ? ms : undefined, startMs: ms, endMs: endOf(ms, day, start, length), allDay: start.isDate, comp: master };
+    }
+    if (overlapsWindow(slot.startMs, slot.endMs, window)) out.push(slot);
+    return true;
+  };
+
+  if (!recurring) take(start.ms, start.day);
+  else {
+    const rules = master.props.filter((p) => p[0] === "rrule");
+    if (rules.length !== 1) bail();
+    const plan = planOf(rules[0]!);
+    // DTSTART and the rule's instances merged in order, one instance per
+    // instant (expand.ts instances()); the rule's next instance is fetched
+    // before the current one is used, as there.
+    const it = ruleInstants(plan, start, fromMs, budget);
+    let next = it.next();
+    let dtstartPending = true;
+    let lastMs = -Infinity;
+    for (;;) {
+      let ms: number;
+      let day: number;
+      if (dtstartPending && (next.done || start.ms <= next.value[0])) {
+        dtstartPending = false;
+        ms = start.ms;
+        day = start.day;
+      } else if (!next.done) {
+        [ms, day] = next.value;
+        next = it.next();
+      } else {
+        break;
+      }
+      if (ms <= lastMs) continue;
+      lastMs = ms;
+      if (!take(ms, day)) break;
+    }
   }
   out.sort((a, b) => a.startMs - b.startMs || (a.recurrenceIdMs ?? 0) - (b.recurrenceIdMs ?? 0));
-  return out;
+  return { recurring, slots: out };
 }
 
-/** One instance of the set (expandSeries' loop body); false once past the window. */
-function take(out: Slot[], ms: number, day: number, start: FastTime, length: EventLength, recurring: boolean, excluded: Exclusions | undefined, window: { startMs: number; endMs: number }): boolean {
-  if (ms >= window.endMs) return false;
-  if (excluded && (excluded.instants.has(ms) || (excluded.dates.size > 0 && excluded.dates.has(day)))) return true;
-  const endMs = endOf(ms, day, start, length);
-  if (overlapsWindow(ms, endMs, window)) out.push({ recurrenceIdMs: recurring ? ms : undefined, startMs: ms, endMs, allDay: start.isDate });
-  return true;
-}
+const NO_OVERRIDES: Override[] = [];
 
 /** Instants (and days) of a simple rule: rule.ts ruleStarts and expand.ts countFromDtstart, in numbers. */
 function* ruleInstants(plan: SimplePlan, start: FastTime, fromMs: number, budget: IterationBudget): Generator<[number, number]> {

@@ -142,9 +142,16 @@ function generated(seed: number): string {
     if (r.chance(0.03)) lines.push("X-OTHER;TZID=Mars/Base:1");
     lines.push(`SUMMARY:${r.pick(["alice: soldering", "[conflict] bob: x", "alice", "plain"])}`);
     events.push(lines);
-    if (r.chance(0.1)) {
-      const range = r.chance(0.5) ? ";RANGE=THISANDFUTURE" : "";
-      events.push([`UID:${uid}`, `RECURRENCE-ID${range}${value(date, time)}`, `DTSTART${value(date, "T100000")}`, "SUMMARY:moved"]);
+    for (let k = r.chance(0.2) ? 1 + r.int(3) : 0; k > 0; k--) {
+      const range = r.chance(0.4) ? ";RANGE=THISANDFUTURE" : "";
+      const rid = r.chance(0.6) ? value(date, time) : value(`${date.slice(0, 6)}${pad(Math.min(28, +date.slice(6) + r.int(10)))}`, time);
+      const moved = [`UID:${uid}`, `RECURRENCE-ID${range}${rid}`, `DTSTART${value(date, r.pick(["T100000", "T060000"]))}`, "SUMMARY:moved"];
+      if (r.chance(0.3)) moved.push(`DTEND${value(date, "T110000")}`);
+      if (r.chance(0.2)) moved.push("STATUS:CANCELLED");
+      if (r.chance(0.3)) moved.push(`SEQUENCE:${r.int(3)}`);
+      if (r.chance(0.2)) moved.push("ORGANIZER:mailto:bob@example.org");
+      if (r.chance(0.2)) moved.push("CREATED:20260105T000000Z");
+      events.push(moved);
     }
   }
   return ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//test//EN", ...vtz, ...events.flatMap((e) => ["BEGIN:VEVENT", ...e, "END:VEVENT"]), "END:VCALENDAR", ""].join("\r\n");
@@ -166,21 +173,21 @@ describe("the jCal fast path maps like ical.js", () => {
     for (const h of HAND_WORKED) expectAgree(handWorkedIcs(h), h.name);
   });
 
-  it("on 1500 generated objects", () => {
+  it("on 1000 generated objects", () => {
     let fast = 0;
-    for (let seed = 1; seed <= 1500; seed++) {
+    for (let seed = 1; seed <= 1000; seed++) {
       const ics = generated(seed);
       expectAgree(ics, `generated #${seed}`);
       if (fastAnswers(ics)) fast++;
     }
     // Enough of them go the fast way for the comparison to mean something.
-    expect(fast).toBeGreaterThan(400);
+    expect(fast).toBeGreaterThan(300);
   });
 });
 
 describe("which objects the fast path answers", () => {
   const ev = (...lines: string[]) => cal(["UID:x", "DTSTAMP:20260101T000000Z", ...lines]);
-  it("answers UTC, floating, all-day, zoned, DURATION, simple RRULE and EXDATE", () => {
+  it("answers UTC, floating, all-day, zoned, DURATION, simple RRULE, EXDATE and overrides", () => {
     expect(fastAnswers(ev("DTSTART:20260301T080000Z", "DTEND:20260301T090000Z"))).toBe(true);
     expect(fastAnswers(ev("DTSTART:20260301T080000"))).toBe(true);
     expect(fastAnswers(ev("DTSTART;VALUE=DATE:20260301"))).toBe(true);
@@ -188,13 +195,13 @@ describe("which objects the fast path answers", () => {
     expect(fastAnswers(ev("DTSTART;TZID=America/New_York:20260301T080000", "DTEND;TZID=America/New_York:20260301T093000", "RRULE:FREQ=DAILY;COUNT=30", "EXDATE;TZID=America/New_York:20260301T080000"))).toBe(true);
     const vtz = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//t//EN", ...VTIMEZONES["W. Europe Standard Time"], "BEGIN:VEVENT", "UID:x", "DTSTART;TZID=W. Europe Standard Time:20260301T080000", "RRULE:FREQ=WEEKLY;BYDAY=MO,TU", "END:VEVENT", "END:VCALENDAR", ""].join("\r\n");
     expect(fastAnswers(vtz)).toBe(true);
+    expect(fastAnswers(cal(["UID:x", "DTSTART:20260301T080000Z", "RRULE:FREQ=DAILY"], ["UID:x", "RECURRENCE-ID:20260302T080000Z", "DTSTART:20260302T090000Z"], ["UID:x", "RECURRENCE-ID;RANGE=THISANDFUTURE:20260310T080000Z", "DTSTART:20260310T070000Z"]))).toBe(true);
   });
 
-  it("hands over RDATE (PERIOD too), other rules, overrides, unknown zones and fields ical.js would normalize", () => {
+  it("hands over RDATE (PERIOD too), other rules, unknown zones and fields ical.js would normalize", () => {
     expect(fastAnswers(ev("DTSTART:20260301T080000Z", "RRULE:FREQ=DAILY;COUNT=3", "RDATE;VALUE=PERIOD:20260310T080000Z/PT1H"))).toBe(false);
     expect(fastAnswers(ev("DTSTART:20260301T080000Z", "RDATE:20260310T080000Z"))).toBe(false);
     expect(fastAnswers(ev("DTSTART:20260301T080000Z", "RRULE:FREQ=MONTHLY;BYDAY=1MO"))).toBe(false);
-    expect(fastAnswers(cal(["UID:x", "DTSTART:20260301T080000Z", "RRULE:FREQ=DAILY"], ["UID:x", "RECURRENCE-ID:20260302T080000Z", "DTSTART:20260302T090000Z"]))).toBe(false);
     expect(fastAnswers(ev("DTSTART;TZID=Mars/Base:20260301T080000"))).toBe(false);
     expect(fastAnswers(ev("DTSTART:20260230T080000Z"))).toBe(false);
     expect(fastAnswers(ev("DTSTART:20261231T235960Z"))).toBe(false);
