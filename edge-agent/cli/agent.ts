@@ -4,6 +4,7 @@ import { Agent } from "../agent/agent.ts";
 import { driversNamedIn, loadDriverModules, schemasOf, type DriverModules } from "../agent/driver-modules.ts";
 import { statusCommand } from "../agent/build-drivers.ts";
 import { topics } from "../agent/topics.ts";
+import { tuneV8ForDaemon } from "../agent/daemon-v8.ts";
 import { sshdAuthorizedKeysPatterns, splitPatterns } from "../drivers/hog/index.ts";
 import { execFileArgs } from "../drivers/deps.ts";
 import { createLogger } from "../log.ts";
@@ -19,6 +20,8 @@ export async function runAgent(argv: string[]): Promise<number> {
   } catch (e) {
     throw new UsageError(`${(e as Error).message}; usage: ${usage}`);
   }
+  // Before the config is parsed: the flags apply to what is compiled from here on.
+  if (!values.check) tuneV8ForDaemon();
   let mods: DriverModules = {};
   const cfg = await loadAgentConfig(values.config!, async (doc) => schemasOf((mods = await loadDriverModules(driversNamedIn(doc)))));
   if (values.check) {
