@@ -130,7 +130,9 @@ export default async function run(): Promise<BenchRow[]> {
     // Worker whenever a file in the checkout changes, and drops the requests in flight.
     say("starting the Worker (workerd, no watch)");
     worker = await startLabhogWorker({ LAB_CONFIG: JSON.stringify(lab), AUTH: "off", LOG_LEVEL: "error", SCHEDULE_SIGNING_KEY: JSON.stringify(key.privateJwk) });
-    const base = worker.url;
+    // Straight to workerd: wrangler's proxy Worker turns any lost connection on a POST into
+    // a 503 "Your worker restarted mid-request", hiding what happened (see start-worker.ts).
+    const base = worker.directUrl;
 
     // The Worker's own start (bundle load, first request) apart, so the cold listing below is the ledgers' part.
     let t = performance.now();

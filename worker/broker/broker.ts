@@ -5,6 +5,7 @@ import { labOf, mqttPrefix } from "../lab.ts";
 import { createLogger } from "../log.ts";
 import { applyAgentMessage, type AgentState, type AgentTopic } from "./agent-state.ts";
 import { connectMqtt, type MqttClient } from "./mqtt.ts";
+import { Outbox, type PublishResult } from "./outbox.ts";
 import { ConsoleRelay } from "../console/relay.ts";
 import { SESSION_HEADER, type ConsoleSession } from "../console/session.ts";
 import type { ConsoleLogReply, ConsoleState } from "../../edge-agent/drivers/console/message.ts";
@@ -19,7 +20,7 @@ const PUBLISH_TIMEOUT_MS = 5_000;
 const KEEPALIVE_ALARM_MS = 30_000;
 const AGENT_TOPICS = new Set<AgentTopic>(["status", "usage", "enforcement"]);
 
-export type PublishResult = { ok: true } | { ok: false; error: string };
+export type { PublishResult };
 
 interface MqttSettings {
   url: string;
@@ -49,6 +50,10 @@ export class Broker extends DurableObject<Env> {
   #loaded: Promise<void>;
   /** Console WebSockets: accepted here, beside the one MQTT client they need. */
   #console: ConsoleRelay;
+  /** Publishes gathered per turn and written together (outbox.ts). */
+  #outbox = new Outbox(() => this.#sink(), PUBLISH_TIMEOUT_MS);
+  /** One wait for the connection, shared by every publish that arrives before it is up. */
+  #connecting: Promise<boolean> | undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -136,41 +141,44 @@ export class Broker extends DurableObject<Env> {
 
   async #connected(client: MqttClient): Promise<boolean> {
     if (client.connected) return true;
-    return new Promise<boolean>((resolve) => {
+    // A thousand ledgers publishing while the connection comes up wait on one listener, not a thousand.
+    this.#connecting ??= new Promise<boolean>((resolve) => {
       const done = (v: boolean) => {
         clearTimeout(timer);
         client.off("connect", onConnect);
+        this.#connecting = undefined;
         resolve(v);
       };
       const onConnect = () => done(true);
       const timer = setTimeout(() => done(false), CONNECT_WAIT_MS);
       client.on("connect", onConnect);
     });
+    return this.#connecting;
   }
 
-  /** Publishes one message (retained QoS 1 by default). Never throws: the caller retries on `ok: false`. */
-  async publish(topic: string, payload: string, options: { retain?: boolean; qos?: 0 | 1 } = {}): Promise<PublishResult> {
-    await this.#loaded;
+  /** The outbox's way out: the current client, or why there is none. */
+  #sink() {
     let client: MqttClient | undefined;
     try {
       client = this.#ensureClient();
     } catch (e) {
-      return { ok: false, error: `mqtt config: ${(e as Error).message}` };
+      return `mqtt config: ${(e as Error).message}`;
     }
-    if (!client) return { ok: false, error: "no MQTT broker configured" };
-    if (!(await this.#connected(client))) return { ok: false, error: `broker ${this.#settings?.url} not reachable` };
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    try {
-      await Promise.race([
-        client.publishAsync(topic, payload, { qos: options.qos ?? 1, retain: options.retain ?? true }),
-        new Promise((_, reject) => (timer = setTimeout(() => reject(new Error("no PUBACK in time")), PUBLISH_TIMEOUT_MS))),
-      ]);
-      return { ok: true };
-    } catch (e) {
-      return { ok: false, error: (e as Error).message };
-    } finally {
-      clearTimeout(timer);
-    }
+    if (!client) return "no MQTT broker configured";
+    const c = client;
+    return {
+      ready: async () => ((await this.#connected(c)) ? undefined : `broker ${this.#settings?.url} not reachable`),
+      send: (m: { topic: string; payload: string; qos: 0 | 1; retain: boolean }, done: (error?: Error) => void) => c.publish(m.topic, m.payload, { qos: m.qos, retain: m.retain }, (e) => done(e ?? undefined)),
+    };
+  }
+
+  /**
+   * Publishes one message (retained QoS 1 by default), together with the
+   * others of this turn (outbox.ts). Never throws: the caller retries on `ok: false`.
+   */
+  async publish(topic: string, payload: string, options: { retain?: boolean; qos?: 0 | 1 } = {}): Promise<PublishResult> {
+    await this.#loaded;
+    return this.#outbox.publish({ topic, payload, qos: options.qos ?? 1, retain: options.retain ?? true });
   }
 
   /** Whether MQTT is configured at all (ledgers skip publishing when not). */
