@@ -17,12 +17,12 @@ export interface Described {
   exclusive: boolean;
   purpose: string;
   source: Reservation["source"];
-  image?: string;
-  mode?: string;
-  created?: string;
-  dtstamp?: string;
-  leaseTtl?: number;
-  usage?: string;
+  image: string | undefined;
+  mode: string | undefined;
+  created: string | undefined;
+  dtstamp: string | undefined;
+  leaseTtl: number | undefined;
+  usage: string | undefined;
 }
 
 /**
@@ -34,23 +34,25 @@ export function describe(c: PropReader, master: PropReader | undefined, ctx: Map
   const labhog = (name: string) => textOf(c, name) ?? textOf(master, name);
   const holder = holderOf(c, master, ctx.users, ctx.owner);
   const xHolder = labhog(X.holder);
-  const d: Described = {
-    holder,
-    exclusive: exclusiveOf(textOf(c, "transp"), labhog(X.exclusive)),
-    purpose: purposeOf(textOf(c, "summary") ?? "", xHolder ?? holder.id ?? undefined),
-    source: xHolder !== undefined ? "api" : "calendar",
-  };
+  const exclusive = exclusiveOf(textOf(c, "transp"), labhog(X.exclusive));
+  const purpose = purposeOf(textOf(c, "summary") ?? "", xHolder ?? holder.id ?? undefined);
   const image = labhog(X.image);
-  if (image) d.image = image;
   const mode = labhog(X.mode);
-  if (mode) d.mode = mode;
-  if (created) d.created = created;
-  if (dtstamp) d.dtstamp = dtstamp;
   const ttl = Number(labhog(X.leaseTtl));
-  if (Number.isInteger(ttl) && ttl > 0) d.leaseTtl = ttl;
   const usage = labhog(X.usage);
-  if (usage !== undefined && usage.length <= MAX_USAGE_CHARS) d.usage = usage;
-  return d;
+  // One literal with every field (absent ones undefined): a shape that never grows.
+  return {
+    holder,
+    exclusive,
+    purpose,
+    source: xHolder !== undefined ? "api" : "calendar",
+    image: image || undefined,
+    mode: mode || undefined,
+    created: created || undefined,
+    dtstamp: dtstamp || undefined,
+    leaseTtl: Number.isInteger(ttl) && ttl > 0 ? ttl : undefined,
+    usage: usage !== undefined && usage.length <= MAX_USAGE_CHARS ? usage : undefined,
+  };
 }
 
 /** One occurrence's instants. */
@@ -71,27 +73,32 @@ export function reservationOf(uid: string, occ: Slot, d: Described, ridInId: boo
   const end = isoUtc(occ.endMs);
   // An instance not moved starts at its RECURRENCE-ID: one string for both.
   const rid = occ.recurrenceIdMs === undefined ? undefined : occ.recurrenceIdMs === occ.startMs ? start : isoUtc(occ.recurrenceIdMs);
-  const r: Reservation = {
-    id: rid !== undefined && ridInId ? `${uid}/${rid}` : uid,
-    uid,
-    resource: ctx.resource,
-    // Each reservation its own holder object, as callers may annotate it.
-    holder: { ...d.holder },
-    start,
-    end,
-    exclusive: d.exclusive,
-    purpose: d.purpose,
-    source: d.source,
-    // X-LABHOG-STATE:conflict is labhog's own output; conflicts are recomputed
-    // from the events every time. stateAt's rule, on the instants at hand.
-    state: nowMs < occ.startMs ? "upcoming" : nowMs < occ.endMs ? "active" : "ended",
-    allDay: occ.allDay,
-  };
+  const id = rid !== undefined && ridInId ? `${uid}/${rid}` : uid;
+  // Each reservation its own holder object, as callers may annotate it.
+  const holder = { ...d.holder };
+  // X-LABHOG-STATE:conflict is labhog's own output; conflicts are recomputed
+  // from the events every time. stateAt's rule, on the instants at hand.
+  const state = nowMs < occ.startMs ? "upcoming" : nowMs < occ.endMs ? "active" : "ended";
+  const { created, dtstamp } = d;
+  // The common shapes as whole literals: a property added after the literal
+  // costs each reservation a separate property store (heap the result keeps).
+  // Same keys in the same order as the general case below.
+  if (!d.image && !d.mode && d.leaseTtl === undefined && d.usage === undefined && dtstamp) {
+    if (rid !== undefined) {
+      return created
+        ? { id, uid, resource: ctx.resource, holder, start, end, exclusive: d.exclusive, purpose: d.purpose, source: d.source, state, allDay: occ.allDay, recurrenceId: rid, created, dtstamp }
+        : { id, uid, resource: ctx.resource, holder, start, end, exclusive: d.exclusive, purpose: d.purpose, source: d.source, state, allDay: occ.allDay, recurrenceId: rid, dtstamp };
+    }
+    return created
+      ? { id, uid, resource: ctx.resource, holder, start, end, exclusive: d.exclusive, purpose: d.purpose, source: d.source, state, allDay: occ.allDay, created, dtstamp }
+      : { id, uid, resource: ctx.resource, holder, start, end, exclusive: d.exclusive, purpose: d.purpose, source: d.source, state, allDay: occ.allDay, dtstamp };
+  }
+  const r: Reservation = { id, uid, resource: ctx.resource, holder, start, end, exclusive: d.exclusive, purpose: d.purpose, source: d.source, state, allDay: occ.allDay };
   if (rid !== undefined) r.recurrenceId = rid;
   if (d.image) r.image = d.image;
   if (d.mode) r.mode = d.mode;
-  if (d.created) r.created = d.created;
-  if (d.dtstamp) r.dtstamp = d.dtstamp;
+  if (created) r.created = created;
+  if (dtstamp) r.dtstamp = dtstamp;
   if (d.leaseTtl !== undefined) r.leaseTtl = d.leaseTtl;
   if (d.usage !== undefined) {
     try {

@@ -1,6 +1,6 @@
 import ICAL from "ical.js";
 import type { Reservation } from "../model.ts";
-import { DEFAULT_MAX_ITERATIONS, IterationBudget } from "../recurrence/budget.ts";
+import { DEFAULT_MAX_ITERATIONS, iterationBudget, type IterationBudget } from "../recurrence/budget.ts";
 import { lengthBoundMs, overlapsWindow } from "../recurrence/expand.ts";
 import { simplePlan, type SimplePlan } from "../recurrence/rule.ts";
 import { simpleRuleDays } from "../recurrence/simple-rule.ts";
@@ -45,15 +45,16 @@ function bail(): never {
 }
 
 /** One VEVENT: its jCal properties and a reader over them. */
+// Every field present from the start (no shapes that grow), for the reason jcalReader gives.
 interface Comp {
   props: JProp[];
   r: PropReader;
-  described?: Described;
+  described: Described | undefined;
 }
 
 interface Group {
   uid: string;
-  master?: Comp;
+  master: Comp | undefined;
   overrides: Comp[];
 }
 
@@ -69,16 +70,16 @@ function read(jcal: unknown[], ctx: MappingContext, lab: IntlZone, window: { sta
 
   // The same spending as the full path; a small margin keeps this path from
   // answering where the full one would stop at the cap.
-  const budget = new IterationBudget((ctx.maxIterations ?? DEFAULT_MAX_ITERATIONS) - 16);
+  const budget = iterationBudget((ctx.maxIterations ?? DEFAULT_MAX_ITERATIONS) - 16);
   // By UID in order of appearance, as read.ts groupByUid (objects hold one or a few).
   const groups: Group[] = [];
   for (const ev of events) {
     budget.spend();
-    const c: Comp = { props: ev[1], r: jcalReader(ev[1]) };
+    const c: Comp = { props: ev[1], r: jcalReader(ev[1]), described: undefined };
     const uid = textOf(c.r, "uid");
     if (!uid) bail();
     let g = groups.find((x) => x.uid === uid);
-    if (!g) groups.push((g = { uid, overrides: [] }));
+    if (!g) groups.push((g = { uid, master: undefined, overrides: [] }));
     if (c.r.has("recurrence-id")) g.overrides.push(c);
     else if (g.master) bail();
     else g.master = c;

@@ -39,28 +39,31 @@ const RAW_TYPES = new Set(["text", "cal-address", "unknown", "uri", "integer"]);
 
 /** A reader over one component's jCal property list (`[name, params, type, value…]` each). */
 export function jcalReader(props: readonly unknown[]): PropReader {
-  return new JcalReader(props as readonly unknown[][]);
+  // A literal of shared functions, not a class or closures: one is made per
+  // event on the fast path, and a literal's shape lives with the code (V8
+  // drops a class instance's shape, and the code compiled for it, once a full
+  // GC finds no instance left).
+  return { props: props as readonly unknown[][], first: jFirst, firsts: jFirsts, has: jHas } as JcalReader;
 }
 
-// A class, not closures: one is made per event on the fast path.
-class JcalReader implements PropReader {
-  constructor(private readonly props: readonly unknown[][]) {}
+interface JcalReader extends PropReader {
+  readonly props: readonly unknown[][];
+}
 
-  first(name: string): unknown {
-    for (const p of this.props) if (p[0] === name) return raw(p);
-    return null;
-  }
+function jFirst(this: JcalReader, name: string): unknown {
+  for (const p of this.props) if (p[0] === name) return raw(p);
+  return null;
+}
 
-  firsts(name: string): unknown[] {
-    const out: unknown[] = [];
-    for (const p of this.props) if (p[0] === name) out.push(raw(p));
-    return out;
-  }
+function jFirsts(this: JcalReader, name: string): unknown[] {
+  const out: unknown[] = [];
+  for (const p of this.props) if (p[0] === name) out.push(raw(p));
+  return out;
+}
 
-  has(name: string): boolean {
-    for (const p of this.props) if (p[0] === name) return true;
-    return false;
-  }
+function jHas(this: JcalReader, name: string): boolean {
+  for (const p of this.props) if (p[0] === name) return true;
+  return false;
 }
 
 function raw(p: unknown[]): unknown {

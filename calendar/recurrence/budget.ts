@@ -29,3 +29,17 @@ export class IterationBudget {
     if (this.used > this.max) throw new IterationCapError(this.max);
   }
 }
+
+/**
+ * An IterationBudget as a plain literal: for callers that make one per
+ * calendar object on a hot path, whose shape (unlike a class instance's)
+ * V8 keeps with the compiled code across full GCs.
+ */
+export function iterationBudget(max: number = DEFAULT_MAX_ITERATIONS): IterationBudget {
+  return { used: 0, max, spend: spendLiteral } as IterationBudget;
+}
+
+function spendLiteral(this: IterationBudget, n = 1): void {
+  this.used += n;
+  if (this.used > this.max) throw new IterationCapError(this.max);
+}
