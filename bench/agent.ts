@@ -22,6 +22,7 @@ import type { BenchRow } from "./types.ts";
 import { startMosquitto } from "../test/services/mosquitto.ts";
 import { freePort, tempDir } from "../test/services/process.ts";
 import { generateSigningKey, signSchedule, type Schedule } from "../calendar/schedule/schedule.ts";
+import { AGENT_V8_FLAGS } from "../edge-agent/agent/daemon-v8.ts";
 
 const repo = resolve(fileURLToPath(import.meta.url), "../..");
 const quick = process.env.LABHOG_BENCH_QUICK === "1";
@@ -208,7 +209,7 @@ export default async function run(): Promise<BenchRow[]> {
     const rawP50 = pct(rawLat, 50);
     const mode = real ? "real sshd rule + reload and bind mounts in a private mount namespace, 20 users" : "--simulate (no root/unshare)";
     return [
-      { name: "agent RSS after idle", value: round(b.rssKb / 1024, 1), unit: "MiB", note: `peak ${round(b.hwmKb / 1024, 1)} MiB; built agent (edge-agent/dist), NODE_OPTIONS=${unitNodeOptions} as in the systemd unit` },
+      { name: "agent RSS after idle", value: round(b.rssKb / 1024, 1), unit: "MiB", note: `peak ${round(b.hwmKb / 1024, 1)} MiB; built agent (edge-agent/dist), NODE_OPTIONS=${unitNodeOptions || "(none)"} as in the systemd unit; V8 flags the agent sets itself: ${AGENT_V8_FLAGS.join(" ")}` },
       { name: `agent idle CPU over ${idleSeconds} s`, value: round(idleCpuPct, 3), unit: "% of one core", note: `${b.cpuTicks - a.cpuTicks} ticks` },
       { name: "raw MQTT publish→receive p50 (floor)", value: round(rawP50), unit: "ms", note: `QoS 1, ${payloadBytes} B, ${runs} runs` },
       { name: "schedule publish → hog applied p50", value: round(pct(hogLat, 50)), unit: "ms", ratio: round(pct(hogLat, 50) / rawP50, 1), note: mode },
