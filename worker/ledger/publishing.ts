@@ -1,5 +1,5 @@
 import { durationSeconds } from "../../calendar/config/lab-config.ts";
-import { publishSchedule } from "../schedule/publish.ts";
+import { prepareSchedule, type PreparedSchedule } from "../schedule/publish.ts";
 import { nextSeq } from "../schedule/seq.ts";
 import { isUnbookedUse } from "../usage/unbooked.ts";
 import type { LedgerCore } from "./core.ts";
@@ -8,14 +8,26 @@ import { publicNotice, standingNotices } from "./notices.ts";
 /**
  * Publishing never blocks a booking: requests coalesce into one loop that
  * runs beside the queue (waitUntil) and republishes while changes keep coming.
+ *
+ * A write that changes nothing the agents act on (a booking beyond the
+ * schedule window, a purpose edited) publishes nothing: the schedule they
+ * hold still says all there is, with the same validity, and signing and
+ * sending it again was a sixth of a booking's CPU. The alarm's requests
+ * (a reservation boundary, the half-way refresh of validUntil, a retry)
+ * always publish.
  */
 export class Publisher {
   #running: Promise<void> | undefined;
   #again = false;
+  #always = false;
+  /** Fingerprint of the last schedule the broker took from this ledger (since it woke). */
+  #published: string | undefined;
 
   constructor(private readonly core: () => LedgerCore, private readonly waitUntil: (p: Promise<unknown>) => void) {}
 
-  request(): void {
+  /** `always`: publish even when the schedule says what the last one said (time passed: validity, boundaries). */
+  request(always = false): void {
+    if (always) this.#always = true;
     if (this.#running) {
       this.#again = true;
       return;
@@ -34,25 +46,44 @@ export class Publisher {
     const m = core.state.meta;
     // A ledger that never read its calendar has nothing true to sign: an empty schedule would free a held resource.
     if (!m.lastSyncAt) return;
+    let wrote = false;
     do {
       this.#again = false;
+      const always = this.#always;
+      this.#always = false;
       const now = Date.now();
       const windowMs = durationSeconds(core.lab().policy.scheduleWindow) * 1000;
       const entries = core.view.reservations(now, now + windowMs, now).filter((r) => (r.state === "active" || r.state === "upcoming") && !isUnbookedUse(r));
+      let prepared: PreparedSchedule | undefined;
+      let failed = false;
+      try {
+        const notices = (await standingNotices(core, now)).map(publicNotice);
+        prepared = prepareSchedule(core.env(), core.lab(), core.resource, new Date(now), windowMs, entries, core.log(), notices);
+      } catch (e) {
+        core.log().warn("schedule publish failed", { error: e });
+        failed = true;
+      }
+      if (!failed && !always && !m.publishPending && prepared && prepared.fingerprint === this.#published) continue;
+      wrote = true;
       m.seq = nextSeq(m.seq, now);
       m.publishPending = true;
       await core.saveMeta();
       let ok = false;
-      try {
-        const notices = (await standingNotices(core, now)).map(publicNotice);
-        ok = await publishSchedule(core.env(), core.lab(), core.resource, m.seq, new Date(now), windowMs, entries, core.log(), notices);
-      } catch (e) {
-        core.log().warn("schedule publish failed", { error: e });
+      if (!failed) {
+        try {
+          ok = prepared ? await prepared.publish(m.seq) : true;
+        } catch (e) {
+          core.log().warn("schedule publish failed", { error: e });
+        }
       }
       m.publishPending = !ok;
-      if (ok) m.publishedAt = now;
+      if (ok) {
+        m.publishedAt = now;
+        this.#published = prepared?.fingerprint;
+      }
       await core.saveMeta();
     } while (this.#again);
-    await core.arm();
+    // Nothing published: the alarm the write armed still stands.
+    if (wrote) await core.arm();
   }
 }

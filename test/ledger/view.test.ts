@@ -1,0 +1,123 @@
+import { describe, expect, it } from "vitest";
+import type { LabConfig } from "../../calendar/config/lab-config.ts";
+import { labConfigSchema } from "../../calendar/config/lab-config.ts";
+import { mappingContext, newEventIcs, type CalendarObject } from "../../worker/ledger/calendar-port.ts";
+import { granted, type Seen } from "../../worker/ledger/precedence.ts";
+import { loadMeta, type LedgerState } from "../../worker/ledger/state.ts";
+import { ReservationView } from "../../worker/ledger/view.ts";
+import type { Logger } from "../../worker/log.ts";
+
+/**
+ * The view skips judging the whole window again after a clear grant (the
+ * booking path's common case). Every case here compares the view that took
+ * the shortcut with a view judging the same cache from scratch: verdicts and
+ * stored records must be the same, and a change the shortcut can't vouch
+ * for (an app event, an overlap, an edit) must reach the full judgement.
+ */
+
+const lab: LabConfig = labConfigSchema.parse({
+  site: "t",
+  calendars: { c: { backend: "memory" } },
+  resources: { r1: { kind: "host" } },
+  users: { alice: { email: "alice@example.com", unix: "alice" } },
+});
+const quiet: Logger = { debug() {}, info() {}, warn() {}, error() {} } as unknown as Logger;
+const HOUR = 3_600_000;
+const base = Math.floor(Date.now() / HOUR) * HOUR + 48 * HOUR;
+const at = (h: number) => new Date(base + h * HOUR).toISOString();
+
+let n = 0;
+function event(startH: number, endH: number, opts: { exclusive?: boolean; uid?: string } = {}): CalendarObject {
+  const uid = opts.uid ?? `labhog-test-${++n}`;
+  const ics = newEventIcs(uid, { start: at(startH), end: at(endH), exclusive: opts.exclusive ?? true, holder: "alice", purpose: "t" }, lab, mappingContext(lab, "r1"));
+  return { id: `${uid}.ics`, etag: `"${n}"`, ics };
+}
+
+function ledger() {
+  const state: LedgerState = { meta: loadMeta(undefined), objects: new Map(), leases: new Map(), holds: new Map(), seen: new Map() };
+  const view = new ReservationView({ state, resource: "r1", lab: () => lab, log: () => quiet, persistSeen() {}, persistMeta() {} });
+  const store = (o: CalendarObject) => {
+    state.objects.set(o.id, o);
+    view.touched(o.id);
+  };
+  /** As writes.commit does: store, read back, record the grant. */
+  const grant = (o: CalendarObject) => {
+    store(o);
+    state.meta.batch += 1;
+    for (const r of view.ofObject(o)) state.seen.set(r.id, granted(r, state.meta.batch));
+  };
+  /** A view with no caches over a copy of this ledger's state: what judging from scratch says. */
+  const fresh = () => {
+    const copy: LedgerState = { ...state, meta: { ...state.meta }, objects: new Map(state.objects), seen: new Map<string, Seen>(JSON.parse(JSON.stringify([...state.seen]))) };
+    const v = new ReservationView({ state: copy, resource: "r1", lab: () => lab, log: () => quiet, persistSeen() {}, persistMeta() {} });
+    return { losers: v.losers(), seen: copy.seen };
+  };
+  return { state, view, store, grant, fresh };
+}
+
+describe("reservation view: verdicts after a grant", () => {
+  it("clear grants (shared beside shared, back to back) stand, and the records equal a full judgement", () => {
+    const l = ledger();
+    l.grant(event(0, 1));
+    expect(l.view.losers()).toEqual(new Map());
+    l.grant(event(1, 2));
+    l.grant(event(3, 5, { exclusive: false }));
+    l.grant(event(4, 6, { exclusive: false }));
+    const seenBefore = JSON.stringify([...l.state.seen]);
+    const losers = l.view.losers();
+    expect(losers).toEqual(new Map());
+    const f = l.fresh();
+    expect(losers).toEqual(f.losers);
+    expect(JSON.stringify([...l.state.seen])).toBe(seenBefore);
+    expect([...l.state.seen]).toEqual([...f.seen]);
+    expect(l.view.reservations(base - HOUR, base + 10 * HOUR).map((r) => r.state)).toEqual(["upcoming", "upcoming", "upcoming", "upcoming"]);
+  });
+
+  it("a grant record that overlaps a standing booking is judged in full: the later-seen one loses", () => {
+    const l = ledger();
+    const first = event(0, 2);
+    l.grant(first);
+    expect(l.view.losers()).toEqual(new Map());
+    // Not what commit() lets through; the shortcut must not take the record's word for it.
+    const second = event(1, 3);
+    l.grant(second);
+    const losers = l.view.losers();
+    expect([...losers.keys()]).toEqual([l.view.ofObject(second)[0]!.id]);
+    expect(losers).toEqual(l.fresh().losers);
+  });
+
+  it("an exclusive grant overlapping a shared booking, and a shared one overlapping an exclusive, are judged in full", () => {
+    for (const [a, b] of [[false, true], [true, false]] as const) {
+      const l = ledger();
+      l.grant(event(0, 2, { exclusive: a }));
+      l.view.losers();
+      const late = event(1, 3, { exclusive: b });
+      l.grant(late);
+      expect([...l.view.losers().keys()]).toEqual([l.view.ofObject(late)[0]!.id]);
+    }
+  });
+
+  it("an app event (no grant record) overlapping a booking loses, as a full judgement says", () => {
+    const l = ledger();
+    l.grant(event(0, 2));
+    l.view.losers();
+    const app = event(1, 3, { uid: "thunderbird-1" });
+    l.store(app);
+    const losers = l.view.losers();
+    expect([...losers.keys()]).toEqual(["thunderbird-1"]);
+    expect(losers).toEqual(l.fresh().losers);
+  });
+
+  it("an edited booking is judged in full (moving onto another one makes it the loser)", () => {
+    const l = ledger();
+    const a = event(0, 2);
+    const b = event(3, 4);
+    l.grant(a);
+    l.grant(b);
+    l.view.losers();
+    // b moved onto a by a calendar app: same object, new etag, its record still says 3–4.
+    const moved = event(1, 3, { uid: b.id.replace(/\.ics$/, "") });
+    l.store({ ...moved, id: b.id, etag: '"moved"' });
+    expect([...l.view.losers().keys()]).toEqual([l.view.ofObject({ ...moved, id: b.id, etag: '"moved"' })[0]!.id]);
+  });
+});
