@@ -518,7 +518,7 @@ export class Ledger extends DurableObject<Env> {
       const now = Date.now();
       const windowMs = this.#scheduleWindowMs();
       const m = this.#state.meta;
-      if (m.publishPending || boundaryPassed(this.#view.reservations(m.publishedAt || now, now + 1, now), m.publishedAt, windowMs, now)) this.#publisher.request();
+      if (m.publishPending || boundaryPassed(this.#view.reservations(m.publishedAt || now, now + 1, now), m.publishedAt, windowMs, now)) this.#publisher.request(true);
       await this.#publisher.settled();
     } catch (e) {
       this.#log.error("alarm failed", { error: e });
