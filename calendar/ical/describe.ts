@@ -73,7 +73,7 @@ export function reservationOf(uid: string, occ: Slot, d: Described, ridInId: boo
   const end = isoUtc(occ.endMs);
   // An instance not moved starts at its RECURRENCE-ID: one string for both.
   const rid = occ.recurrenceIdMs === undefined ? undefined : occ.recurrenceIdMs === occ.startMs ? start : isoUtc(occ.recurrenceIdMs);
-  const id = rid !== undefined && ridInId ? `${uid}/${rid}` : uid;
+  const id = rid !== undefined && ridInId ? idPrefix(uid) + rid : uid;
   // Each reservation its own holder object, as callers may annotate it.
   const holder = { ...d.holder };
   // X-LABHOG-STATE:conflict is labhog's own output; conflicts are recomputed
@@ -108,6 +108,22 @@ export function reservationOf(uid: string, occ: Slot, d: Described, ridInId: boo
     }
   }
   return r;
+}
+
+/**
+ * "uid/", made once for the occurrences of one series in a row: each
+ * instance id is then one small string pair (the prefix and its start)
+ * instead of two, which is most of the heap a long series' ids keep.
+ */
+let lastUid: string | undefined;
+let lastPrefix = "";
+
+function idPrefix(uid: string): string {
+  if (uid !== lastUid) {
+    lastUid = uid;
+    lastPrefix = `${uid}/`;
+  }
+  return lastPrefix;
 }
 
 /**

@@ -9,7 +9,7 @@ import { checkZoneRule, sharedZone, usedTzidsOf } from "./parse.ts";
 import { X } from "./properties.ts";
 import { NOT_FAST, jcalReader, textOf, type PropReader } from "./prop-reader.ts";
 import type { MappingContext } from "./read.ts";
-import { MAX_YEAR, MIN_YEAR, type EventLength } from "./times.ts";
+import { MAX_YEAR, MIN_YEAR, isoUtc, type EventLength } from "./times.ts";
 import { IntlZone, VtimezoneZone, intlZone, type Wall } from "./zones.ts";
 
 /**
@@ -133,7 +133,7 @@ function utcText(props: JProp[], name: string): string | undefined {
   if (!p) return undefined;
   const t = timeOf(p, undefined, undefined, p[3]);
   if (t.zone !== UTC) bail();
-  return new Date(t.ms).toISOString();
+  return isoUtc(t.ms);
 }
 
 const UTC = ICAL.Timezone.utcTimezone;

@@ -29,9 +29,25 @@ export function instantMs(t: ICAL.Time): number {
   return t.toUnixTime() * 1000;
 }
 
+/**
+ * ISO text of an instant. Bookings start and end on a few thousand distinct
+ * instants (whole hours, series repeating), so the strings are made once
+ * and shared: a mapped calendar then keeps one string per instant, not two
+ * per reservation. Strings are immutable, so sharing them changes nothing else.
+ */
 export function isoUtc(ms: number): string {
-  return new Date(ms).toISOString();
+  let s = isoTexts.get(ms);
+  if (s === undefined) {
+    s = new Date(ms).toISOString();
+    if (isoTexts.size >= ISO_TEXTS_MAX) isoTexts.clear();
+    isoTexts.set(ms, s);
+  }
+  return s;
 }
+
+const isoTexts = new Map<number, string>();
+/** At most about 0.3 MB, held across calls. */
+const ISO_TEXTS_MAX = 4096;
 
 export type EventLength =
   | { kind: "exact"; ms: number }
