@@ -1,7 +1,8 @@
 import { mkdir, readFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { join } from "node:path";
-import { chromium, type Browser, type BrowserContext, type Page } from "playwright-core";
+import type { Browser, BrowserContext, Page } from "playwright-core";
+import { launchChromium } from "../ui/chromium.ts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { inMinutes, publishAgents, putAppEvent, startLab, TOKENS, type Lab } from "./lab-fixture.ts";
 
@@ -53,7 +54,7 @@ beforeAll(async () => {
     if (Date.now() - t0 > 20_000) throw new Error(`lab not ready: ${JSON.stringify(rs.body).slice(0, 800)}`);
     await new Promise((r) => setTimeout(r, 300));
   }
-  browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: ["--no-sandbox", "--disable-background-networking", "--disable-gpu", "--disable-component-update", "--disable-sync", "--no-first-run"] });
+  browser = await launchChromium();
 }, 120_000);
 
 afterAll(async () => {

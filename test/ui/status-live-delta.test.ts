@@ -1,4 +1,5 @@
-import { chromium, type Browser, type Page, type Response as PwResponse } from "playwright-core";
+import type { Browser, Page, Response as PwResponse } from "playwright-core";
+import { launchChromium } from "./chromium.ts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startLabhogWorker, type RunningWorker } from "../e2e/start-worker.ts";
 
@@ -43,7 +44,7 @@ const liveIds = (html: string) => [...html.matchAll(/ id="([^"]+)" data-live/g)]
 beforeAll(async () => {
   worker = await startLabhogWorker({ LAB_CONFIG: JSON.stringify(lab), AUTH: "off", LOG_LEVEL: "error" });
   await book("b1", "already there");
-  browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: ["--no-sandbox", "--disable-background-networking", "--disable-gpu", "--disable-component-update", "--disable-sync", "--no-first-run"] });
+  browser = await launchChromium();
 }, 120_000);
 
 afterAll(async () => {
