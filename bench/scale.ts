@@ -163,6 +163,9 @@ export default async function run(): Promise<BenchRow[]> {
         headers: { "content-type": "application/json" },
         body: JSON.stringify({ resource: rid(r), start: new Date(slotStart + slot * 1800_000).toISOString(), duration: "20m", purpose: `scale ${i}` }),
         signal: AbortSignal.timeout(60_000),
+      }).catch((e: Error) => {
+        // undici's "fetch failed" says nothing; its cause is what workerd did (reset, refused, timed out).
+        throw new Error(`booking ${i} on ${rid(r)}: ${e.message}${e.cause ? ` (${(e.cause as Error).message ?? String(e.cause)})` : ""}`);
       });
       const text = await res.text();
       if (res.status !== 201) throw new Error(`booking ${i} on ${rid(r)}: ${res.status} ${text.slice(0, 300)}`);
@@ -194,6 +197,13 @@ export default async function run(): Promise<BenchRow[]> {
     const burstHeld = lastAccept - burstStart;
     const burstSchedules = schedules.slice(schedulesBefore);
     const publishRate = burstSchedules.length / ((burstSchedules.at(-1)! - burstStart) / 1000);
+    // The Broker can publish no faster than bookings arrive: what says whether it keeps up is how far
+    // its last schedule trails the last booking's answer (0 when publishing keeps pace with booking).
+    const bookingRate = RESOURCES / (burstHttp / 1000);
+    const drainMs = Math.max(0, burstSchedules.at(-1)! - (burstStart + burstHttp));
+    // workerd's memory with every ledger awake (all the Durable Objects share its one process here).
+    const workerdPids = await descendants(process.pid);
+    const workerdMiB = (await Promise.all(workerdPids.map(async (p) => Number(/VmRSS:\s+(\d+)/.exec(await readFile(`/proc/${p}/status`, "utf8").catch(() => ""))?.[1] ?? 0)))).reduce((a, b) => a + b, 0) / 1024;
 
     // Floor for the publish rate: one MQTT.js connection publishing schedule-sized payloads to the same Mosquitto.
     const raw = await mqtt.connectAsync(mosquitto.url);
@@ -237,7 +247,9 @@ export default async function run(): Promise<BenchRow[]> {
       { name: "booking under load p50", value: round(pct(books, 50)), unit: "ms", ratio: round(pct(books, 50) / pct(reads, 50), 2), note: `${CONCURRENT} bookings, ${CLIENTS} concurrent, memory calendars` },
       { name: "booking under load p99", value: round(pct(books, 99)), unit: "ms", ratio: round(pct(books, 99) / pct(reads, 99), 2), note: "÷ read p99" },
       { name: "burst → every agent holds its schedule", value: round(burstHeld / 1000, 2), unit: "s", ratio: round(burstHeld / burstHttp, 2), note: `${RESOURCES} bookings; ÷ the burst's HTTP time (${round(burstHttp / 1000, 2)} s)` },
-      { name: "Broker DO publish rate", value: round(publishRate), unit: "/s", ratio: round(rawRate / publishRate, 1), note: `${burstSchedules.length} schedules; one MQTT.js connection takes ${round(rawRate)}/s (floor ÷ this)` },
+      { name: "Broker DO publish rate", value: round(publishRate), unit: "/s", ratio: round(rawRate / publishRate, 1), note: `${burstSchedules.length} schedules; one MQTT.js connection takes ${round(rawRate)}/s (floor ÷ this); bookings arrived at ${round(bookingRate)}/s` },
+      { name: "burst: last schedule after the last booking", value: round(drainMs), unit: "ms", ratio: round(drainMs / (burstHttp / RESOURCES), 1), note: `the Broker's lag behind the bookings; ÷ the burst's mean time between bookings (${round(burstHttp / RESOURCES, 1)} ms)` },
+      { name: "workerd RSS after the burst", value: round(workerdMiB), unit: "MiB", note: `${RESOURCES} ledgers awake, one Broker, one process (${workerdPids.length} workerd)` },
       { name: "GET /api/v1/resources cold", value: round(coldMs), unit: "ms", ratio: round(coldMs / pct(warm, 50), 1), note: `${RESOURCES} resources, ${coldSyncing} marked syncing; ÷ warm p50 ${round(pct(warm, 50))} ms; the Worker's first request before it took ${round(startMs)} ms` },
       { name: "status page poll, full board", value: round(liveBody.length / 1024), unit: "KiB", note: `first poll; gzipped ${round(gzipSync(liveBody).length / 1024)} KiB` },
       { name: "status page poll, changed", value: round(deltaBody.length / 1024, 2), unit: "KiB", ratio: round(deltaBody.length / liveBody.length, 4), note: `one booking since the viewer's version: ${delta.headers.get("x-labhog-delta")} regions, gzipped ${round(gzipSync(deltaBody).length / 1024, 2)} KiB; ÷ the full board` },

@@ -23,10 +23,12 @@ const root = join(import.meta.dirname, "..", "..");
 
 export async function startLabhogWorker(vars: Record<string, string>, entry = "worker/index.ts", port = 0): Promise<RunningWorker> {
   const devEnv = new unstable_DevEnv();
-  let direct: { protocol: string; hostname: string; port: string } | undefined;
+  // `ready` resolves once the proxy listens, before workerd has the Worker: its address comes with reloadComplete.
+  let loaded!: (u: { protocol: string; hostname: string; port: string }) => void;
+  const direct = new Promise<{ protocol: string; hostname: string; port: string }>((r) => (loaded = r));
   const dispatch = devEnv.dispatch.bind(devEnv);
   devEnv.dispatch = (event) => {
-    if (event.type === "reloadComplete") direct = event.proxyData.userWorkerUrl;
+    if (event.type === "reloadComplete") loaded(event.proxyData.userWorkerUrl);
     dispatch(event);
   };
   const worker = await devEnv.startWorker({
@@ -41,6 +43,7 @@ export async function startLabhogWorker(vars: Record<string, string>, entry = "w
   });
   await worker.ready;
   const url = (await worker.url).toString().replace(/\/$/, "");
-  const directUrl = direct ? `${direct.protocol}//${direct.hostname}:${direct.port}` : url;
+  const d = await direct;
+  const directUrl = `${d.protocol}//${d.hostname}:${d.port}`;
   return { url, directUrl, dispose: () => worker.dispose() };
 }
