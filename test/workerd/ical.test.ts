@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { expandCalendar, patchEventIcs, reservationsFromIcs, reservationToIcs } from "../../calendar/ical/index.ts";
 import { resolveConflicts } from "../../calendar/conflicts.ts";
+import { fullReservationsFromIcs } from "../../calendar/ical/read.ts";
 import { CASES, HAND_WORKED, handWorkedIcs, icsOf } from "../calendar/time/cases.ts";
 import oracleExpected from "../calendar/time/oracle-expected.json";
 
@@ -87,6 +88,20 @@ describe(`iCalendar mapping in ${runtime}`, () => {
     for (const h of HAND_WORKED) {
       const [r] = reservationsFromIcs(handWorkedIcs(h), { ...ctx, timezone: "UTC" }, { start: new Date("2000-01-01T00:00:00Z"), end: new Date("2030-01-01T00:00:00Z") });
       expect(r?.start, h.name).toBe(h.utc);
+    }
+  });
+
+  // calendar/ical/fast-read.ts reads most objects from jCal, the rest go
+  // through ical.js objects: both ways must agree here too (Node:
+  // test/calendar/ical/fast-read.test.ts, on a larger corpus).
+  it("the jCal fast path maps every case as the full ical.js path does", () => {
+    const all = [weekly, ...CASES.map((c) => icsOf(c)), ...HAND_WORKED.map((h) => handWorkedIcs(h))];
+    const w = { start: new Date("2000-01-01T00:00:00Z"), end: new Date("2030-01-01T00:00:00Z") };
+    for (const ics of all) {
+      for (const timezone of ["Europe/Berlin", "America/New_York"]) {
+        const c = { ...ctx, timezone };
+        expect(JSON.stringify(reservationsFromIcs(ics, c, w))).toBe(JSON.stringify(fullReservationsFromIcs(ics, c, w)));
+      }
     }
   });
 

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { InvalidEventError } from "../../../calendar/errors.ts";
 import { expandCalendar, reservationsFromIcs, type MappingContext } from "../../../calendar/ical/index.ts";
 import type { Reservation } from "../../../calendar/model.ts";
-import { users } from "../ical/helpers.ts";
+import { rng, users } from "../ical/helpers.ts";
 
 /**
  * Property test: for any calendar object — generated, then mutated — mapping
@@ -16,24 +16,6 @@ import { users } from "../ical/helpers.ts";
 const SEED = Number(process.env.FUZZ_SEED ?? 0x1ab40c);
 const CASES = Number(process.env.FUZZ_CASES ?? 3000);
 
-function rng(seed: number) {
-  let s = seed >>> 0 || 1;
-  const next = () => {
-    // xorshift32
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s / 2 ** 32;
-  };
-  return {
-    next,
-    int: (n: number) => Math.floor(next() * n),
-    pick: <T>(xs: readonly T[]): T => xs[Math.floor(next() * xs.length)]!,
-    chance: (p: number) => next() < p,
-  };
-}
 type Rng = ReturnType<typeof rng>;
 
 const ZONES = ["", ";TZID=Europe/Berlin", ";TZID=America/New_York", ";TZID=Asia/Kolkata", ";TZID=Custom Zone", ";TZID=Mars/Base", ";TZID=", ";TZID=Australia/Lord_Howe"];

@@ -7,7 +7,7 @@ import { fullReservationsFromIcs, labZone, reservationsFromIcs, type MappingCont
 import type { TimeWindow } from "../../../calendar/model.ts";
 import { loadRfcCases } from "../recurrence/rfc-examples.ts";
 import { CASES, HAND_WORKED, VTIMEZONES, handWorkedIcs, icsOf } from "../time/cases.ts";
-import { cal, users } from "./helpers.ts";
+import { cal, rng, users } from "./helpers.ts";
 
 /**
  * The jCal fast path (calendar/ical/fast-read.ts) against the full ical.js
@@ -59,19 +59,6 @@ function fastAnswers(ics: string): boolean {
 }
 
 const fixtures = fileURLToPath(new URL("../../fixtures/ics/", import.meta.url));
-
-function rng(seed: number) {
-  let s = seed >>> 0 || 1;
-  const next = () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s / 2 ** 32;
-  };
-  return { int: (n: number) => Math.floor(next() * n), pick: <T>(xs: readonly T[]): T => xs[Math.floor(next() * xs.length)]!, chance: (p: number) => next() < p };
-}
 
 const pad = (n: number) => String(n).padStart(2, "0");
 const VTZ_BERLIN = ["BEGIN:VTIMEZONE", "TZID:Berlin Local", "BEGIN:DAYLIGHT", "TZOFFSETFROM:+0100", "TZOFFSETTO:+0200", "DTSTART:19700329T020000", "RRULE:FREQ=YEARLY;BYMONTH=3;BYDAY=-1SU", "END:DAYLIGHT", "BEGIN:STANDARD", "TZOFFSETFROM:+0200", "TZOFFSETTO:+0100", "DTSTART:19701025T030000", "RRULE:FREQ=YEARLY;BYMONTH=10;BYDAY=-1SU", "END:STANDARD", "END:VTIMEZONE"];

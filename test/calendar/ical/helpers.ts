@@ -17,3 +17,23 @@ export function cal(...events: string[][]): string {
 }
 
 export const wide = { start: new Date("2026-01-01T00:00:00Z"), end: new Date("2027-06-01T00:00:00Z") };
+
+/** A seeded xorshift32 generator, so every generated case is reproducible. */
+export function rng(seed: number) {
+  let s = seed >>> 0 || 1;
+  const next = () => {
+    // xorshift32
+    s ^= s << 13;
+    s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
+    return s / 2 ** 32;
+  };
+  return {
+    next,
+    int: (n: number) => Math.floor(next() * n),
+    pick: <T>(xs: readonly T[]): T => xs[Math.floor(next() * xs.length)]!,
+    chance: (p: number) => next() < p,
+  };
+}
