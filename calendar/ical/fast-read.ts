@@ -14,19 +14,19 @@ import { IntlZone, VtimezoneZone, intlZone, type Wall } from "./zones.ts";
 
 /**
  * Mapping the common calendar objects straight from ICAL.parse's jCal
- * arrays, without ical.js's Component, Property and Time objects: one or
- * more VEVENTs without RECURRENCE-ID, DTSTART with DTEND, DURATION or
- * neither, UTC, floating, all-day or zoned (IANA or the object's own
- * VTIMEZONE) times, at most one DAILY/WEEKLY RRULE of the simple form
- * (calendar/recurrence/simple-rule.ts), EXDATE. Instants come from the same
+ * arrays, without ical.js's Component, Property and Time objects: VEVENTs
+ * with DTSTART and DTEND, DURATION or neither; UTC, floating, all-day or
+ * zoned (IANA or the object's own VTIMEZONE) times; at most one DAILY/WEEKLY
+ * RRULE of the simple form (calendar/recurrence/simple-rule.ts); EXDATE;
+ * RECURRENCE-ID overrides, THISANDFUTURE too. Instants come from the same
  * zones (calendar/ical/zones.ts) and the same day walk as on the ical.js
- * path, as numbers.
+ * path, as numbers; the steps are expand.ts expandSeries' own.
  *
- * Anything else — overrides, RDATE, other rules, an out-of-range field, any
+ * Anything else — RDATE, other rules, a field ical.js would normalize, any
  * error at all — returns undefined, and the caller maps the object the full
  * way, which also words every error. So this path only ever answers what the
  * full path answers (test/calendar/ical/fast-read.test.ts runs both on every
- * fixture and on generated events).
+ * calendar object the tests hold and on generated ones).
  */
 export function fastReservations(jcal: unknown[], ctx: MappingContext, lab: IntlZone, window: { startMs: number; endMs: number }, nowMs: number): Reservation[] | undefined {
   try {
@@ -44,8 +44,10 @@ function bail(): never {
   throw NOT_FAST;
 }
 
-/** One VEVENT: its jCal properties and a reader over them. */
-// Every field present from the start (no shapes that grow), for the reason jcalReader gives.
+/**
+ * One VEVENT: its jCal properties and a reader over them. Every field is
+ * present from the start (no shapes that grow), for the reason jcalReader gives.
+ */
 interface Comp {
   props: JProp[];
   r: PropReader;
