@@ -50,7 +50,7 @@ function ledger() {
   const fresh = () => {
     const copy: LedgerState = { ...state, meta: { ...state.meta }, objects: new Map(state.objects), seen: new Map<string, Seen>(JSON.parse(JSON.stringify([...state.seen]))) };
     const v = new ReservationView({ state: copy, resource: "r1", lab: () => lab, log: () => quiet, persistSeen() {}, persistMeta() {} });
-    return { losers: v.losers(), seen: copy.seen };
+    return { losers: v.losers(), seen: copy.seen, rows: (from: number, to: number) => v.reservations(from, to) };
   };
   return { state, view, store, grant, fresh };
 }
@@ -71,6 +71,19 @@ describe("reservation view: verdicts after a grant", () => {
     expect(JSON.stringify([...l.state.seen])).toBe(seenBefore);
     expect([...l.state.seen]).toEqual([...f.seen]);
     expect(l.view.reservations(base - HOUR, base + 10 * HOUR).map((r) => r.state)).toEqual(["upcoming", "upcoming", "upcoming", "upcoming"]);
+  });
+
+  it("rows of objects added since the last read go where a full sort puts them (same start: by id)", () => {
+    const l = ledger();
+    for (const [a, b] of [[5, 6], [0, 1], [9, 10]]) l.grant(event(a!, b!));
+    const window = [base - 10 * HOUR, base + 30 * HOUR] as const;
+    l.view.reservations(...window);
+    // Before, between, after and beside the rows already sorted, and two at one start (shared, so both stand).
+    for (const [a, b, x] of [[2, 3, true], [-3, -2, true], [20, 21, true], [7, 8, false], [7, 9, false]] as const) l.grant(event(a, b, { exclusive: x }));
+    l.store(event(12, 13, { uid: "thunderbird-2" }));
+    const rows = l.view.reservations(...window);
+    expect(rows.map((r) => r.start)).toEqual([-3, 0, 2, 5, 7, 7, 9, 12, 20].map(at));
+    expect(rows).toEqual(l.fresh().rows(...window));
   });
 
   it("a grant record that overlaps a standing booking is judged in full: the later-seen one loses", () => {

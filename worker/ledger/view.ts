@@ -35,6 +35,8 @@ export class ReservationView {
    * else changed: an edit, a removal, an unknown change).
    */
   #added: string[] | null = null;
+  /** The same, since the sorted rows were last built. */
+  #rowsAdded: string[] | null = null;
   /** Bumped on every change to the cached objects. */
   version = 0;
 
@@ -43,9 +45,14 @@ export class ReservationView {
   touched(id?: string): void {
     this.version++;
     if (id !== undefined && !this.d.state.objects.has(id)) this.#parsed.delete(id);
-    // Every object a verdict saw was parsed for it: one not in #parsed is new since.
-    if (id === undefined || !this.d.state.objects.has(id) || this.#parsed.has(id)) this.#added = null;
-    else this.#added?.push(id);
+    // Every object a verdict or the sorted rows saw was parsed for them: one not in #parsed is new since.
+    if (id === undefined || !this.d.state.objects.has(id) || this.#parsed.has(id)) {
+      this.#added = null;
+      this.#rowsAdded = null;
+    } else {
+      this.#added?.push(id);
+      this.#rowsAdded?.push(id);
+    }
   }
 
   /** Reservations touching [start, end), state as of now; losers are "conflict" with the winners they lost to. */
@@ -148,11 +155,36 @@ export class ReservationView {
   /** Every reservation of the cache window, sorted by start then id, with start and end as numbers. */
   #sorted(now: number): { r: Reservation; objectId: string; s: number; e: number }[] {
     const wide = cacheWindow(now);
-    if (this.#rows?.version === this.version && this.#rows.day === wide.day) return this.#rows.rows;
+    if (this.#rows?.day === wide.day) {
+      if (this.#rows.version === this.version) return this.#rows.rows;
+      // Only new objects since (a booking): their rows go in where they belong, the rest stays sorted.
+      if (this.#rowsAdded) {
+        const rows = this.#rows.rows.slice();
+        for (const id of new Set(this.#rowsAdded)) {
+          const obj = this.d.state.objects.get(id)!;
+          for (const r of this.#parsedOf(obj, wide) ?? []) {
+            const row = { r, objectId: id, s: Date.parse(r.start), e: Date.parse(r.end) };
+            // After every equal row, as the stable sort below puts an object added last.
+            let lo = 0;
+            let hi = rows.length;
+            while (lo < hi) {
+              const mid = (lo + hi) >> 1;
+              if (byStart(rows[mid]!, row) <= 0) lo = mid + 1;
+              else hi = mid;
+            }
+            rows.splice(lo, 0, row);
+          }
+        }
+        this.#rows = { version: this.version, day: wide.day, rows };
+        this.#rowsAdded = [];
+        return rows;
+      }
+    }
     const rows: { r: Reservation; objectId: string; s: number; e: number }[] = [];
     for (const obj of this.d.state.objects.values()) for (const r of this.#parsedOf(obj, wide) ?? []) rows.push({ r, objectId: obj.id, s: Date.parse(r.start), e: Date.parse(r.end) });
-    rows.sort((a, b) => a.s - b.s || a.r.id.localeCompare(b.r.id));
+    rows.sort(byStart);
     this.#rows = { version: this.version, day: wide.day, rows };
+    this.#rowsAdded = [];
     return rows;
   }
 
@@ -239,6 +271,10 @@ export class ReservationView {
     }
     return m;
   }
+}
+
+function byStart(a: { r: Reservation; s: number }, b: { r: Reservation; s: number }): number {
+  return a.s - b.s || a.r.id.localeCompare(b.r.id);
 }
 
 export function strip(r: Reservation & { objectId?: string }): Reservation {
