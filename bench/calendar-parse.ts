@@ -19,7 +19,7 @@ function pad(n: number): string {
 }
 
 /** A realistic mix: 70 % single bookings, 20 % weekly/daily series (zoned), 5 % all-day, 5 % with overrides. */
-export function object(i: number): { id: string; ics: string } {
+function object(i: number): { id: string; ics: string } {
   const day = 1 + (i % 28);
   const month = 1 + (Math.floor(i / 28) % 12);
   const hour = 8 + (i % 10);

@@ -40,6 +40,11 @@
  * - X-LABHOG-STATE:conflict is output only: conflicts are recomputed by
  *   calendar/conflicts.ts every time; conflictMarkerOf() reads the mark to
  *   decide whether it needs (re)writing.
+ * - Speed: the common shapes (simple DAILY/WEEKLY rules, EXDATE, overrides,
+ *   IANA, in-file, floating and all-day times) are read straight from
+ *   ICAL.parse's jCal arrays (fast-read.ts); everything else goes through
+ *   ical.js's Component/Property/Time objects. Both give the same
+ *   reservations and errors (test/calendar/ical/fast-read.test.ts).
  * - ical.js bugs worked around (calendar/recurrence/rule.ts): BYWEEKNO in
  *   YEARLY rules, year-scoped ordinal BYDAY (20MO), impossible dates rolled
  *   over (Feb 30 → Mar 1/2) and counted by COUNT, endless searches for rules
