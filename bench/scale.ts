@@ -126,10 +126,11 @@ export default async function run(): Promise<BenchRow[]> {
     if (online.size < AGENTS) throw new Error(`only ${online.size} of ${AGENTS} agents came online`);
     const rssMiB = (await Promise.all(agents.map(async (c) => Number(/VmRSS:\s+(\d+)/.exec(await readFile(`/proc/${c.pid}/status`, "utf8"))?.[1] ?? 0)))).reduce((a, b) => a + b, 0) / 1024 / AGENTS;
 
-    // workerd through wrangler's API with no file watching: `wrangler dev` reloads the
-    // Worker whenever a file in the checkout changes, and drops the requests in flight.
+    // workerd through wrangler's API, from a copy of the sources: wrangler's bundler watches
+    // them whatever the options say, and a change in the checkout would restart the Worker
+    // mid-run, dropping every ledger and the requests in flight (start-worker.ts).
     say("starting the Worker (workerd, no watch)");
-    worker = await startLabhogWorker({ LAB_CONFIG: JSON.stringify(lab), AUTH: "off", LOG_LEVEL: "error", SCHEDULE_SIGNING_KEY: JSON.stringify(key.privateJwk) });
+    worker = await startLabhogWorker({ LAB_CONFIG: JSON.stringify(lab), AUTH: "off", LOG_LEVEL: "error", SCHEDULE_SIGNING_KEY: JSON.stringify(key.privateJwk) }, undefined, 0, { snapshot: true });
     // Straight to workerd: wrangler's proxy Worker turns any lost connection on a POST into
     // a 503 "Your worker restarted mid-request", hiding what happened (see start-worker.ts).
     const base = worker.directUrl;
