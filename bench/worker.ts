@@ -15,6 +15,11 @@
  *   (measured again if workerd restarted meanwhile).
  *   That is the Worker and its Durable Objects together (plus the runtime's
  *   own overhead), i.e. an upper bound of what Cloudflare bills as CPU time.
+ *   These bookings start beyond the schedule window (24 h), so the schedule
+ *   the agent holds does not change and nothing is signed or published.
+ * - CPU per booking inside the window: the same on a second resource, each
+ *   booking within the next 24 h, so every one changes the schedule and is
+ *   signed and published to Mosquitto (publishing included).
  *
  * Run alone: npx tsx bench/worker.ts   (LABHOG_BENCH_WORKER_N=200 to change N)
  */
@@ -142,12 +147,15 @@ export default async function run(): Promise<BenchRow[]> {
     };
     const floorCal = await mkcol("floor");
     const benchCal = await mkcol("bench1");
+    const nearCal = await mkcol("bench2");
     const key = await generateSigningKey("bench");
     const lab = `site: bench
 calendars:
   bench1: { backend: caldav, url: "${radicale.url}", calendar: "${benchCal}", username: ${radicale.username}, passwordSecret: RADICALE_PASSWORD }
+  bench2: { backend: caldav, url: "${radicale.url}", calendar: "${nearCal}", username: ${radicale.username}, passwordSecret: RADICALE_PASSWORD }
 resources:
   bench1: { kind: host, agent: h1 }
+  bench2: { kind: host, agent: h1 }
 users:
   alice: { email: alice@example.com, unix: alice, groups: [g] }
 groups:
@@ -183,14 +191,13 @@ policy: { syncInterval: 15s }
     }
 
     // Bookings through the Worker.
-    const book = async (i: number) => {
-      const s = Date.now() + 86_400_000 + i * 3_600_000;
+    const book = async (i: number, resource = "bench1", start = Date.now() + 86_400_000 + i * 3_600_000, duration = "30m") => {
       const a = performance.now();
       const r = await fetch(`${base}/api/v1/reservations`, {
         signal: AbortSignal.timeout(30_000),
         method: "POST",
         headers: { "content-type": "application/json" },
-        body: JSON.stringify({ resource: "bench1", start: new Date(s).toISOString(), duration: "30m", purpose: `bench ${i}` }),
+        body: JSON.stringify({ resource, start: new Date(start).toISOString(), duration, purpose: `bench ${i}` }),
       });
       await r.arrayBuffer();
       if (r.status !== 201) throw new Error(`booking ${i}: ${r.status}`);
@@ -218,6 +225,17 @@ policy: { syncInterval: 15s }
           if (r.status !== 200) throw new Error(`read ${r.status}`);
         }
       })) / N;
+    // Inside the schedule window: 5-minute bookings 6 minutes apart, from an hour ahead (N/3 of them: well within 24 h).
+    const nearN = Math.max(10, Math.round(N / 3));
+    const near0 = Date.now() + 3_600_000;
+    let nearNext = 0;
+    const bookNear = () => book(nearNext, "bench2", near0 + nearNext++ * 360_000, "5m");
+    for (let i = 0; i < WARMUP; i++) await bookNear();
+    const cpuNear =
+      (await cpuDuring(group, async () => {
+        for (let i = 0; i < nearN; i++) await bookNear();
+        await new Promise((r) => setTimeout(r, 500)); // the last background publishes
+      })) / nearN;
     const f50 = pct(floor, 50);
     const f99 = pct(floor, 99);
     const b50 = pct(lat, 50);
@@ -229,6 +247,7 @@ policy: { syncInterval: 15s }
       { name: "booking via Worker p50", value: b50, unit: "ms", ratio: b50 / f50, note: "POST /api/v1/reservations → ledger DO → Radicale" },
       { name: "booking via Worker p99", value: b99, unit: "ms", ratio: b99 / f99 },
       { name: "Worker CPU per booking", value: cpuPer, unit: "ms", note: `workerd utime+stime / ${N} (Worker + DOs + schedule signing/publish); wall ${(wall / N).toFixed(1)} ms` },
+      { name: "Worker CPU per booking, schedule changed", value: cpuNear, unit: "ms", note: `${nearN} bookings inside the 24 h schedule window: each one signed and published to Mosquitto` },
       { name: "Worker CPU per read (baseline)", value: cpuRead, unit: "ms", note: "GET /api/v1/resources/bench1: request + DO RPC, same workerd (wrangler dev's proxy worker included)" },
     ];
   } finally {
