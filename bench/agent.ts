@@ -14,7 +14,7 @@
  */
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { appendFile, mkdir, readFile, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import mqtt from "mqtt";
@@ -78,6 +78,12 @@ function privateNamespace(): { pid: number; run: (argv: string[]) => string[]; s
   execFileSync(f!, a);
   return { pid, run, stop: () => holder.kill("SIGKILL") };
 }
+
+const within = <T>(ms: number, what: string, p: Promise<T>): Promise<T> => {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, rej) => (timer = setTimeout(() => rej(new Error(`bench: ${what} took over ${ms} ms`)), ms)));
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
+};
 
 export default async function run(): Promise<BenchRow[]> {
   const broker = await startMosquitto();
@@ -155,39 +161,44 @@ export default async function run(): Promise<BenchRow[]> {
     const sched = (entries: Schedule["entries"]): Schedule => ({ v: 1, resource: "host1", seq: seq++, issuedAt: new Date().toISOString(), validUntil: new Date(Date.now() + 86_400_000).toISOString(), entries });
     const hold = (i: number) => sched([{ id: `r${i}`, holder: { id: "user0", unix: ["user0"], keys: [] }, start: new Date(Date.now() - 1000).toISOString(), end: new Date(Date.now() + 3600_000).toISOString(), exclusive: true }]);
 
-    const hogLat: number[] = [];
-    const ruleLat: number[] = [];
-    const mountLat: number[] = [];
-    const relLat: number[] = [];
-    const rawLat: number[] = [];
     let payloadBytes = 0;
-    for (let i = 0; i < runs; i++) {
-      const jws = await signSchedule(hold(i), key);
-      payloadBytes = jws.length;
-      // floor: the same payload, raw publish → receive, same broker, same clients
-      const rawDone = next((m) => m.topic === "bench/raw");
-      let t0 = performance.now();
-      await pub.publishAsync("bench/raw", jws, { qos: 1 });
-      rawLat.push((await rawDone) - t0);
+    // `runs` book → hogged → release → released cycles; reservation ids from `first` on.
+    const hogRuns = async (first: number) => {
+      const hogLat: number[] = [];
+      const ruleLat: number[] = [];
+      const mountLat: number[] = [];
+      const relLat: number[] = [];
+      const rawLat: number[] = [];
+      for (let i = first; i < first + runs; i++) {
+        const jws = await signSchedule(hold(i), key);
+        payloadBytes = jws.length;
+        // floor: the same payload, raw publish → receive, same broker, same clients
+        const rawDone = next((m) => m.topic === "bench/raw");
+        let t0 = performance.now();
+        await pub.publishAsync("bench/raw", jws, { qos: 1 });
+        rawLat.push((await rawDone) - t0);
 
-      const hogged = next((m) => m.body?.driver === "hog" && m.body?.action === "hogged" && m.body?.reservation === `r${i}`);
-      const ruled = ns ? next((m) => m.body?.driver === "hog" && m.body?.action === "sshd-locked" && m.body?.reservation === `r${i}`) : undefined;
-      t0 = performance.now();
-      await pub.publishAsync("labhog/bench/resources/host1/schedule", jws, { qos: 1, retain: true });
-      const tHog = await hogged;
-      hogLat.push(tHog - t0);
-      if (ruled) {
-        const tRule = await ruled;
-        ruleLat.push(tRule - t0);
-        mountLat.push(tHog - tRule);
+        const hogged = next((m) => m.body?.driver === "hog" && m.body?.action === "hogged" && m.body?.reservation === `r${i}`);
+        const ruled = ns ? next((m) => m.body?.driver === "hog" && m.body?.action === "sshd-locked" && m.body?.reservation === `r${i}`) : undefined;
+        t0 = performance.now();
+        await pub.publishAsync("labhog/bench/resources/host1/schedule", jws, { qos: 1, retain: true });
+        const tHog = await hogged;
+        hogLat.push(tHog - t0);
+        if (ruled) {
+          const tRule = await ruled;
+          ruleLat.push(tRule - t0);
+          mountLat.push(tHog - tRule);
+        }
+
+        const rel = await signSchedule(sched([]), key);
+        const released = next((m) => m.body?.driver === "hog" && m.body?.action === "released");
+        t0 = performance.now();
+        await pub.publishAsync("labhog/bench/resources/host1/schedule", rel, { qos: 1, retain: true });
+        relLat.push((await released) - t0);
       }
-
-      const rel = await signSchedule(sched([]), key);
-      const released = next((m) => m.body?.driver === "hog" && m.body?.action === "released");
-      t0 = performance.now();
-      await pub.publishAsync("labhog/bench/resources/host1/schedule", rel, { qos: 1, retain: true });
-      relLat.push((await released) - t0);
-    }
+      return { hogLat, ruleLat, mountLat, relLat, rawLat };
+    };
+    const { hogLat, ruleLat, mountLat, relLat, rawLat } = await hogRuns(0);
 
     // Idle: a schedule with a future reservation is loaded (timer armed), nothing happens.
     await pub.publishAsync("labhog/bench/resources/host1/schedule", await signSchedule(sched([{ id: "later", holder: { id: "user0", unix: ["user0"], keys: [] }, start: new Date(Date.now() + 7200_000).toISOString(), end: new Date(Date.now() + 9000_000).toISOString(), exclusive: true }]), key), { qos: 1, retain: true });
@@ -199,6 +210,20 @@ export default async function run(): Promise<BenchRow[]> {
     const b = await procStats(child.pid!);
     const secs = (performance.now() - t0) / 1000;
     const idleCpuPct = ((b.cpuTicks - a.cpuTicks) / clk / secs) * 100;
+
+    // Again with the broker sending without Nagle (set_tcp_nodelay true, as docs/deployment.md configures it): with
+    // Mosquitto's default, an event sent within ~40 ms of the one before (schedule-accepted, sshd-locked, hogged)
+    // waits for the subscriber's delayed ACK, which the single-message floor never shows.
+    // The agent's retained "online" is cleared first, so the "online" seen after the restart is the agent connected again.
+    const statusTopic = "labhog/bench/agents/bench1/status";
+    const cleared = next((m) => m.topic === statusTopic && m.body === "");
+    await pub.publishAsync(statusTopic, "", { qos: 1, retain: true });
+    await cleared;
+    await appendFile(join(broker.dir, "mosquitto.conf"), "set_tcp_nodelay true\n");
+    const online = next((m) => m.topic === statusTopic && m.body === "online", 60_000);
+    await within(30_000, "the broker's restart", broker.restart());
+    await online;
+    const nodelay = await hogRuns(1000);
 
     child.kill("SIGTERM");
     await new Promise((r) => child.once("exit", r));
@@ -221,6 +246,10 @@ export default async function run(): Promise<BenchRow[]> {
             { name: "… of which: sshd rule → 20 users' mounts p50", value: round(pct(mountLat, 50)), unit: "ms", ratio: round(pct(mountLat, 50) / rawP50, 1), note: "one mount --all --fstab, run while sshd re-executes: what is left after the rule is in force" },
           ]
         : []),
+      { name: "raw MQTT publish→receive p50 (floor), set_tcp_nodelay true", value: round(pct(nodelay.rawLat, 50)), unit: "ms", note: "the broker restarted with set_tcp_nodelay true; same agent" },
+      { name: "schedule publish → hog applied p50, set_tcp_nodelay true", value: round(pct(nodelay.hogLat, 50)), unit: "ms", ratio: round(pct(nodelay.hogLat, 50) / pct(nodelay.rawLat, 50), 1), note: `${mode}; ${runs} runs; ratio vs the line before` },
+      { name: "schedule publish → hog applied p99, set_tcp_nodelay true", value: round(pct(nodelay.hogLat, 99)), unit: "ms", ratio: round(pct(nodelay.hogLat, 99) / pct(nodelay.rawLat, 50), 1) },
+      { name: "schedule publish → hog released p50, set_tcp_nodelay true", value: round(pct(nodelay.relLat, 50)), unit: "ms", ratio: round(pct(nodelay.relLat, 50) / pct(nodelay.rawLat, 50), 1) },
     ];
   } finally {
     if (sshd && sshd.exitCode === null) sshd.kill("SIGTERM");
