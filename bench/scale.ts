@@ -49,6 +49,27 @@ const pct = (xs: number[], p: number) => {
 const rid = (i: number) => `r${String(i).padStart(4, "0")}`;
 const aid = (i: number) => `a${String(i).padStart(3, "0")}`;
 
+/**
+ * fetch, saying which request failed and why (undici's "fetch failed" alone
+ * says neither). A GET is tried once more when the connection was reset:
+ * at 1,000 resources with MQTT configured, local workerd resets the
+ * kept-alive connection that carried the cold list (it leaves a thousand
+ * ledgers publishing in waitUntil), so the next request on it fails; the
+ * same request on a new connection is answered. A POST is never repeated.
+ */
+const fetch = async (url: string, init?: RequestInit): Promise<Response> => {
+  const method = init?.method ?? "GET";
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await globalThis.fetch(url, init);
+    } catch (e) {
+      const cause = (e as Error).cause as { code?: string; message?: string } | undefined;
+      if (method === "GET" && attempt === 0 && (cause?.code === "ECONNRESET" || cause?.code === "UND_ERR_SOCKET")) continue;
+      throw new Error(`${method} ${new URL(url).pathname}: ${(e as Error).message}${cause ? ` (${cause.code ?? ""} ${cause.message ?? ""})` : ""}`);
+    }
+  }
+};
+
 /** Runs `fn` over `items` with at most `n` in flight. */
 async function pool<T, R>(items: T[], n: number, fn: (x: T) => Promise<R>): Promise<R[]> {
   const out: R[] = new Array(items.length);
@@ -165,8 +186,7 @@ export default async function run(): Promise<BenchRow[]> {
         body: JSON.stringify({ resource: rid(r), start: new Date(slotStart + slot * 1800_000).toISOString(), duration: "20m", purpose: `scale ${i}` }),
         signal: AbortSignal.timeout(60_000),
       }).catch((e: Error) => {
-        // undici's "fetch failed" says nothing; its cause is what workerd did (reset, refused, timed out).
-        throw new Error(`booking ${i} on ${rid(r)}: ${e.message}${e.cause ? ` (${(e.cause as Error).message ?? String(e.cause)})` : ""}`);
+        throw new Error(`booking ${i} on ${rid(r)}: ${e.message}`);
       });
       const text = await res.text();
       if (res.status !== 201) throw new Error(`booking ${i} on ${rid(r)}: ${res.status} ${text.slice(0, 300)}`);
