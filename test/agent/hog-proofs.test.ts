@@ -3,9 +3,9 @@ import { appendFile, mkdir, readFile, readdir, rm, writeFile } from "node:fs/pro
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { execFileArgs, type ExecFn } from "../../edge-agent/drivers/deps.ts";
-import { lockSshd, rulePath, unlockSshd, type SshdControl } from "../../edge-agent/drivers/hog/sshd-control.ts";
+import { lockSshd, proveRule, rulePath, unlockSshd, type SshdControl } from "../../edge-agent/drivers/hog/sshd-control.ts";
 import { configFingerprint, SshdProofs } from "../../edge-agent/drivers/hog/sshd-proofs.ts";
-import { DROP_IN_NAME, ruleInForce } from "../../edge-agent/drivers/hog/sshd-rule.ts";
+import { dropInSite, DROP_IN_NAME, ruleInForce, standInConfig } from "../../edge-agent/drivers/hog/sshd-rule.ts";
 import { freePort, tempDir } from "../services/process.ts";
 import { requireUnshare } from "../netns/namespace.ts";
 
@@ -59,6 +59,17 @@ describe("configuration fingerprint", () => {
     // A wildcard in a folder name is not followed: every lock is then checked by sshd.
     await writeFile(main, `Include ${dir}/*/x.conf\n`);
     expect(await configFingerprint(main, own)).toBeUndefined();
+  });
+});
+
+describe("the stand-in configuration for checking a rule ahead", () => {
+  it("names the drop-in folder's files in glob order, with the rule where the drop-in sorts; the rest of the file as it is", async () => {
+    const dir = await tempDir("hog-standin");
+    const main = join(dir, "sshd_config");
+    await writeFile(main, `# admin\nInclude /etc/ssh/early.conf ${dir}/d/*.conf\nPort 22\nMatch User x\n\tPasswordAuthentication no\n`);
+    const site = await dropInSite(main);
+    const text = standInConfig(site, ["99-z.conf", "10-a.conf", "00-aaa.conf", "x.txt", ".h.conf", `${DROP_IN_NAME}.conf`], "/run/r.conf");
+    expect(text).toBe(`# admin\nInclude "/etc/ssh/early.conf" "${dir}/d/00-aaa.conf" "/run/r.conf" "${dir}/d/10-a.conf" "${dir}/d/99-z.conf"\nPort 22\nMatch User x\n\tPasswordAuthentication no\n`);
   });
 });
 
@@ -132,6 +143,40 @@ describe("sshd checks a rule shape once per configuration", () => {
     const l = await lock(["root", "erin"], "alice");
     expect(l).toMatchObject({ checked: true, calls: ["-t", "-t", "-T"] });
     await unlockSshd(c, l.dropIn);
+  });
+
+  it("checked ahead (nothing installed, sshd not reloaded): the lock of that rule then starts no sshd process", async () => {
+    const ahead: SshdControl = { ...c, proofs: new SshdProofs() };
+    const restarts = (await log()).match(/Received SIGHUP; restarting\./g)!.length;
+    sshdCalls.length = 0;
+    expect(await proveRule(ahead, ["root", "gina"], "alice")).toBe(true);
+    expect(sshdCalls.map((a) => a[0])).toEqual(["-t", "-T"]);
+    expect(await readdir(join(dir, "conf.d"))).toEqual(["10-admin.conf"]);
+    expect((await readdir(c.runDir)).filter((f) => f.endsWith(".conf") || f.includes("ahead"))).toEqual([]);
+    expect((await log()).match(/Received SIGHUP; restarting\./g)).toHaveLength(restarts);
+    sshdCalls.length = 0;
+    const l = await lockSshd(ahead, ["root", "gina"], "alice");
+    await l.inForce;
+    expect(l).toMatchObject({ reloaded: true, checked: false });
+    expect(sshdCalls).toEqual([]);
+    expect(ruleInForce(await effective(c.sshdConfig, "alice"), `${c.runDir}/keys`)).toEqual([]);
+    await unlockSshd(ahead, l.dropIn);
+  });
+
+  it("checked ahead, an admin's Match block before the drop-in folder that overrides the rule: nothing proven, the lock asks sshd and refuses", async () => {
+    const ahead: SshdControl = { ...c, proofs: new SshdProofs() };
+    const main = await readFile(c.sshdConfig, "utf8");
+    await writeFile(join(dir, "early.conf"), "Match User alice\n\tAuthenticationMethods password\n");
+    await writeFile(c.sshdConfig, `Include ${dir}/early.conf\n${main}`);
+    try {
+      expect(await proveRule(ahead, ["root", "gina"], "alice")).toBe(false);
+      sshdCalls.length = 0;
+      await expect(lockSshd(ahead, ["root", "gina"], "alice")).rejects.toThrow(/the hog's rule is not in force for alice .*authenticationmethods is "password", not "publickey"/);
+      expect(sshdCalls.map((a) => a[0])).toEqual(["-t", "-t", "-T"]);
+      expect(await readdir(join(dir, "conf.d"))).toEqual(["10-admin.conf"]);
+    } finally {
+      await writeFile(c.sshdConfig, main);
+    }
   });
 
   it("an admin's edit that sshd -t rejects: the next lock of a proven shape asks sshd, refuses, and installs nothing", async () => {

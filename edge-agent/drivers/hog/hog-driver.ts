@@ -11,7 +11,7 @@ import { keyPart, keysOf, restrictedLine } from "./key-lines.ts";
 import { bindMountAll, layers, pointsOfSource, readMounts, unmountEvery } from "./mounts.ts";
 import { endSessions, uidsWithTerminals, warnUser } from "./sessions.ts";
 import { keysIn, writeManagedKeys } from "./managed-keys.ts";
-import { keysDir, lockSshd, unlockSshd, type SshdControl } from "./sshd-control.ts";
+import { keysDir, lockSshd, proveRule, unlockSshd, type SshdControl } from "./sshd-control.ts";
 import { SshdProofs } from "./sshd-proofs.ts";
 
 /**
@@ -262,9 +262,7 @@ export class HogDriver implements Driver {
    */
   private async lockSshd(entry: ScheduleEntry, all: UnixUser[], locked: UnixUser[], patterns: string[], ctx: DriverContext, problem: (action: string, message: string) => void): Promise<{ inForce: Promise<boolean> }> {
     const c = this.sshd;
-    const allowed = [...new Set(["root", ...this.opts.admins, ...this.opts.exemptUsers, ...entry.holder.unix])].filter((n) => !locked.some((u) => u.name === n));
-    const byUid0 = all.filter((u) => u.uid === 0).map((u) => u.name);
-    const spared = [...new Set([...byUid0, ...allowed])];
+    const spared = this.spared(entry, all, locked);
     if (ctx.simulate) {
       ctx.emit({ action: "would-lock-sshd", ok: true, message: `only keys from ${keysDir(c)}/%u, restricted to the status command, for everyone but ${spared.join(", ")}` });
       return { inForce: Promise.resolve(true) };
@@ -286,7 +284,7 @@ export class HogDriver implements Driver {
       );
       // Recorded in the state (apply's checkpoint) before this.
       await writeManagedKeys(keysDir(c), byUser, this.deps.statusCommand);
-      const { dropIn, reloaded, checked, inForce } = await lockSshd(c, spared, locked[0]?.name ?? "labhog-probe");
+      const { dropIn, reloaded, checked, inForce } = await lockSshd(c, spared, probeOf(locked));
       return {
         inForce: inForce.then(() => {
           // Persisted with the next checkpoint; a crash before it still finds the drop-in through sshd_config.
@@ -298,6 +296,33 @@ export class HogDriver implements Driver {
     } catch (e) {
       return { inForce: Promise.resolve(failed(e)) };
     }
+  }
+
+  /** Who the rule spares for this entry: uid 0, admins, exempt users and the holders (unless passwd says they are locked). */
+  private spared(entry: ScheduleEntry, all: readonly UnixUser[], locked: readonly UnixUser[]): string[] {
+    const allowed = [...new Set(["root", ...this.opts.admins, ...this.opts.exemptUsers, ...entry.holder.unix])].filter((n) => !locked.some((u) => u.name === n));
+    return [...new Set([...all.filter((u) => u.uid === 0).map((u) => u.name), ...allowed])];
+  }
+
+  /**
+   * A new schedule (and start-up): sshd is asked now about the rules of the
+   * next exclusive bookings, in the background, so that locking at their
+   * start only installs the rule and reloads sshd. Failures are left for the
+   * lock, which asks sshd again and reports them.
+   */
+  async scheduleChanged(entries: readonly ScheduleEntry[], ctx: DriverContext): Promise<void> {
+    if (ctx.simulate) return;
+    const now = Date.now();
+    const next = entries.filter((e) => e.exclusive && Date.parse(e.end) > now).slice(0, 3);
+    if (next.length === 0) return;
+    void (async () => {
+      const all = await readUsers(this.opts.passwdFile);
+      for (const e of next) {
+        const holders = new Set(e.holder.unix);
+        const locked = all.filter((u) => !this.exempt(u) && !holders.has(u.name));
+        await proveRule(this.sshd, this.spared(e, all, locked), probeOf(locked));
+      }
+    })().catch((e) => ctx.log.debug("sshd rule not checked ahead; the lock checks it", { error: e as Error }));
   }
 
   private scheduleSessionEnd(entry: ScheduleEntry, others: UnixUser[], exec: ExecFn, ctx: DriverContext): void {
@@ -467,6 +492,11 @@ export class HogDriver implements Driver {
     this.lastProblems = problems;
     if (problems.length) throw new Error(`hog not fully released: ${problems.join("; ")}`);
   }
+}
+
+/** The locked user `sshd -T -C` is asked about. */
+function probeOf(locked: readonly UnixUser[]): string {
+  return locked[0]?.name ?? "labhog-probe";
 }
 
 function graceText(ms: number): string {

@@ -2,7 +2,7 @@ import { watch, type FSWatcher } from "node:fs";
 import { mkdir, readFile, readdir, readlink, rename, rm, stat, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import type { ExecFn } from "../deps.ts";
-import { dropInPath, dropInText, MARKER, ruleInForce, ruleText, SshdConfigError } from "./sshd-rule.ts";
+import { dropInPath, dropInSite, dropInText, MARKER, ruleInForce, ruleText, SshdConfigError, standInConfig } from "./sshd-rule.ts";
 import { aroundFingerprint, configFingerprint, fromSshdT, type SshdProofs } from "./sshd-proofs.ts";
 
 /**
@@ -81,6 +81,8 @@ export async function lockSshd(c: SshdControl, allowed: readonly string[], probe
 
   // Taken before anything is checked: an admin's edit while sshd checks gives the next lock another key.
   const key = c.proofs && (await proofKey(c, dropIn, rule, pointer, allowed, probeUser));
+  // A proof made ahead (proveRule) may still be under way: waiting for it is cheaper than asking sshd twice.
+  if (key !== undefined) await c.proofs!.settled(key);
   const proof = key !== undefined ? await c.proofs!.get(key, c.sshdPath) : undefined;
   if (proof) {
     // sshd accepted this configuration with a rule of this shape, and it won for this probe: install and reload.
@@ -122,6 +124,45 @@ export async function lockSshd(c: SshdControl, allowed: readonly string[], probe
     throw e;
   }
   return { dropIn, reloaded: true, checked: true, inForce: (await hangUp(pidFile))!.listening };
+}
+
+/**
+ * Asks sshd about a rule ahead of the lock that needs it (at start-up, or
+ * when the schedule announces a booking), so that the lock itself only
+ * installs and reloads. Nothing is installed: sshd checks a stand-in of the
+ * configuration as it will be (sshd-rule.ts standInConfig), with the same
+ * `sshd -t` and `sshd -T -C user=<probe>` as a lock. Returns whether a proof
+ * is now held; a configuration sshd rejects proves nothing, and the lock
+ * will find that out again (and report it) on its own.
+ */
+export async function proveRule(c: SshdControl, allowed: readonly string[], probeUser: string): Promise<boolean> {
+  if (!c.proofs) return false;
+  const site = await dropInSite(c.sshdConfig);
+  const rule = rulePath(c);
+  const key = await proofKey(c, site.path, rule, dropInText(rule), allowed, probeUser);
+  if (key === undefined) return false;
+  await c.proofs.settled(key);
+  if (await c.proofs.get(key, c.sshdPath)) return true;
+  const proofs = c.proofs;
+  return proofs.making(key, async () => {
+    await mkdir(c.runDir, { recursive: true, mode: 0o755 });
+    const ahead = join(c.runDir, "sshd.conf.ahead");
+    const standIn = join(c.runDir, "sshd-ahead.conf");
+    try {
+      const names = await readdir(dirname(site.path)).catch(() => [] as string[]);
+      await writeFile(ahead, ruleText(allowed, keysDir(c)), { mode: 0o644 });
+      await writeFile(standIn, standInConfig(site, names, ahead), { mode: 0o644 });
+      await sshdCheck(c, standIn);
+      const { stdout } = await c.exec(c.sshdPath, ["-T", "-f", standIn, "-C", `user=${probeUser},host=labhog-check,addr=127.0.0.1,laddr=127.0.0.1,lport=22`], { timeout: 15_000 });
+      if (ruleInForce(stdout, keysDir(c)).length) return false;
+      const seen = fromSshdT(stdout);
+      if (!seen.pidFile || seen.pidFile === "none") return false;
+      proofs.set(key, { pidFile: seen.pidFile, hostKeys: seen.hostKeys, around: await aroundFingerprint(c.sshdPath, seen.hostKeys) });
+      return true;
+    } finally {
+      await Promise.all([rm(ahead, { force: true }), rm(standIn, { force: true })]);
+    }
+  });
 }
 
 /** The rule (atomic rename of the candidate), then the pointer in sshd's Include folder. */

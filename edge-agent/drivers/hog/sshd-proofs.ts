@@ -34,6 +34,22 @@ const PRIVSEP_DIR = "/run/sshd";
 
 export class SshdProofs {
   private readonly proofs = new Map<string, Proof>();
+  /** Proofs being made ahead of a lock, by key. */
+  private readonly pending = new Map<string, Promise<boolean>>();
+
+  /** Runs `make` for `key` unless it already runs; either way, its outcome. */
+  making(key: string, make: () => Promise<boolean>): Promise<boolean> {
+    const running = this.pending.get(key);
+    if (running) return running;
+    const p = make().finally(() => this.pending.delete(key));
+    this.pending.set(key, p);
+    return p;
+  }
+
+  /** Resolves once no proof for `key` is being made (whatever came of it). */
+  async settled(key: string): Promise<void> {
+    await this.pending.get(key)?.catch(() => false);
+  }
 
   /** The proof for this key, if what else sshd reads is as it was when proven. */
   async get(key: string, sshdPath: string): Promise<Proof | undefined> {

@@ -35,13 +35,26 @@ export class SshdConfigError extends Error {
  * without rewriting the admin's file, which the agent never does.
  */
 export async function dropInPath(mainConfig: string): Promise<string> {
+  return (await dropInSite(mainConfig)).path;
+}
+
+/** Where the drop-in comes in: the main config's text, the Include's line (0-based), its arguments and which of them is the glob. */
+export interface DropInSite {
+  path: string;
+  text: string;
+  line: number;
+  args: string[];
+  glob: number;
+}
+
+export async function dropInSite(mainConfig: string): Promise<DropInSite> {
   let text: string;
   try {
     text = await readFile(mainConfig, "utf8");
   } catch (e) {
     throw new SshdConfigError(`cannot read sshd config ${mainConfig}: ${(e as Error).message}`);
   }
-  for (const raw of text.split("\n")) {
+  for (const [n, raw] of text.split("\n").entries()) {
     const line = raw.trim();
     if (!line || line.startsWith("#")) continue;
     const m = /^([A-Za-z]+)\s*(?:=\s*|\s+)(.*)$/.exec(line);
@@ -49,11 +62,12 @@ export async function dropInPath(mainConfig: string): Promise<string> {
     const key = m[1]!.toLowerCase();
     if (key === "match") break; // an Include inside a Match block would only apply conditionally
     if (key !== "include") continue;
-    for (const arg of words(m[2]!)) {
+    const args = words(m[2]!);
+    for (const [i, arg] of args.entries()) {
       const path = isAbsolute(arg) ? arg : join("/etc/ssh", arg);
       const base = basename(path);
       if (!base.startsWith("*") || base.slice(1).includes("*") || /[?[\]]/.test(base) || /[*?[\]]/.test(dirname(path))) continue;
-      return join(dirname(path), DROP_IN_NAME + base.slice(1));
+      return { path: join(dirname(path), DROP_IN_NAME + base.slice(1)), text, line: n, args, glob: i };
     }
   }
   throw new SshdConfigError(
@@ -71,6 +85,27 @@ const quote = (path: string): string => {
   if (/["\r\n]/.test(path)) throw new SshdConfigError(`cannot put ${JSON.stringify(path)} into sshd_config`);
   return `"${path}"`;
 };
+
+/**
+ * The main config as sshd will read it once the hog's drop-in is installed,
+ * without installing it: the drop-in folder's Include names the folder's
+ * files one by one, in glob(3) order, with `rule` where the drop-in sorts
+ * (the drop-in only Includes the rule). `names` is the folder's listing.
+ * Relative Includes stay as they are (sshd resolves them against /etc/ssh
+ * wherever the including file is), so this file can live anywhere.
+ */
+export function standInConfig(site: DropInSite, names: readonly string[], rule: string): string {
+  const folder = dirname(site.path);
+  const glob = basename(isAbsolute(site.args[site.glob]!) ? site.args[site.glob]! : join("/etc/ssh", site.args[site.glob]!));
+  const suffix = glob.slice(1);
+  const ours = basename(site.path);
+  const matched = names.filter((n) => n.endsWith(suffix) && !n.startsWith(".") && n !== ours);
+  const files = [...matched, ours].sort().map((n) => (n === ours ? rule : join(folder, n)));
+  const args = site.args.flatMap((a, i) => (i === site.glob ? files : [a])).map(quote);
+  const lines = site.text.split("\n");
+  lines[site.line] = `Include ${args.join(" ")}`;
+  return lines.join("\n");
+}
 
 /** The drop-in's whole content: a pointer to the rule under /run. */
 export function dropInText(rulePath: string): string {
