@@ -31,6 +31,11 @@ async function readOr(path: string): Promise<string | undefined> {
   return readFile(path, "utf8").catch(() => undefined);
 }
 
+/** `sshd -T -C`: the settings sshd would apply to a login of `user` with `config`. */
+function sshdSettingsFor(c: SshdControl, config: string, user: string): Promise<{ stdout: string }> {
+  return c.exec(c.sshdPath, ["-T", "-f", config, "-C", `user=${user},host=labhog-check,addr=127.0.0.1,laddr=127.0.0.1,lport=22`], { timeout: 15_000 });
+}
+
 async function sshdCheck(c: SshdControl, config: string): Promise<void> {
   try {
     await c.exec(c.sshdPath, ["-t", "-f", config], { timeout: 15_000 });
@@ -112,7 +117,7 @@ export async function lockSshd(c: SshdControl, allowed: readonly string[], probe
     await install(c, candidate, dropIn, pointer, oldPointer);
     // 3. The real configuration as sshd will read it: valid, and our rule wins for a locked user.
     await sshdCheck(c, c.sshdConfig);
-    const { stdout } = await c.exec(c.sshdPath, ["-T", "-f", c.sshdConfig, "-C", `user=${probeUser},host=labhog-check,addr=127.0.0.1,laddr=127.0.0.1,lport=22`], { timeout: 15_000 });
+    const { stdout } = await sshdSettingsFor(c, c.sshdConfig, probeUser);
     const off = ruleInForce(stdout, keysDir(c));
     if (off.length) throw new SshdConfigError(`the hog's rule is not in force for ${probeUser} (a Match block or Include earlier in ${c.sshdConfig} overrides it): ${off.join("; ")}`);
     const seen = fromSshdT(stdout);
@@ -153,7 +158,7 @@ export async function proveRule(c: SshdControl, allowed: readonly string[], prob
       await writeFile(ahead, ruleText(allowed, keysDir(c)), { mode: 0o644 });
       await writeFile(standIn, standInConfig(site, names, ahead), { mode: 0o644 });
       await sshdCheck(c, standIn);
-      const { stdout } = await c.exec(c.sshdPath, ["-T", "-f", standIn, "-C", `user=${probeUser},host=labhog-check,addr=127.0.0.1,laddr=127.0.0.1,lport=22`], { timeout: 15_000 });
+      const { stdout } = await sshdSettingsFor(c, standIn, probeUser);
       if (ruleInForce(stdout, keysDir(c)).length) return false;
       const seen = fromSshdT(stdout);
       if (!seen.pidFile || seen.pidFile === "none") return false;

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { readFile, readdir, stat } from "node:fs/promises";
 import { basename, dirname, isAbsolute, join } from "node:path";
+import { words } from "./sshd-rule.ts";
 
 /**
  * What `sshd -t` and `sshd -T -C` proved about the hog's rule, remembered so
@@ -106,11 +107,6 @@ export async function aroundFingerprint(sshdPath: string, hostKeys: readonly str
 function globRegExp(glob: string): RegExp | undefined {
   if (/[[\]\\]/.test(glob)) return undefined;
   return new RegExp(`^${glob.replace(/[.+^${}()|]/g, "\\$&").replace(/\*/g, "[^/]*").replace(/\?/g, "[^/]")}$`);
-}
-
-/** sshd_config arguments: whitespace-separated, double quotes group. */
-function words(s: string): string[] {
-  return [...s.matchAll(/"([^"]*)"|(\S+)/g)].map((m) => m[1] ?? m[2]!);
 }
 
 /**

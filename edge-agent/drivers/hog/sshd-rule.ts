@@ -77,7 +77,7 @@ export async function dropInSite(mainConfig: string): Promise<DropInSite> {
 }
 
 /** sshd_config arguments: whitespace-separated, double quotes group. */
-function words(s: string): string[] {
+export function words(s: string): string[] {
   return [...s.matchAll(/"([^"]*)"|(\S+)/g)].map((m) => m[1] ?? m[2]!);
 }
 
