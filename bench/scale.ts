@@ -19,6 +19,7 @@
  *   GET /api/v1/resources cold (first call after start) against warm.
  */
 import { spawn, type ChildProcess } from "node:child_process";
+import { request as httpRequest } from "node:http";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -69,6 +70,27 @@ const fetch = async (url: string, init?: RequestInit): Promise<Response> => {
     }
   }
 };
+
+/**
+ * A POST on a connection of its own (node:http, no agent), closed after the
+ * answer: a kept-alive connection that workerd has just closed would fail
+ * the booking before it reached the Worker, and a POST cannot be repeated
+ * blindly. Each booking pays a loopback connect, as a separate client would.
+ */
+function postJson(url: string, body: unknown): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const data = Buffer.from(JSON.stringify(body));
+    const req = httpRequest(url, { method: "POST", agent: false, headers: { "content-type": "application/json", "content-length": data.length, connection: "close" }, timeout: 60_000 }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (c: Buffer) => chunks.push(c));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString() }));
+      res.on("error", reject);
+    });
+    req.on("timeout", () => req.destroy(new Error("no answer in 60 s")));
+    req.on("error", (e: NodeJS.ErrnoException) => reject(new Error(`POST ${new URL(url).pathname}: ${e.code ?? ""} ${e.message}`)));
+    req.end(data);
+  });
+}
 
 /** Runs `fn` over `items` with at most `n` in flight. */
 async function pool<T, R>(items: T[], n: number, fn: (x: T) => Promise<R>): Promise<R[]> {
@@ -180,16 +202,10 @@ export default async function run(): Promise<BenchRow[]> {
       const r = i % RESOURCES;
       const slot = Math.floor(i / RESOURCES);
       const a = performance.now();
-      const res = await fetch(`${base}/api/v1/reservations`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ resource: rid(r), start: new Date(slotStart + slot * 1800_000).toISOString(), duration: "20m", purpose: `scale ${i}` }),
-        signal: AbortSignal.timeout(60_000),
-      }).catch((e: Error) => {
+      const { status, text } = await postJson(`${base}/api/v1/reservations`, { resource: rid(r), start: new Date(slotStart + slot * 1800_000).toISOString(), duration: "20m", purpose: `scale ${i}` }).catch((e: Error) => {
         throw new Error(`booking ${i} on ${rid(r)}: ${e.message}`);
       });
-      const text = await res.text();
-      if (res.status !== 201) throw new Error(`booking ${i} on ${rid(r)}: ${res.status} ${text.slice(0, 300)}`);
+      if (status !== 201) throw new Error(`booking ${i} on ${rid(r)}: ${status} ${text.slice(0, 300)}`);
       return performance.now() - a;
     };
     const readOne = async (i: number) => {
