@@ -18,6 +18,13 @@ export interface ApiResource {
   conflicts: number;
   /** Whether the booking is in place on the host (ok null: not reported). Absent from older Workers. */
   enforcement?: { ok: boolean | null; problems: string[]; since: string | null; at: string | null };
+  /** The Worker answers from a cache older than a few sync intervals: the calendar can't be reached. */
+  stale?: boolean;
+  unreachableSince?: string | null;
+  /** The resource's ledger had not read its calendar yet when the list answered: nothing here is known. */
+  syncing?: true;
+  /** The calendar can't be reached and was never read: nothing here is known. */
+  unreadable?: true;
 }
 
 export interface Problem {

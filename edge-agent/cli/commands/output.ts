@@ -23,6 +23,23 @@ export function reservationRows(list: ApiReservation[]): string[][] {
 }
 export const reservationHead = ["id", "resource", "holder", "start", "end", "kind", "state", "purpose"];
 
+/**
+ * Why nothing the Worker sent about this resource can be taken as its state,
+ * or null when it can: a list may answer before a waking ledger has read its
+ * calendar, and an empty `current` then means "not known", never "free".
+ */
+export function unknownState(r: ApiResource): string | null {
+  if (r.syncing) return "unknown: reading its calendar";
+  if (r.unreadable) return "unknown: calendar unreachable";
+  return null;
+}
+
+/** A note for a view answered from the Worker's cache while the calendar can't be reached. */
+function staleNote(r: ApiResource): string {
+  if (!r.stale || r.syncing || r.unreadable) return "";
+  return r.unreachableSince ? `cached: calendar unreachable since ${when(r.unreachableSince)}` : "cached: calendar unreachable";
+}
+
 export function resourceRows(list: ApiResource[]): string[][] {
   return list.map((r) => {
     const cur = r.current.find((c) => c.state === "active");
@@ -30,10 +47,10 @@ export function resourceRows(list: ApiResource[]): string[][] {
     return [
       r.id,
       r.pool ?? "",
-      cur ? `${holderName(cur)} until ${when(cur.end)}` : "free",
+      unknownState(r) ?? (cur ? `${holderName(cur)} until ${when(cur.end)}` : "free"),
       r.next ? `${holderName(r.next)} ${when(r.next.start)}` : "",
       agent,
-      [r.conflicts ? `${r.conflicts} conflict(s)` : "", r.enforcement?.ok === false ? `not enforced: ${r.enforcement.problems.join("; ")}` : ""].filter(Boolean).join("; "),
+      [staleNote(r), r.conflicts ? `${r.conflicts} conflict(s)` : "", r.enforcement?.ok === false ? `not enforced: ${r.enforcement.problems.join("; ")}` : ""].filter(Boolean).join("; "),
     ];
   });
 }

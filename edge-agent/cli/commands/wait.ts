@@ -6,18 +6,22 @@ import { client, print } from "./session.ts";
 import { parseDuration } from "./time-args.ts";
 import { UsageError } from "../main.ts";
 import { progressFor } from "../progress.ts";
-import { when } from "./output.ts";
+import { unknownState, when } from "./output.ts";
 
 export class WaitTimeoutError extends LabhogError {
   constructor(message: string) { super("timeout", 408, message); }
 }
 
-function isFree(r: ApiResource): boolean {
-  return r.agent?.status !== "offline" && !r.current.some((c) => c.state === "active" && c.exclusive);
+/** Free as the Worker knows it now: a resource whose calendar wasn't read yet, or can't be reached, is never taken as free. */
+export function isFree(r: ApiResource): boolean {
+  return unknownState(r) === null && !r.stale && r.agent?.status !== "offline" && !r.current.some((c) => c.state === "active" && c.exclusive);
 }
 
 /** Why a resource is not free, for the progress line. */
-function blockedBy(r: ApiResource): string {
+export function blockedBy(r: ApiResource): string {
+  const unknown = unknownState(r);
+  if (unknown) return `${r.id}: ${unknown}`;
+  if (r.stale) return `${r.id}: unknown: calendar unreachable${r.unreachableSince ? ` since ${when(r.unreachableSince)}` : ""}`;
   if (r.agent?.status === "offline") return `${r.id}: its agent is offline`;
   const cur = r.current.find((c) => c.state === "active" && c.exclusive);
   return cur ? `${r.id} held by ${cur.holder.id ?? "an unknown holder"} until ${when(cur.end)}` : `${r.id} busy`;
