@@ -3,7 +3,7 @@ import { appendFile, mkdir, readFile, readdir, rm, writeFile } from "node:fs/pro
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { execFileArgs, type ExecFn } from "../../edge-agent/drivers/deps.ts";
-import { lockSshd, proveRule, rulePath, unlockSshd, type SshdControl } from "../../edge-agent/drivers/hog/sshd-control.ts";
+import { lockSshd, proveRule, reloadSshd, rulePath, unlockSshd, type SshdControl } from "../../edge-agent/drivers/hog/sshd-control.ts";
 import { configFingerprint, SshdProofs } from "../../edge-agent/drivers/hog/sshd-proofs.ts";
 import { dropInSite, DROP_IN_NAME, ruleInForce, standInConfig } from "../../edge-agent/drivers/hog/sshd-rule.ts";
 import { freePort, tempDir } from "../services/process.ts";
@@ -185,5 +185,38 @@ describe("sshd checks a rule shape once per configuration", () => {
     expect(sshdCalls.map((a) => a[0])).toEqual(["-t"]);
     expect(await readdir(join(dir, "conf.d"))).toEqual(["10-admin.conf"]);
     expect(await readFile(rulePath(c), "utf8").catch(() => "absent")).toBe("absent");
+  });
+});
+
+describe("waiting for a reloaded sshd", () => {
+  it("a daemon that does not write its pid file again is still seen back once it listens anew (the kernel's socket table, after a second)", async () => {
+    const dir = await tempDir("hog-hup");
+    // Stands in for a patched sshd: on SIGHUP it closes its listener and opens another, and leaves its pid file alone.
+    const script = [
+      "import os, signal, socket, sys, time",
+      "def listen():",
+      "    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('127.0.0.1', 0)); s.listen(); return s",
+      "cur = [listen()]",
+      "def hup(*_):",
+      "    cur[0].close(); time.sleep(0.2); cur[0] = listen()",
+      "signal.signal(signal.SIGHUP, hup)",
+      "open(sys.argv[1], 'w').write(str(os.getpid()))",
+      "while True: signal.pause()",
+    ].join("\n");
+    const pidFile = join(dir, "daemon.pid");
+    const daemon = spawn("python3", ["-c", script, pidFile], { stdio: "ignore" });
+    try {
+      for (let i = 0; !(await readFile(pidFile, "utf8").catch(() => "")); i++) {
+        if (i > 400) throw new Error("the daemon did not start");
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      const pidBefore = await readFile(pidFile, "utf8");
+      const c: SshdControl = { sshdPath: SSHD, sshdConfig: join(dir, "sshd_config"), runDir: join(dir, "run"), exec: async () => ({ stdout: `port 22\npidfile ${pidFile}\n`, stderr: "" }) };
+      await reloadSshd(c);
+      expect(await readFile(pidFile, "utf8")).toBe(pidBefore);
+      expect(daemon.exitCode).toBeNull();
+    } finally {
+      daemon.kill("SIGKILL");
+    }
   });
 });

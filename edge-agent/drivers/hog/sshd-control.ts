@@ -280,10 +280,12 @@ async function hangUp(pidFile: string, o: { ifRunning?: boolean } = {}): Promise
     watcher?.close();
     throw new SshdConfigError(`cannot reload sshd (pid ${pid} from ${pidFile}): ${(e as Error).message}`);
   }
+  const signalled = Date.now();
   const back = async (): Promise<boolean> => {
     const id = await fileId(pidFile);
-    if (id === undefined || id === before || Number((await readOr(pidFile))?.trim()) !== pid) return false;
-    return [...(await sockets(pid))].some((s) => !held.has(s));
+    if (id !== undefined && id !== before && Number((await readOr(pidFile))?.trim()) === pid) return [...(await sockets(pid))].some((s) => !held.has(s));
+    // An sshd that does not write its pid file again (a patched build) is seen listening in the kernel's socket tables instead (slower to read).
+    return Date.now() - signalled > 1000 && (await listeningAnew(pid, held));
   };
   const listening = (async () => {
     try {
@@ -319,6 +321,19 @@ function isAlive(pid: number): boolean {
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === "EPERM";
   }
+}
+
+/** Whether `pid` holds a listening TCP socket that is not among `before`. */
+async function listeningAnew(pid: number, before: ReadonlySet<number>): Promise<boolean> {
+  const fresh = new Set([...(await sockets(pid))].filter((s) => !before.has(s)));
+  if (fresh.size === 0) return false;
+  for (const table of ["/proc/net/tcp", "/proc/net/tcp6"]) {
+    for (const line of ((await readOr(table)) ?? "").split("\n").slice(1)) {
+      const f = line.trim().split(/\s+/);
+      if (f[3] === "0A" && fresh.has(Number(f[9]))) return true; // 0A: LISTEN
+    }
+  }
+  return false;
 }
 
 /** Which file is at `path` now: a file written anew (sshd unlinks and recreates its pid file) has another identity. */
