@@ -64,7 +64,7 @@ export interface Board {
 }
 
 export interface ConsoleLab {
-  worker: RunningWorker;
+  worker: Pick<RunningWorker, "url" | "dispose">;
   mosquitto: MosquittoService;
   agent: Agent;
   board: Board;
@@ -123,7 +123,7 @@ async function startBoard(dir: string): Promise<{ socat: ChildProcess; board: Bo
  * every WebSocket. Console sessions last as long as a booking, and other
  * people edit this checkout meanwhile.
  */
-export async function startBundledWorker(dir: string, vars: Record<string, string>): Promise<RunningWorker> {
+export async function startBundledWorker(dir: string, vars: Record<string, string>): Promise<Pick<RunningWorker, "url" | "dispose">> {
   const out = join(dir, "worker-bundle");
   await execFileP(process.execPath, [join(root, "node_modules", "wrangler", "bin", "wrangler.js"), "deploy", "--dry-run", "--outdir", out, "--config", join(root, "wrangler.toml")], { cwd: root, env: { ...process.env, WRANGLER_SEND_METRICS: "false" } });
   const worker = await unstable_startWorker({
