@@ -13,7 +13,7 @@ export interface MosquittoService extends Service {
 }
 
 /** A real Mosquitto (Debian package) with a TCP and a WebSocket listener on free ports. */
-export async function startMosquitto(opts: { passwords?: Record<string, string> } = {}): Promise<MosquittoService> {
+export async function startMosquitto(opts: { passwords?: Record<string, string>; tcpNoDelay?: boolean } = {}): Promise<MosquittoService> {
   const dir = await tempDir("mosquitto");
   const port = await freePort();
   const wsPort = await freePort();
@@ -29,6 +29,8 @@ export async function startMosquitto(opts: { passwords?: Record<string, string> 
     `listener ${wsPort} 127.0.0.1`,
     "protocol websockets",
   ];
+  // As docs/deployment.md configures it; off by default, as Mosquitto ships, so the tests see the stock broker.
+  if (opts.tcpNoDelay) lines.push("set_tcp_nodelay true");
   if (opts.passwords) {
     const { execFileSync } = await import("node:child_process");
     const pwFile = join(dir, "passwd");

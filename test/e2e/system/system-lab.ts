@@ -103,8 +103,8 @@ export interface SystemLab {
   stop(): Promise<void>;
 }
 
-export async function startSystemLab(): Promise<SystemLab> {
-  const [mosquitto, calendar] = await Promise.all([startMosquitto(), startCalendar()]);
+export async function startSystemLab(opts: { tcpNoDelay?: boolean } = {}): Promise<SystemLab> {
+  const [mosquitto, calendar] = await Promise.all([startMosquitto({ tcpNoDelay: opts.tcpNoDelay ?? false }), startCalendar()]);
   const key = await generateSigningKey("e2e-key");
   const worker = await startLabhogWorker(
     {
