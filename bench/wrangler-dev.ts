@@ -1,5 +1,7 @@
-import { spawn, type ChildProcess } from "node:child_process";
+import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { promisify } from "node:util";
 import { freePort } from "../test/services/process.ts";
 
 /**
@@ -9,6 +11,12 @@ import { freePort } from "../test/services/process.ts";
  */
 export interface WranglerDev {
   base: string;
+  /**
+   * workerd's own address for the Worker, past wrangler's dev proxy (a second
+   * Worker that forwards every request and exists only under `wrangler dev`),
+   * or null when it could not be found. Production has no such hop.
+   */
+  direct: string | null;
   /** wrangler's pid = its process group. */
   group: number;
   stop(): Promise<void>;
@@ -42,5 +50,29 @@ export async function startWranglerDev(vars: Record<string, string>, persistDir:
     }
     await new Promise((r) => setTimeout(r, 500));
   }
-  return { base, group: dev.pid!, stop };
+  return { base, direct: await directAddress(dev.pid!, port), group: dev.pid!, stop };
+}
+
+/**
+ * The loopback port in wrangler's process group, other than the proxy's, that
+ * answers the Worker's own /openapi.json: wrangler does not print it.
+ */
+async function directAddress(group: number, proxyPort: number): Promise<string | null> {
+  const { stdout } = await promisify(execFile)("ss", ["-ltnpH"]).catch(() => ({ stdout: "" }));
+  const candidates: number[] = [];
+  for (const line of stdout.split("\n")) {
+    const port = Number(/127\.0\.0\.1:(\d+)/.exec(line)?.[1]);
+    const pids = [...line.matchAll(/pid=(\d+)/g)].map((m) => Number(m[1]));
+    if (!port || port === proxyPort) continue;
+    for (const pid of pids) {
+      const stat = await readFile(`/proc/${pid}/stat`, "utf8").catch(() => "");
+      if (Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[2]) === group) { candidates.push(port); break; }
+    }
+  }
+  for (const port of candidates) {
+    const r = await fetch(`http://127.0.0.1:${port}/openapi.json`, { signal: AbortSignal.timeout(2000) }).catch(() => null);
+    const body = r?.ok ? await r.text() : "";
+    if (body.includes('"openapi"')) return `http://127.0.0.1:${port}`;
+  }
+  return null;
 }
