@@ -539,7 +539,7 @@ describe("google backend inside workerd", () => {
   }, 120_000);
 });
 
-/** Issue 11: each rule Google documents, enforced by the stand-in, kept by the backend. */
+/** Each rule Google documents, enforced by the stand-in, kept by the backend. */
 describe("google backend: the rules Google documents", () => {
   const booking = (uid: string, extra: string[] = [], day = "20300110") =>
     ics(["BEGIN:VEVENT", `UID:${uid}`, "DTSTAMP:20260101T000000Z", `DTSTART:${day}T090000Z`, `DTEND:${day}T100000Z`, "SUMMARY:alice: flashing", "ORGANIZER;CN=Alice:mailto:alice@example.com", "ATTENDEE;CN=Alice;PARTSTAT=ACCEPTED:mailto:alice@example.com", "X-LABHOG-HOLDER:alice", ...extra, "END:VEVENT"]);

@@ -1,4 +1,4 @@
-/** Issue 9 §3 in Node: the caldav backend against real TCP listeners that hang (see hanging-specifics.ts). */
+/** In Node: the caldav backend against real TCP listeners that hang (see hanging-specifics.ts). */
 import { afterAll, beforeAll } from "vitest";
 import { CaldavBackend, type CaldavOptions } from "../../../calendar/backends/caldav/backend.ts";
 import { startRadicale, type RadicaleService } from "../../services/radicale.ts";
