@@ -11,10 +11,12 @@ import type { BenchRow } from "./types.ts";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const wanted = process.argv.slice(2);
+/** Modules the parts share, not parts themselves. */
+const HELPERS = ["run.ts", "types.ts", "wrangler-dev.ts"];
 /** Parts that run only when named (`npm run bench scale`): minutes long, every core busy. */
 const OPT_IN = ["scale"];
 const parts = (await readdir(here))
-  .filter((f) => f.endsWith(".ts") && f !== "run.ts" && f !== "types.ts")
+  .filter((f) => f.endsWith(".ts") && !HELPERS.includes(f))
   .map((f) => f.slice(0, -3))
   .filter((n) => (wanted.length === 0 ? !OPT_IN.includes(n) : wanted.includes(n)))
   .sort();
