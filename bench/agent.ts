@@ -13,7 +13,7 @@
  * --simulate (noted in the rows).
  */
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmdirSync } from "node:fs";
 import { appendFile, mkdir, readFile, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -63,7 +63,10 @@ function privateNamespace(): { pid: number; run: (argv: string[]) => string[]; s
   const holder = spawn("unshare", ["--mount", "--propagation", "private", "--", "sleep", "infinity"], { stdio: "ignore" });
   const pid = holder.pid!;
   const run = (argv: string[]) => ["nsenter", "--target", String(pid), "--mount", "--", ...argv];
-  execFileSync("mkdir", ["-p", "/run/labhog"]);
+  // The mount point has to exist on /run itself (a mount namespace shares the files, not the mounts):
+  // made here only if missing, and removed again at stop, so the machine's /run ends as it was.
+  const madeMountPoint = !existsSync("/run/labhog");
+  if (madeMountPoint) mkdirSync("/run/labhog");
   // unshare may not have switched namespaces yet: retry until the mount lands in the new one.
   for (let i = 0; ; i++) {
     try {
@@ -76,7 +79,14 @@ function privateNamespace(): { pid: number; run: (argv: string[]) => string[]; s
   }
   const [f, ...a] = run(["mount", "-t", "tmpfs", "-o", "size=4m,mode=755", "labhog-bench-run", "/run/labhog"]);
   execFileSync(f!, a);
-  return { pid, run, stop: () => holder.kill("SIGKILL") };
+  return {
+    pid,
+    run,
+    stop: () => {
+      holder.kill("SIGKILL");
+      if (madeMountPoint) try { rmdirSync("/run/labhog"); } catch { /* something else put files there since: leave it */ }
+    },
+  };
 }
 
 const within = <T>(ms: number, what: string, p: Promise<T>): Promise<T> => {
