@@ -52,8 +52,8 @@ export class Broker extends DurableObject<Env> {
   #console: ConsoleRelay;
   /** Publishes gathered per turn and written together (outbox.ts). */
   #outbox = new Outbox(() => this.#sink(), PUBLISH_TIMEOUT_MS);
-  /** One wait for the connection, shared by every publish that arrives before it is up. */
-  #connecting: Promise<boolean> | undefined;
+  /** One wait for the connection, shared by every publish that arrives before it is up; for that client only. */
+  #connecting: { client: MqttClient; up: Promise<boolean> } | undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -142,18 +142,24 @@ export class Broker extends DurableObject<Env> {
   async #connected(client: MqttClient): Promise<boolean> {
     if (client.connected) return true;
     // A thousand ledgers publishing while the connection comes up wait on one listener, not a thousand.
-    this.#connecting ??= new Promise<boolean>((resolve) => {
-      const done = (v: boolean) => {
-        clearTimeout(timer);
-        client.off("connect", onConnect);
-        this.#connecting = undefined;
-        resolve(v);
-      };
-      const onConnect = () => done(true);
-      const timer = setTimeout(() => done(false), CONNECT_WAIT_MS);
-      client.on("connect", onConnect);
-    });
-    return this.#connecting;
+    // A wait on a client since replaced (new settings) is not reused: that client will never connect.
+    if (this.#connecting?.client === client) return this.#connecting.up;
+    const wait = {
+      client,
+      up: new Promise<boolean>((resolve) => {
+        const done = (v: boolean) => {
+          clearTimeout(timer);
+          client.off("connect", onConnect);
+          if (this.#connecting === wait) this.#connecting = undefined;
+          resolve(v);
+        };
+        const onConnect = () => done(true);
+        const timer = setTimeout(() => done(false), CONNECT_WAIT_MS);
+        client.on("connect", onConnect);
+      }),
+    };
+    this.#connecting = wait;
+    return wait.up;
   }
 
   /** The outbox's way out: the current client, or why there is none. */
