@@ -4,6 +4,7 @@ import type { Browser, BrowserContext, Page } from "playwright-core";
 import { launchChromium } from "../ui/chromium.ts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { inMinutes, publishAgents, putAppEvent, reportUnbookedUse, startLab, TOKENS, type Lab } from "./lab-fixture.ts";
+import { fmtWhen } from "../../worker/ui/time.ts";
 
 /**
  * The status page in headless Debian Chromium against the Worker running in
@@ -14,6 +15,8 @@ import { inMinutes, publishAgents, putAppEvent, reportUnbookedUse, startLab, TOK
 const root = join(import.meta.dirname, "..", "..");
 const artifacts = join(root, "test-artifacts", "status-page");
 let lab: Lab;
+/** When bob's running build2 booking ends: the page writes it as a time today, or with the weekday past midnight (Europe/Berlin, the lab's zone). */
+let bisectEnd: string;
 let browser: Browser;
 
 const shot = (page: Page, name: string) => page.screenshot({ path: join(artifacts, `${name}.png`), fullPage: true });
@@ -43,6 +46,7 @@ beforeAll(async () => {
   for (const [i, s] of seed.entries()) {
     const r = await lab.api("POST", "/api/v1/reservations", s, i % 2 ? "alice" : "bob");
     expect(r.status, JSON.stringify(r.body)).toBe(201);
+    if (i === 0) bisectEnd = r.body.reservation.end;
   }
   const t = Date.now();
   await putAppEvent(lab, "app-first", { start: new Date(t + 4 * 3600_000), end: new Date(t + 7 * 3600_000), summary: "Camera driver tests", organizer: "bob@example.com", created: new Date(t - 3600_000) });
@@ -85,7 +89,8 @@ describe("status page in Chromium", () => {
     const pools = await page.locator("section.pool h2").evaluateAll((els) => els.map((e) => e.firstChild?.textContent?.trim()));
     expect(pools).toEqual(["RK3588 boards", "Other resources"]);
     const build2 = page.locator("#r-build2");
-    await expect(build2.locator(".holding").textContent()).resolves.toMatch(/bob until \d\d:\d\d — kernel bisect/);
+    expect(await build2.locator(".holding time").getAttribute("datetime")).toBe(bisectEnd);
+    await expect(build2.locator(".holding").textContent()).resolves.toBe(`bob until ${fmtWhen("Europe/Berlin", Date.parse(bisectEnd), Date.now())} — kernel bisect`);
     await expect(build2.locator(".pill.bad").first().textContent()).resolves.toMatch(/build2 offline · 40 min ago/);
     const build1 = page.locator("#r-build1");
     await expect(build1.locator(".usage").textContent()).resolves.toContain("bob logged in from 10.0.4.17 (active)");
