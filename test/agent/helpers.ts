@@ -1,3 +1,4 @@
+import { spawn, type ChildProcess } from "node:child_process";
 import { chmod, mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import mqtt, { type MqttClient } from "mqtt";
@@ -84,7 +85,11 @@ export async function listen(url: string, topic: string): Promise<{ client: Mqtt
   };
 }
 
-export function agentYaml(o: { agent?: string; brokerUrl: string; stateDir: string; publicJwk: JWK; kid: string; resources?: string[]; extra?: string }): string {
+/**
+ * An agent config for tests. `resources` are ids with the hog off; `resourceLines`
+ * (YAML flow mappings) say more about each resource and replace them.
+ */
+export function agentYaml(o: { agent?: string; brokerUrl: string; stateDir: string; publicJwk: JWK; kid: string; resources?: string[]; resourceLines?: string[]; extra?: string }): string {
   return [
     `agent: ${o.agent ?? "host1"}`,
     "site: lab",
@@ -92,10 +97,27 @@ export function agentYaml(o: { agent?: string; brokerUrl: string; stateDir: stri
     "trustedKeys:",
     `  ${o.kid}: ${JSON.stringify(o.publicJwk)}`,
     "resources:",
-    ...(o.resources ?? ["host1"]).map((r) => `  - { id: ${r}, hog: false }`),
+    ...(o.resourceLines ?? (o.resources ?? ["host1"]).map((r) => `{ id: ${r}, hog: false }`)).map((line) => `  - ${line}`),
     `stateDir: ${o.stateDir}`,
     // Never the machine's own /etc/motd.d or a real wall to its terminals: a test names its notify settings, or gets these.
     ...(o.extra?.includes("notify:") ? [] : [`notify: { motd: ${JSON.stringify(`${o.stateDir}/motd`)}, wall: false, tmux: false }`]),
     o.extra ?? "",
   ].join("\n") + "\n";
+}
+
+const agentBin = join(import.meta.dirname, "..", "..", "edge-agent", "bin", "labhog.mjs");
+
+/** What the agent processes of one test logged, across restarts (the last 100,000 characters), for a failure's message. */
+export class AgentLog {
+  text = "";
+  add(chunk: Buffer): void {
+    this.text = (this.text + chunk).slice(-100_000);
+  }
+}
+
+/** The built agent as its own process with this config, logging into `log`. */
+export function spawnAgent(cfgPath: string, log: AgentLog, env: NodeJS.ProcessEnv = process.env): ChildProcess {
+  const child = spawn(process.execPath, [agentBin, "agent", "--config", cfgPath], { env, stdio: ["ignore", "ignore", "pipe"] });
+  child.stderr!.on("data", (b: Buffer) => log.add(b));
+  return child;
 }

@@ -5,18 +5,15 @@
  * tree naming them (this machine has no USB bus), a real Mosquitto and the
  * real agent (`labhog agent`, its own process). Prints one JSON line.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { mkdir, rm, symlink, writeFile } from "node:fs/promises";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
 import mqtt from "mqtt";
 import { createAccessDriver, type HotplugSource } from "../../edge-agent/drivers/access/index.ts";
 import { createLogger } from "../../edge-agent/log.ts";
 import { startMosquitto } from "../services/mosquitto.ts";
-import { entry, listen, schedule, sign, testKey } from "../agent/helpers.ts";
+import { agentYaml, AgentLog, entry, listen, schedule, sign, spawnAgent, testKey } from "../agent/helpers.ts";
 import { addUser, privatizeFilesystem, run } from "./namespace.ts";
 
-const repo = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const W = "/run/labhog-netns";
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const result: Record<string, any> = { phases: {} };
@@ -98,22 +95,13 @@ try {
   const key = await testKey("lab-key");
   const stateDir = `${W}/state`;
   const cfgPath = `${W}/agent.yaml`;
-  await writeFile(cfgPath, [
-    "agent: host1",
-    "site: lab",
-    `broker: { url: "${broker.url}" }`,
-    `trustedKeys: { lab-key: ${JSON.stringify(key.publicJwk)} }`,
-    "resources:",
-    `  - { id: board1, kind: board, hog: false, notify: false, access: ${JSON.stringify({ ...access, pollInterval: "200ms" })} }`,
-    `stateDir: ${stateDir}`,
-  ].join("\n") + "\n");
+  await writeFile(cfgPath, agentYaml({
+    brokerUrl: broker.url, kid: key.kid, publicJwk: key.publicJwk, stateDir,
+    resourceLines: [`{ id: board1, kind: board, hog: false, notify: false, access: ${JSON.stringify({ ...access, pollInterval: "200ms" })} }`],
+  }));
   let agent: ChildProcess | undefined;
-  let agentLog = "";
-  const startAgent = () => {
-    const c = spawn(process.execPath, [join(repo, "edge-agent", "bin", "labhog.mjs"), "agent", "--config", cfgPath], { stdio: ["ignore", "ignore", "pipe"] });
-    c.stderr!.on("data", (b: Buffer) => (agentLog = (agentLog + b).slice(-50_000)));
-    return c;
-  };
+  const agentLog = new AgentLog();
+  const startAgent = () => spawnAgent(cfgPath, agentLog);
   const killAgent = async () => {
     agent!.kill("SIGKILL");
     await new Promise((r) => agent!.once("exit", r));
@@ -167,7 +155,7 @@ try {
     result.phases.failed = events.messages.map((m) => m.body).filter((b: any) => b.ok === false).map((b: any) => ({ driver: b.driver, action: b.action, message: b.message }));
     result.ok = true;
   } finally {
-    result.agentLogTail = agentLog.slice(-5000);
+    result.agentLogTail = agentLog.text.slice(-5000);
     agent?.kill("SIGTERM");
     await sleep(300);
     await events.client.endAsync().catch(() => {});

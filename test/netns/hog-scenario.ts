@@ -7,15 +7,12 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
 import mqtt from "mqtt";
 import { startMosquitto } from "../services/mosquitto.ts";
-import { entry, listen, makeStandins, schedule, sign, testKey } from "../agent/helpers.ts";
+import { agentYaml, AgentLog, entry, listen, makeStandins, schedule, sign, spawnAgent, testKey } from "../agent/helpers.ts";
 import { addUser, authorize, installStatusCommand, mountsAt, privatizeFilesystem, run, setPassword, sshKey } from "./namespace.ts";
 import { startSshd } from "./sshd.ts";
 
-const repo = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const W = "/run/labhog-netns";
 const log = (msg: string, f: Record<string, unknown> = {}) => process.stderr.write(JSON.stringify({ scenario: msg, t: new Date().toISOString(), ...f }) + "\n");
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -67,34 +64,25 @@ const DROP_IN = `${sshd.dropIns}/00-labhog-hog.conf`;
 
 const stateDir = `${W}/state`;
 const cfgPath = `${W}/agent.yaml`;
-await writeFile(cfgPath, [
-  "agent: host1",
-  "site: lab",
-  `broker: { url: "${broker.url}" }`,
-  `trustedKeys: { lab-key: ${JSON.stringify(key.publicJwk)} }`,
-  "resources: [ { id: host1 } ]",
-  `stateDir: ${stateDir}`,
-  "statusUrl: https://lab.example/status",
-  "hog:",
-  `  sshdConfig: ${sshd.config}`,
-  "  sshdPath: /usr/sbin/sshd",
-  "  admins: [dave]",
-  `  statusCommand: ${statusBin} status`,
-  "  stopUnits: [fake-batch.service]",
-  "  sessionGrace: 4s",
-  `notify: { motd: ${W}/motd.d/labhog }`,
-].join("\n") + "\n");
+await writeFile(cfgPath, agentYaml({
+  brokerUrl: broker.url, kid: key.kid, publicJwk: key.publicJwk, stateDir,
+  resourceLines: ["{ id: host1 }"],
+  extra: [
+    "statusUrl: https://lab.example/status",
+    "hog:",
+    `  sshdConfig: ${sshd.config}`,
+    "  sshdPath: /usr/sbin/sshd",
+    "  admins: [dave]",
+    `  statusCommand: ${statusBin} status`,
+    "  stopUnits: [fake-batch.service]",
+    "  sessionGrace: 4s",
+    `notify: { motd: ${W}/motd.d/labhog }`,
+  ].join("\n"),
+}));
 
 let agent: ChildProcess | undefined;
-let agentLog = "";
-function startAgent(): ChildProcess {
-  const c = spawn(process.execPath, [`${repo}/edge-agent/bin/labhog.mjs`, "agent", "--config", cfgPath], {
-    env: { ...process.env, PATH: `${standins.bin}:${process.env.PATH}` },
-    stdio: ["ignore", "ignore", "pipe"],
-  });
-  c.stderr!.on("data", (b: Buffer) => (agentLog = (agentLog + b).slice(-100_000)));
-  return c;
-}
+const agentLog = new AgentLog();
+const startAgent = (): ChildProcess => spawnAgent(cfgPath, agentLog, { ...process.env, PATH: `${standins.bin}:${process.env.PATH}` });
 async function killAgent(): Promise<void> {
   agent!.kill("SIGKILL");
   await new Promise((r) => agent!.once("exit", r));
@@ -257,14 +245,14 @@ try {
   await enforced((b) => b.message === "free", t0);
   keptTty.kill("SIGTERM");
 
-  result.phases.wallReal = agentLog.split("\n").filter((l) => l.includes('"action":"wall"')).map((l) => { const e = JSON.parse(l).event; return { ok: e.ok, message: e.message }; });
+  result.phases.wallReal = agentLog.text.split("\n").filter((l) => l.includes('"action":"wall"')).map((l) => { const e = JSON.parse(l).event; return { ok: e.ok, message: e.message }; });
   result.phases.failedEvents = events.messages.map((m) => m.body).filter((b: any) => b.ok === false).map((b: any) => ({ driver: b.driver, action: b.action, message: b.message }));
   result.ok = true;
 } catch (e) {
   result.ok = false;
   result.error = (e as Error).stack ?? String(e);
 } finally {
-  result.agentLogTail = agentLog.slice(-6000);
+  result.agentLogTail = agentLog.text.slice(-6000);
   result.sshdLogTail = sshd.output().slice(-6000);
   agent?.kill("SIGTERM");
   await sleep(300);

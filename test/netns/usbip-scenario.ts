@@ -15,7 +15,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import mqtt from "mqtt";
 import { rulesetText } from "../../edge-agent/drivers/usb/firewall.ts";
 import { startMosquitto } from "../services/mosquitto.ts";
-import { entry as scheduleEntry, listen, schedule, sign, testKey } from "../agent/helpers.ts";
+import { agentYaml, AgentLog, entry as scheduleEntry, listen, schedule, sign, spawnAgent, testKey } from "../agent/helpers.ts";
 import { createHash } from "node:crypto";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { createServer, type Socket } from "node:net";
@@ -134,22 +134,13 @@ async function underTheRealAgent(usb: Record<string, unknown>): Promise<Record<s
   const broker = await startMosquitto();
   const key = await testKey("lab-key");
   const cfgPath = `${W}/agent.yaml`;
-  await writeFile(cfgPath, [
-    "agent: host1",
-    "site: lab",
-    `broker: { url: "${broker.url}" }`,
-    `trustedKeys: { lab-key: ${JSON.stringify(key.publicJwk)} }`,
-    "resources:",
-    `  - { id: board1, kind: board, hog: false, notify: false, usb: ${JSON.stringify({ ...usb, usbip: join(standins, "usbip") })} }`,
-    `stateDir: ${W}/agent-state`,
-  ].join("\n") + "\n");
+  await writeFile(cfgPath, agentYaml({
+    brokerUrl: broker.url, kid: key.kid, publicJwk: key.publicJwk, stateDir: `${W}/agent-state`,
+    resourceLines: [`{ id: board1, kind: board, hog: false, notify: false, usb: ${JSON.stringify({ ...usb, usbip: join(standins, "usbip") })} }`],
+  }));
   let agent: ChildProcess | undefined;
-  let agentLog = "";
-  const startAgent = () => {
-    const c = spawn(process.execPath, [join(repo, "edge-agent", "bin", "labhog.mjs"), "agent", "--config", cfgPath], { stdio: ["ignore", "ignore", "pipe"] });
-    c.stderr!.on("data", (b: Buffer) => (agentLog = (agentLog + b).slice(-50_000)));
-    return c;
-  };
+  const agentLog = new AgentLog();
+  const startAgent = () => spawnAgent(cfgPath, agentLog);
   const events = await listen(broker.url, "labhog/lab/agents/host1/events");
   const pub = await mqtt.connectAsync(broker.url);
   const publish = async (seq: number, entries: ReturnType<typeof scheduleEntry>[]) =>
@@ -187,7 +178,7 @@ async function underTheRealAgent(usb: Record<string, unknown>): Promise<Record<s
     out.failed = events.messages.map((m) => m.body).filter((b: any) => b.ok === false).map((b: any) => `${b.driver}/${b.action}: ${b.message}`);
     return out;
   } catch (e) {
-    throw new Error(`${(e as Error).message}\nagent log:\n${agentLog.slice(-4000)}`);
+    throw new Error(`${(e as Error).message}\nagent log:\n${agentLog.text.slice(-4000)}`);
   } finally {
     agent?.kill("SIGTERM");
     await sleep(300);
