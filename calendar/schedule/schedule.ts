@@ -84,17 +84,24 @@ export interface SigningKey {
   jwk: JWK;
 }
 
-/** Imported keys per JWK object: importing costs more than signing, and a Worker signs with the same key for its whole life. */
+/**
+ * Imported keys per JWK object: importing costs more than signing or verifying, and a Worker signs (an agent
+ * verifies) with the same few keys for its whole life.
+ */
 const imported = new WeakMap<JWK, ReturnType<typeof importJWK>>();
+
+function importedKey(jwk: JWK): ReturnType<typeof importJWK> {
+  let pending = imported.get(jwk);
+  if (!pending) imported.set(jwk, (pending = importJWK(jwk, "EdDSA")));
+  return pending.catch((e: unknown) => {
+    imported.delete(jwk); // a bad key fails every time, but never stays cached as a failure
+    throw e;
+  });
+}
 
 export async function signSchedule(schedule: Schedule, key: SigningKey): Promise<string> {
   const parsed = scheduleSchema.parse(schedule);
-  let pending = imported.get(key.jwk);
-  if (!pending) imported.set(key.jwk, (pending = importJWK(key.jwk, "EdDSA")));
-  const k = await pending.catch((e: unknown) => {
-    imported.delete(key.jwk); // a bad key fails every time, but never stays cached as a failure
-    throw e;
-  });
+  const k = await importedKey(key.jwk);
   return new CompactSign(new TextEncoder().encode(JSON.stringify(parsed)))
     .setProtectedHeader({ alg: "EdDSA", kid: key.kid, typ: "labhog-schedule+jws" })
     .sign(k);
@@ -124,7 +131,7 @@ export async function verifySchedule(jws: string, opts: VerifyOptions): Promise<
   if (!jwk) throw new ScheduleRejectedError("unknown-key", `schedule signed with unknown key ${kid ?? "(none)"}`);
   let payload: Uint8Array;
   try {
-    const key = await importJWK(jwk, "EdDSA");
+    const key = await importedKey(jwk);
     ({ payload } = await compactVerify(jws, key, { algorithms: ["EdDSA"] }));
   } catch (e) {
     throw new ScheduleRejectedError("bad-signature", `schedule signature does not verify: ${(e as Error).message}`);
