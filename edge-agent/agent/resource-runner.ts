@@ -109,12 +109,14 @@ export class ResourceRunner {
       this.expiredNoted = false;
       // A new schedule restarts the backoff: a failing booking is tried again at once.
       this.failures = 0;
-      await this.o.persist();
-      this.o.emit({ resource: this.o.resource, driver: "agent", action: "schedule-accepted", ok: true, message: `seq ${s.seq}, ${s.entries.length} entr${s.entries.length === 1 ? "y" : "ies"}, valid until ${s.validUntil}` });
       await this.noticing(() => this.each("scheduleChanged", (d, c) => d.scheduleChanged?.(s.entries, c, s.notices ?? [])));
-      // What drivers remember from it (notices already sent) survives a restart.
-      await this.saveDrivers();
-    }).then(() => this.reconcile(false, this.enf?.ok === false));
+      // What drivers remember from it (notices already sent) goes into the same write as the schedule, and that
+      // write is the reconcile's record of intent when the schedule changes what is enforced: one fsync'd write,
+      // not three. A crash before it loses nothing the broker does not hold (the schedule is retained).
+      this.copyDriverState();
+      const accepted = () => this.o.emit({ resource: this.o.resource, driver: "agent", action: "schedule-accepted", ok: true, message: `seq ${s.seq}, ${s.entries.length} entr${s.entries.length === 1 ? "y" : "ies"}, valid until ${s.validUntil}` });
+      await this.reconcileNow(false, this.enf?.ok === false, accepted);
+    });
   }
 
   setServed(served: boolean): Promise<void> {
@@ -240,55 +242,75 @@ export class ResourceRunner {
    * (`force`), and as a retry after a failed attempt (`retry`).
    */
   reconcile(force: boolean, retry = false): Promise<void> {
-    return this.serialize(async () => {
-      if (this.stopped) return;
-      const now = Date.now();
-      const s = this.o.state.schedule;
-      const desired = this.served ? activeEntry(s, now, this.o.policy) : null;
-      const fp = desired ? JSON.stringify(desired) : null;
-      if (s && now >= Date.parse(s.validUntil) && !this.expiredNoted) {
-        this.expiredNoted = true;
-        this.o.emit({ resource: this.o.resource, driver: "agent", action: "schedule-expired", ok: true, message: `no schedule newer than seq ${s.seq}; policy ${this.o.policy}` });
-      }
-      const again = force || retry;
-      if (again || fp !== this.appliedFp) {
-        // Another booking (or none) to enforce: its first failure is retried after the shortest delay.
-        if (fp !== this.appliedFp) this.failures = 0;
-        const prev = this.o.state.active;
-        // Record the intent first: after a crash, start-up re-applies or releases from here (both idempotent).
-        this.o.state.active = desired?.id ?? null;
+    return this.serialize(() => this.reconcileNow(force, retry));
+  }
+
+  /** The reconcile itself, inside the serial queue. `unsaved`: the state holds a new schedule not yet written; called once it is. */
+  private async reconcileNow(force: boolean, retry: boolean, unsaved?: () => void): Promise<void> {
+    if (this.stopped) {
+      if (unsaved) {
         await this.o.persist();
-        this.phase = "attempt";
-        this.attempts++;
-        this.attemptProblems = [];
-        try {
-          // At start-up (and on a retry) release runs even when nothing was recorded active: it clears leftovers.
-          if ((prev !== null && prev !== desired?.id) || (again && !desired)) await this.each("release", (d, c) => d.release(c), true);
-          if (desired) await this.each("apply", (d, c) => d.apply(desired, c));
-        } finally {
-          this.phase = "idle";
-        }
-        this.appliedFp = fp;
-        await this.saveDrivers();
-        const problems = [...this.attemptProblems, ...this.standingProblems()];
-        if (problems.length) this.failures++;
-        const target: Target = desired
-          ? { state: desired.exclusive ? "held" : "shared", holder: desired.holder.id, reservation: desired.id, end: desired.end }
-          : { state: this.served ? "free" : "not-served" };
-        await this.settle(problems, target, true);
-        this.emitEnforced();
+        unsaved();
       }
-      if (desired && now >= Date.parse(desired.end) - this.o.endingSoonMs && !this.reminded.has(desired.id)) {
-        this.reminded.add(desired.id);
-        await this.noticing(() => this.each("endingSoon", (d, c) => d.endingSoon?.(desired, c)));
+      return;
+    }
+    const now = Date.now();
+    const s = this.o.state.schedule;
+    const desired = this.served ? activeEntry(s, now, this.o.policy) : null;
+    const fp = desired ? JSON.stringify(desired) : null;
+    if (s && now >= Date.parse(s.validUntil) && !this.expiredNoted) {
+      this.expiredNoted = true;
+      this.o.emit({ resource: this.o.resource, driver: "agent", action: "schedule-expired", ok: true, message: `no schedule newer than seq ${s.seq}; policy ${this.o.policy}` });
+    }
+    const again = force || retry;
+    if (unsaved && !again && fp === this.appliedFp) {
+      // The new schedule changes nothing that is enforced now: only written.
+      await this.o.persist();
+      unsaved();
+    }
+    if (again || fp !== this.appliedFp) {
+      // Another booking (or none) to enforce: its first failure is retried after the shortest delay.
+      if (fp !== this.appliedFp) this.failures = 0;
+      const prev = this.o.state.active;
+      // Record the intent first: after a crash, start-up re-applies or releases from here (both idempotent).
+      this.o.state.active = desired?.id ?? null;
+      await this.o.persist();
+      unsaved?.();
+      unsaved = undefined;
+      this.phase = "attempt";
+      this.attempts++;
+      this.attemptProblems = [];
+      try {
+        // At start-up (and on a retry) release runs even when nothing was recorded active: it clears leftovers.
+        if ((prev !== null && prev !== desired?.id) || (again && !desired)) await this.each("release", (d, c) => d.release(c), true);
+        if (desired) await this.each("apply", (d, c) => d.apply(desired, c));
+      } finally {
+        this.phase = "idle";
       }
-      this.arm(now);
-    });
+      this.appliedFp = fp;
+      await this.saveDrivers();
+      const problems = [...this.attemptProblems, ...this.standingProblems()];
+      if (problems.length) this.failures++;
+      const target: Target = desired
+        ? { state: desired.exclusive ? "held" : "shared", holder: desired.holder.id, reservation: desired.id, end: desired.end }
+        : { state: this.served ? "free" : "not-served" };
+      await this.settle(problems, target, true);
+      this.emitEnforced();
+    }
+    if (desired && now >= Date.parse(desired.end) - this.o.endingSoonMs && !this.reminded.has(desired.id)) {
+      this.reminded.add(desired.id);
+      await this.noticing(() => this.each("endingSoon", (d, c) => d.endingSoon?.(desired, c)));
+    }
+    this.arm(now);
   }
 
   async saveDrivers(): Promise<void> {
-    for (const d of this.o.drivers) if (d.state) this.o.state.drivers[d.name] = d.state();
+    this.copyDriverState();
     await this.o.persist();
+  }
+
+  private copyDriverState(): void {
+    for (const d of this.o.drivers) if (d.state) this.o.state.drivers[d.name] = d.state();
   }
 
   private arm(now: number): void {

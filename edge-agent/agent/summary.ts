@@ -49,5 +49,6 @@ export function resourceSummary(id: string, served: boolean, active: ScheduleEnt
 }
 
 export function writeSummary(stateDir: string, s: StatusSummary): Promise<void> {
-  return writeFileAtomic(summaryPath(stateDir), JSON.stringify(s, null, 1) + "\n", 0o644);
+  // Not fsync'd: derived from the state, and written again at every start-up and change (a write per enforcement).
+  return writeFileAtomic(summaryPath(stateDir), JSON.stringify(s, null, 1) + "\n", 0o644, { durable: false });
 }
