@@ -127,6 +127,39 @@ describe("sshd checks a rule shape once per configuration", () => {
     await unlockSshd(c, l.dropIn);
   });
 
+  it("an unlock after a proven lock starts no sshd process: the rule is removed, sshd reloaded and running without it", async () => {
+    const l = await lock(["root", "carol"], "alice");
+    expect(l.calls).toEqual([]);
+    const restarts = (await log()).match(/Received SIGHUP; restarting\./g)!.length;
+    sshdCalls.length = 0;
+    expect(await unlockSshd(c, l.dropIn)).toEqual({ removed: true });
+    expect(sshdCalls).toEqual([]);
+    expect((await log()).match(/Received SIGHUP; restarting\./g)).toHaveLength(restarts + 1);
+    expect(await readdir(join(dir, "conf.d"))).toEqual(["10-admin.conf"]);
+    expect(ruleInForce(await effective(c.sshdConfig, "alice"), `${c.runDir}/keys`)).not.toEqual([]);
+  });
+
+  it("an unlock after the admin edited the configuration while locked asks sshd (-t, -T) before reloading it", async () => {
+    const l = await lock(["root", "carol"], "alice");
+    expect(l.calls).toEqual([]);
+    const admin = join(dir, "conf.d", "10-admin.conf");
+    const before = await readFile(admin, "utf8");
+    await writeFile(admin, "PasswordAuthentication no\n");
+    try {
+      sshdCalls.length = 0;
+      await unlockSshd(c, l.dropIn);
+      expect(sshdCalls.map((a) => a[0])).toEqual(["-t", "-T"]);
+      // Broken by the admin while locked: the unlock removes the rule but does not reload an sshd that would stop.
+      const again = await lock(["root", "carol"], "alice");
+      await writeFile(admin, "NoSuchOption yes\n");
+      sshdCalls.length = 0;
+      await expect(unlockSshd(c, again.dropIn)).rejects.toThrow(/sshd -t -f .* rejects the configuration: .*NoSuchOption/);
+      expect(sshdCalls.map((a) => a[0])).toEqual(["-t"]);
+    } finally {
+      await writeFile(admin, before);
+    }
+  });
+
   it("another shape (more names) or another probe user is asked of sshd again", async () => {
     const more = await lock(["root", "bob", "carol"], "alice");
     expect(more).toMatchObject({ checked: true, calls: ["-t", "-t", "-T"] });

@@ -1,4 +1,5 @@
-import { chown, lstat, mkdir, open, realpath, rm, stat, writeFile, readFile } from "node:fs/promises";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { chown, lstat, mkdir, open, realpath, rm, stat, readFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import type { ScheduleEntry } from "../../../calendar/schedule/schedule.ts";
 import type { Driver, DriverContext } from "../driver.ts";
@@ -124,8 +125,10 @@ export class HogDriver implements Driver {
     }
     if (!st.isFile()) throw new Error(`${path} is not a regular file (a symlink cannot be hogged safely)`);
     const real = await realpath(path);
+    if (real === path) return real;
+    // Only a path through a symlink needs the home's own real path to compare with.
     const home = await realpath(u.home).catch(() => u.home);
-    if (real !== path && !real.startsWith(home + "/")) throw new Error(`${path} resolves outside ${u.home} (${real})`);
+    if (!real.startsWith(home + "/")) throw new Error(`${path} resolves outside ${u.home} (${real})`);
     return real;
   }
 
@@ -146,7 +149,7 @@ export class HogDriver implements Driver {
     const users = all.filter((u) => hasLoginShell(u) && !this.exempt(u));
     const patterns = await this.patterns();
     const dir = join(this.deps.stateDir, "hog");
-    if (!ctx.simulate) await mkdir(dir, { recursive: true, mode: 0o755 });
+    if (!ctx.simulate) mkdirSync(dir, { recursive: true, mode: 0o755 });
 
     // Worth a note, not a failure: the others are locked out all the same (an admin holder is in `all` and fine).
     const missing = entry.holder.unix.filter((n) => !all.some((u) => u.name === n));
@@ -158,6 +161,8 @@ export class HogDriver implements Driver {
     const mountedNow = ctx.simulate ? new Map<string, number>() : layers(await readMounts());
     // Users are planned concurrently (each only reads its own files), in passwd order in the result.
     type Planned = { m: HogMount; content: string; uid: number; gid: number; restricted?: true };
+    // What each keys file holds (its original when mounted over), read once: the sshd rule's keys files are made from it too.
+    const texts = new Map<string, string>();
     const perUser = await Promise.all(
       users.map(async (u) => {
         const mine: Planned[] = [];
@@ -177,6 +182,7 @@ export class HogDriver implements Driver {
           }
           const source = join(dir, `${u.name}.${i}.keys`);
           if (target === "missing") {
+            texts.set(path, "");
             // A holder without any keys file still gets the schedule's keys: create the first one.
             if (isHolder && i === 0 && entry.holder.keys.length && !(await anyExists(paths.slice(1)))) {
               mine.push({ m: { user: u.name, target: path, source, created: true }, content: entry.holder.keys.join("\n") + "\n", uid: u.uid, gid: u.gid });
@@ -186,6 +192,7 @@ export class HogDriver implements Driver {
           const recorded = this.st.mounts.find((m) => m.target === target);
           const hidden = recorded && (mountedNow.get(target) ?? 0) > 0;
           const own = hidden ? (recorded.original ?? "") : await readFile(target, "utf8").catch(() => "");
+          texts.set(path, own);
           if (isHolder) {
             const extra = firstExisting ? [] : entry.holder.keys.filter((k) => !keysOf(own).includes(k));
             firstExisting = true;
@@ -215,6 +222,12 @@ export class HogDriver implements Driver {
       await this.deps.checkpoint();
     }
 
+    // 2. The sshd rule first: it closes passwords, PAM, keys commands and every file the user controls, and sshd
+    // takes longest to be back (it re-executes itself); its keys come from the texts the plan read.
+    const locked = all.filter((u) => !this.exempt(u) && !holders.has(u.name));
+    const ruled = await this.lockSshd(entry, all, locked, patterns, texts, ctx, problem);
+
+    // 3. While sshd re-executes: the files to mount, then one mount(8) for all of them.
     let failed = 0;
     const ready: typeof plan = [];
     await eachLimited(plan, 16, async (p) => {
@@ -223,8 +236,9 @@ export class HogDriver implements Driver {
           await exec("mount", ["--bind", p.m.source, p.m.target]);
           return;
         }
-        // Rewritten in place (same inode), so an existing bind mount shows the new content at once.
-        await writeFile(p.m.source, p.content, { mode: 0o644 });
+        // Rewritten in place (same inode), so an existing bind mount shows the new content at once. Synchronous: a
+        // small file in our own state folder takes microseconds, an async write a thread-pool round trip.
+        writeFileSync(p.m.source, p.content, { mode: 0o644 });
         if (p.m.created && !(await anyExists([p.m.target]))) await createEmpty(p.m.target, p.uid, p.gid);
         ready.push(p);
       } catch (e) {
@@ -232,12 +246,8 @@ export class HogDriver implements Driver {
         problem("hog-user", `cannot hog ${p.m.user} (${p.m.target}): ${(e as Error).message}`);
       }
     });
-    // 2. One mount(8) for all of them (a process per file cost ~4 ms each); targets already mounted on are skipped.
-    const mounting = ready.length ? bindMountAll(exec, ready.map((p) => p.m), join(dir, "fstab")).catch((e: Error) => new Map(ready.map((p) => [p.m.target, e.message]))) : Promise.resolve(new Map<string, string>());
-    // 3. Meanwhile the sshd rule: closes passwords, PAM, keys commands and every file the user controls.
-    const locked = all.filter((u) => !this.exempt(u) && !holders.has(u.name));
-    const ruled = await this.lockSshd(entry, all, locked, patterns, ctx, problem);
-    const why = await mounting;
+    // One mount(8) for all of them (a process per file cost ~4 ms each); targets already mounted on are skipped.
+    const why = ready.length ? await bindMountAll(exec, ready.map((p) => p.m), join(dir, "fstab")).catch((e: Error) => new Map(ready.map((p) => [p.m.target, e.message]))) : new Map<string, string>();
     for (const p of ready) {
       const w = why.get(p.m.target);
       if (w === undefined) continue;
@@ -247,8 +257,11 @@ export class HogDriver implements Driver {
     // Nothing in the state changed since the intent was recorded (the drop-in's path goes with the next checkpoint).
     const inForce = await ruled.inForce;
     ctx.emit({ action: "hogged", ok: problems.length === 0, message: `held by ${entry.holder.id} until ${entry.end}: ${restricted} key file(s) restricted, ${plan.length - restricted} holder file(s)${failed ? `, ${failed} failed` : ""}${inForce ? ", sshd rule in force" : ", NO sshd rule"}`, holder: entry.holder.id, reservation: entry.id });
+    const stoppedBefore = this.st.stoppedUnits.length;
     for (const p of await this.stopUnits(exec, ctx)) problems.push(p);
-    if (!ctx.simulate) await this.deps.checkpoint();
+    // A unit stopped must be on record before the next driver runs (a crash then must not leave it stopped for good);
+    // anything else is saved by the runner as soon as apply returns or throws (resource-runner.ts).
+    if (!ctx.simulate && this.st.stoppedUnits.length !== stoppedBefore) await this.deps.checkpoint();
     this.scheduleSessionEnd(entry, users.filter((u) => !holders.has(u.name)), exec, ctx);
     this.lastProblems = problems;
     if (problems.length) throw new Error(`hog not fully in force: ${problems.join("; ")}`);
@@ -260,7 +273,7 @@ export class HogDriver implements Driver {
    * rejecting, once sshd listens again with the rule: true when it is in
    * force (or would be, simulated); a failure is reported through `problem`.
    */
-  private async lockSshd(entry: ScheduleEntry, all: UnixUser[], locked: UnixUser[], patterns: string[], ctx: DriverContext, problem: (action: string, message: string) => void): Promise<{ inForce: Promise<boolean> }> {
+  private async lockSshd(entry: ScheduleEntry, all: UnixUser[], locked: UnixUser[], patterns: string[], texts: ReadonlyMap<string, string>, ctx: DriverContext, problem: (action: string, message: string) => void): Promise<{ inForce: Promise<boolean> }> {
     const c = this.sshd;
     const spared = this.spared(entry, all, locked);
     if (ctx.simulate) {
@@ -277,13 +290,13 @@ export class HogDriver implements Driver {
       await Promise.all(
         locked.map(async (u) => {
           const own = this.st.mounts.filter((m) => m.user === u.name && m.original !== undefined && m.target).map((m) => m.original!);
-          const keys = await keysIn(patterns.map((p) => expandPattern(p, u)));
+          const keys = await keysIn(patterns.map((p) => expandPattern(p, u)), texts);
           for (const text of own) for (const k of keysOf(text)) if (!keys.includes(k)) keys.push(k);
           byUser.set(u.name, keys);
         }),
       );
       // Recorded in the state (apply's checkpoint) before this.
-      await writeManagedKeys(keysDir(c), byUser, this.deps.statusCommand);
+      writeManagedKeys(keysDir(c), byUser, this.deps.statusCommand);
       const { dropIn, reloaded, checked, inForce } = await lockSshd(c, spared, probeOf(locked));
       return {
         inForce: inForce.then(() => {
@@ -313,7 +326,8 @@ export class HogDriver implements Driver {
   async scheduleChanged(entries: readonly ScheduleEntry[], ctx: DriverContext): Promise<void> {
     if (ctx.simulate) return;
     const now = Date.now();
-    const next = entries.filter((e) => e.exclusive && Date.parse(e.end) > now).slice(0, 3);
+    // Not the booking running now: its lock follows at once and asks sshd itself (a proof made alongside only competes with it).
+    const next = entries.filter((e) => e.exclusive && Date.parse(e.start) > now).slice(0, 3);
     if (next.length === 0) return;
     void (async () => {
       const all = await readUsers(this.opts.passwdFile);
@@ -336,6 +350,9 @@ export class HogDriver implements Driver {
     this.sessionProblems = [];
     const grace = durationMs(this.opts.sessionGrace);
     void (async () => {
+      // After the events just emitted have gone out: MQTT.js writes a packet on the next tick, and starting
+      // a process blocks the event loop for a few ms (it was 2 ms of every "hogged" event's delivery).
+      await new Promise((r) => setImmediate(r));
       const withTty = await uidsWithTerminals(this.realExec, new Set(others.map((u) => u.uid)));
       const who = others.filter((u) => withTty.has(u.uid)).map((u) => u.name);
       this.st.sessions = { reservation: entry.id, deadline: Date.now() + grace, users: who, done: false };
@@ -488,7 +505,8 @@ export class HogDriver implements Driver {
         ctx.emit({ action: "unit-started", ok: false, message: `${unit}: ${(e as Error).message}` });
       }
     }
-    if (!ctx.simulate) await this.deps.checkpoint();
+    // The units started again are saved by the runner as soon as release returns or throws (resource-runner.ts); a crash before
+    // that only starts them once more.
     this.lastProblems = problems;
     if (problems.length) throw new Error(`hog not fully released: ${problems.join("; ")}`);
   }

@@ -1,4 +1,5 @@
-import { readFile, rm, writeFile } from "node:fs/promises";
+import { readFileSync, writeFileSync } from "node:fs";
+import { rm } from "node:fs/promises";
 import { ExecError, type ExecFn } from "../deps.ts";
 
 /** mountinfo(5) and fstab(5) escape space, tab, newline and backslash as octal. */
@@ -13,7 +14,8 @@ export interface MountInfo {
 
 /** One read of /proc/self/mountinfo, in mount order, escapes undone. */
 export async function readMounts(mountinfo = "/proc/self/mountinfo"): Promise<MountInfo[]> {
-  const text = await readFile(mountinfo, "utf8");
+  // Synchronous: procfs, generated in memory; read at every lock.
+  const text = readFileSync(mountinfo, "utf8");
   return text
     .split("\n")
     .filter(Boolean)
@@ -59,7 +61,7 @@ export async function bindMountAll(exec: ExecFn, pairs: readonly { source: strin
   const todo = pairs.filter((p) => !mounted.has(p.target));
   const failed = new Map<string, string>();
   if (todo.length === 0) return failed;
-  await writeFile(fstab, todo.map((p) => `${fstabField(p.source)} ${fstabField(p.target)} none bind 0 0\n`).join(""), { mode: 0o600 });
+  writeFileSync(fstab, todo.map((p) => `${fstabField(p.source)} ${fstabField(p.target)} none bind 0 0\n`).join(""), { mode: 0o600 });
   let why = "";
   try {
     await exec("mount", ["--all", "--fstab", fstab], { timeout: 10_000 + 1000 * todo.length });

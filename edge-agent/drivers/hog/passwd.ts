@@ -1,4 +1,4 @@
-import { readFile } from "node:fs/promises";
+import { readFileSync } from "node:fs";
 
 export interface UnixUser {
   name: string;
@@ -10,9 +10,12 @@ export interface UnixUser {
 
 const noLogin = /(^|\/)(nologin|false|sync|halt|shutdown)$/;
 
-/** Users from a passwd file (the local one; NSS users without a local entry are not seen: documented). */
+/**
+ * Users from a passwd file (the local one; NSS users without a local entry are not seen: documented).
+ * Read synchronously: a local file read at every lock, where a thread-pool round trip costs more than the read.
+ */
 export async function readUsers(passwdFile: string): Promise<UnixUser[]> {
-  const text = await readFile(passwdFile, "utf8");
+  const text = readFileSync(passwdFile, "utf8");
   const users: UnixUser[] = [];
   for (const line of text.split("\n")) {
     if (!line || line.startsWith("#") || line.startsWith("+") || line.startsWith("-")) continue;

@@ -1,9 +1,9 @@
-import { watch, type FSWatcher } from "node:fs";
-import { mkdir, readFile, readdir, readlink, rename, rm, stat, writeFile } from "node:fs/promises";
+import { mkdirSync, readFileSync, readdirSync, readlinkSync, renameSync, statSync, watch, writeFileSync, type FSWatcher } from "node:fs";
+import { mkdir, readFile, readdir, rm, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import type { ExecFn } from "../deps.ts";
 import { dropInPath, dropInSite, dropInText, MARKER, ruleInForce, ruleText, SshdConfigError, standInConfig } from "./sshd-rule.ts";
-import { aroundFingerprint, configFingerprint, fromSshdT, type SshdProofs } from "./sshd-proofs.ts";
+import { aroundFingerprint, configFingerprint, fromSshdT, type Proof, type SshdProofs } from "./sshd-proofs.ts";
 
 /**
  * Installs and removes the hog's sshd rule (see sshd-rule.ts). Nothing is
@@ -29,6 +29,20 @@ export const keysDir = (c: SshdControl): string => join(c.runDir, "keys");
 
 async function readOr(path: string): Promise<string | undefined> {
   return readFile(path, "utf8").catch(() => undefined);
+}
+
+/**
+ * The lock's path to SIGHUP reads and writes only sshd's own files, ours
+ * under /run and /proc, synchronously: each call takes microseconds there,
+ * while an async one costs a thread-pool round trip, and a lock makes a few
+ * dozen of them before sshd can start re-reading (`npm run bench agent`).
+ */
+function readOrSync(path: string): string | undefined {
+  try {
+    return readFileSync(path, "utf8");
+  } catch {
+    return undefined;
+  }
 }
 
 /** `sshd -T -C`: the settings sshd would apply to a login of `user` with `config`. */
@@ -73,7 +87,7 @@ export async function lockSshd(c: SshdControl, allowed: readonly string[], probe
   const rule = rulePath(c);
   const want = ruleText(allowed, keysDir(c));
   const pointer = dropInText(rule);
-  const [oldRule, oldPointer] = await Promise.all([readOr(rule), readOr(dropIn)]);
+  const [oldRule, oldPointer] = [readOrSync(rule), readOrSync(dropIn)];
   if (oldPointer !== undefined && oldPointer !== pointer && !oldPointer.startsWith(MARKER)) {
     throw new SshdConfigError(`${dropIn} exists and was not written by labhog: not touching it`);
   }
@@ -81,7 +95,7 @@ export async function lockSshd(c: SshdControl, allowed: readonly string[], probe
     // Unchanged (re-apply after a restart): sshd already runs with it, unless it was restarted without it, which cannot happen while both files are there.
     return { dropIn, reloaded: false, checked: false, inForce: Promise.resolve() };
   }
-  await mkdir(c.runDir, { recursive: true, mode: 0o755 });
+  mkdirSync(c.runDir, { recursive: true, mode: 0o755 });
   const candidate = join(c.runDir, "sshd.conf.candidate");
 
   // Taken before anything is checked: an admin's edit while sshd checks gives the next lock another key.
@@ -91,9 +105,9 @@ export async function lockSshd(c: SshdControl, allowed: readonly string[], probe
   const proof = key !== undefined ? await c.proofs!.get(key, c.sshdPath) : undefined;
   if (proof) {
     // sshd accepted this configuration with a rule of this shape, and it won for this probe: install and reload.
-    await writeFile(candidate, want, { mode: 0o644 });
+    writeFileSync(candidate, want, { mode: 0o644 });
     try {
-      await install(c, candidate, dropIn, pointer, oldPointer);
+      install(c, candidate, dropIn, pointer, oldPointer);
       return { dropIn, reloaded: true, checked: false, inForce: (await hangUp(proof.pidFile))!.listening };
     } catch (e) {
       await putBack(c, dropIn, oldRule, oldPointer);
@@ -114,7 +128,7 @@ export async function lockSshd(c: SshdControl, allowed: readonly string[], probe
   // 2. Install: the rule (atomic rename), then the pointer.
   let pidFile: string | undefined;
   try {
-    await install(c, candidate, dropIn, pointer, oldPointer);
+    install(c, candidate, dropIn, pointer, oldPointer);
     // 3. The real configuration as sshd will read it: valid, and our rule wins for a locked user.
     await sshdCheck(c, c.sshdConfig);
     const { stdout } = await sshdSettingsFor(c, c.sshdConfig, probeUser);
@@ -171,12 +185,12 @@ export async function proveRule(c: SshdControl, allowed: readonly string[], prob
 }
 
 /** The rule (atomic rename of the candidate), then the pointer in sshd's Include folder. */
-async function install(c: SshdControl, candidate: string, dropIn: string, pointer: string, oldPointer: string | undefined): Promise<void> {
-  await rename(candidate, rulePath(c));
+function install(c: SshdControl, candidate: string, dropIn: string, pointer: string, oldPointer: string | undefined): void {
+  renameSync(candidate, rulePath(c));
   if (oldPointer === pointer) return;
-  await mkdir(dirname(dropIn), { recursive: true, mode: 0o755 });
-  await writeFile(`${dropIn}.labhog-tmp`, pointer, { mode: 0o644 });
-  await rename(`${dropIn}.labhog-tmp`, dropIn);
+  mkdirSync(dirname(dropIn), { recursive: true, mode: 0o755 });
+  writeFileSync(`${dropIn}.labhog-tmp`, pointer, { mode: 0o644 });
+  renameSync(`${dropIn}.labhog-tmp`, dropIn);
 }
 
 async function putBack(c: SshdControl, dropIn: string, oldRule: string | undefined, oldPointer: string | undefined): Promise<void> {
@@ -219,12 +233,33 @@ export async function unlockSshd(c: SshdControl, dropIn?: string, reload = false
   await rm(keysDir(c), { recursive: true, force: true });
   await rm(join(c.runDir, "sshd.conf.candidate"), { force: true });
   if (removed || reload) {
-    // Removing our files cannot break the config; if it is broken anyway (someone else's edit), a reload would stop sshd.
-    await sshdCheck(c, c.sshdConfig);
-    // An sshd that is not running holds no rule; it reads the config without it when it starts.
-    await reloadSshd(c, { ifRunning: true });
+    const proof = await baseProof(c, pointer);
+    if (proof) {
+      // An sshd that is not running holds no rule; it reads the config without it when it starts.
+      await (await hangUp(proof.pidFile, { ifRunning: true }))?.listening;
+    } else {
+      // Removing our files cannot break the config; if it is broken anyway (someone else's edit), a reload would stop sshd.
+      await sshdCheck(c, c.sshdConfig);
+      await reloadSshd(c, { ifRunning: true });
+    }
   }
   return { removed };
+}
+
+/**
+ * A proof that sshd checked the configuration as it is now, with a rule of
+ * ours at `dropIn` (any shape): then the configuration without the rule, the
+ * admin's own, passes `sshd -t` too (the rule only adds a Match block at the
+ * Include), and the proof knows sshd's pid file. The unlock then only
+ * signals sshd, instead of running `sshd -t` and `sshd -T` first (two
+ * processes, most of an unlock's time). Any edit since changes the
+ * fingerprint, and sshd is asked as before.
+ */
+async function baseProof(c: SshdControl, dropIn: string | undefined): Promise<Proof | undefined> {
+  if (!c.proofs || dropIn === undefined) return undefined;
+  const fp = await configFingerprint(c.sshdConfig, new Set([dropIn, rulePath(c)]));
+  if (fp === undefined) return undefined;
+  return c.proofs.anyFor([c.sshdPath, c.sshdConfig, fp, dropIn, ""].join("\0"), c.sshdPath);
 }
 
 /**
@@ -255,12 +290,12 @@ function checkedPidFile(c: SshdControl, pidFile: string | undefined): string {
  * run and `ifRunning` says that is fine.
  */
 async function hangUp(pidFile: string, o: { ifRunning?: boolean } = {}): Promise<{ listening: Promise<void> } | undefined> {
-  const text = await readOr(pidFile);
+  const text = readOrSync(pidFile);
   const pid = Number(text?.trim());
   const alive = Number.isInteger(pid) && pid > 1 && isAlive(pid);
   if (!alive && o.ifRunning) return undefined;
   if (!alive) throw new SshdConfigError(`cannot reload sshd: no running sshd in ${pidFile}`);
-  const [before, held] = await Promise.all([fileId(pidFile), sockets(pid)]);
+  const [before, held] = [fileId(pidFile), sockets(pid)];
   let changed = false;
   let wake = (): void => {};
   let watcher: FSWatcher | undefined;
@@ -282,8 +317,8 @@ async function hangUp(pidFile: string, o: { ifRunning?: boolean } = {}): Promise
   }
   const signalled = Date.now();
   const back = async (): Promise<boolean> => {
-    const id = await fileId(pidFile);
-    if (id !== undefined && id !== before && Number((await readOr(pidFile))?.trim()) === pid) return [...(await sockets(pid))].some((s) => !held.has(s));
+    const id = fileId(pidFile);
+    if (id !== undefined && id !== before && Number(readOrSync(pidFile)?.trim()) === pid) return [...sockets(pid)].some((s) => !held.has(s));
     // An sshd that does not write its pid file again (a patched build) is seen listening in the kernel's socket tables instead (slower to read).
     return Date.now() - signalled > 1000 && (await listeningAnew(pid, held));
   };
@@ -325,7 +360,7 @@ function isAlive(pid: number): boolean {
 
 /** Whether `pid` holds a listening TCP socket that is not among `before`. */
 async function listeningAnew(pid: number, before: ReadonlySet<number>): Promise<boolean> {
-  const fresh = new Set([...(await sockets(pid))].filter((s) => !before.has(s)));
+  const fresh = new Set([...sockets(pid)].filter((s) => !before.has(s)));
   if (fresh.size === 0) return false;
   for (const table of ["/proc/net/tcp", "/proc/net/tcp6"]) {
     for (const line of ((await readOr(table)) ?? "").split("\n").slice(1)) {
@@ -337,16 +372,28 @@ async function listeningAnew(pid: number, before: ReadonlySet<number>): Promise<
 }
 
 /** Which file is at `path` now: a file written anew (sshd unlinks and recreates its pid file) has another identity. */
-async function fileId(path: string): Promise<string | undefined> {
-  const s = await stat(path, { bigint: true }).catch(() => undefined);
+function fileId(path: string): string | undefined {
+  const s = statSync(path, { bigint: true, throwIfNoEntry: false });
   return s && `${s.dev}:${s.ino}:${s.ctimeNs}:${s.mtimeNs}`;
 }
 
 /** Inodes of the sockets process `pid` holds (one readdir of /proc/<pid>/fd; /proc/net/tcp costs milliseconds to read). */
-async function sockets(pid: number): Promise<Set<number>> {
+function sockets(pid: number): Set<number> {
   const held = new Set<number>();
-  for (const fd of await readdir(`/proc/${pid}/fd`).catch(() => [] as string[])) {
-    const m = /^socket:\[(\d+)\]$/.exec(await readlink(`/proc/${pid}/fd/${fd}`).catch(() => ""));
+  let fds: string[] = [];
+  try {
+    fds = readdirSync(`/proc/${pid}/fd`);
+  } catch {
+    // gone
+  }
+  for (const fd of fds) {
+    let link = "";
+    try {
+      link = readlinkSync(`/proc/${pid}/fd/${fd}`);
+    } catch {
+      // closed meanwhile
+    }
+    const m = /^socket:\[(\d+)\]$/.exec(link);
     if (m) held.add(Number(m[1]));
   }
   return held;

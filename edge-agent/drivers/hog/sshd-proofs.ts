@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { readFile, readdir, stat } from "node:fs/promises";
+import { readFileSync, readdirSync, statSync } from "node:fs";
 import { basename, dirname, isAbsolute, join } from "node:path";
 import { words } from "./sshd-rule.ts";
 
@@ -61,6 +61,16 @@ export class SshdProofs {
     return undefined;
   }
 
+  /** A proof whose key starts with `prefix` (any rule shape and probe) that still holds. */
+  async anyFor(prefix: string, sshdPath: string): Promise<Proof | undefined> {
+    for (const key of [...this.proofs.keys()]) {
+      if (!key.startsWith(prefix)) continue;
+      const p = await this.get(key, sshdPath);
+      if (p) return p;
+    }
+    return undefined;
+  }
+
   /** Remembers a proof; `around` must have been taken before sshd checked, so a change during the check is not hidden. */
   set(key: string, proof: Proof): void {
     // A host sees few rule shapes and configurations; old entries can go.
@@ -87,20 +97,23 @@ export function fromSshdT(stdout: string): { pidFile?: string; hostKeys: string[
   return { pidFile, hostKeys };
 }
 
-async function statText(path: string): Promise<string> {
+function statText(path: string): string {
   try {
-    const s = await stat(path, { bigint: true });
+    const s = statSync(path, { bigint: true });
     return `${s.dev}:${s.ino}:${s.size}:${s.mtimeNs}:${s.ctimeNs}:${s.mode}:${s.uid}:${s.gid}`;
   } catch (e) {
     return `absent:${(e as NodeJS.ErrnoException).code ?? ""}`;
   }
 }
 
-/** sshd's binary, host keys, privilege-separation folder, passwd and group: what `sshd -t` reads besides the configuration. */
+/**
+ * sshd's binary, host keys, privilege-separation folder, passwd and group: what `sshd -t` reads besides the configuration.
+ * Synchronous, like the configuration's fingerprint: these live on the root filesystem, where sshd itself reads them
+ * at every login; a stat takes microseconds there, an async one a thread-pool round trip (~0.3 ms each under load).
+ */
 export async function aroundFingerprint(sshdPath: string, hostKeys: readonly string[]): Promise<string> {
   const paths = [sshdPath, PRIVSEP_DIR, "/etc/passwd", "/etc/group", ...hostKeys];
-  const parts = await Promise.all(paths.map(async (p) => `${p}=${await statText(p)}`));
-  return parts.join("\n");
+  return paths.map((p) => `${p}=${statText(p)}`).join("\n");
 }
 
 /** A glob's last component as a regular expression; undefined for what this does not follow (`[...]`). */
@@ -118,12 +131,13 @@ function globRegExp(glob: string): RegExp | undefined {
 export async function configFingerprint(main: string, skip: ReadonlySet<string>): Promise<string | undefined> {
   const hash = createHash("sha256");
   let files = 0;
-  const visit = async (path: string, depth: number): Promise<boolean> => {
+  // Synchronous reads (see aroundFingerprint): a lock computes this on its way to signalling sshd.
+  const visit = (path: string, depth: number): boolean => {
     // sshd itself refuses deeper nesting; a loop would never end.
     if (depth > 16 || ++files > 1000) return false;
     let text: string;
     try {
-      text = await readFile(path, "utf8");
+      text = readFileSync(path, "utf8");
     } catch (e) {
       hash.update(`\0${path}\0absent:${(e as NodeJS.ErrnoException).code ?? ""}`);
       return true;
@@ -138,17 +152,25 @@ export async function configFingerprint(main: string, skip: ReadonlySet<string>)
         if (/[*?[\]]/.test(dirname(p))) return false;
         const base = basename(p);
         if (!/[*?[\]]/.test(base)) {
-          if (!skip.has(p) && !(await visit(p, depth + 1))) return false;
+          if (!skip.has(p) && !visit(p, depth + 1)) return false;
           continue;
         }
         const re = globRegExp(base);
         if (!re) return false;
-        const names = (await readdir(dirname(p)).catch(() => [] as string[])).filter((n) => re.test(n) && !n.startsWith(".") && !skip.has(join(dirname(p), n))).sort();
+        const names = readdirOr(dirname(p)).filter((n) => re.test(n) && !n.startsWith(".") && !skip.has(join(dirname(p), n))).sort();
         hash.update(`\0glob ${p}\0${names.join("\0")}`);
-        for (const n of names) if (!(await visit(join(dirname(p), n), depth + 1))) return false;
+        for (const n of names) if (!visit(join(dirname(p), n), depth + 1)) return false;
       }
     }
     return true;
   };
-  return (await visit(main, 0)) ? hash.digest("base64url") : undefined;
+  return visit(main, 0) ? hash.digest("base64url") : undefined;
+}
+
+function readdirOr(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
 }

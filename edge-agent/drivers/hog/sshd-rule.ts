@@ -1,4 +1,4 @@
-import { readFile } from "node:fs/promises";
+import { readFileSync } from "node:fs";
 import { basename, dirname, isAbsolute, join } from "node:path";
 
 /**
@@ -50,7 +50,8 @@ export interface DropInSite {
 export async function dropInSite(mainConfig: string): Promise<DropInSite> {
   let text: string;
   try {
-    text = await readFile(mainConfig, "utf8");
+    // Synchronous: sshd's own file on the root filesystem, read on the way to signalling sshd (sshd-control.ts readOrSync).
+    text = readFileSync(mainConfig, "utf8");
   } catch (e) {
     throw new SshdConfigError(`cannot read sshd config ${mainConfig}: ${(e as Error).message}`);
   }
