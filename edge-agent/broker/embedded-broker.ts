@@ -52,7 +52,9 @@ export async function startEmbeddedBroker(opts: EmbeddedBrokerOptions = {}): Pro
   });
   broker.on("clientError", (client, err) => opts.log?.debug("mqtt client error", { client: client.id, error: err.message }));
 
-  const tcp = createTcpServer(broker.handle);
+  // As Mosquitto's set_tcp_nodelay (docs/deployment.md): with Nagle on, an event that follows another within ~40 ms
+  // waits for the subscriber's delayed ACK. (node:http already sets it for the WebSocket listener.)
+  const tcp = createTcpServer({ noDelay: true }, broker.handle);
   const http = createHttpServer((_req, res) => {
     res.writeHead(426, { "content-type": "text/plain" }).end("MQTT over WebSocket only\n");
   });
