@@ -202,9 +202,12 @@ export default async function run(): Promise<BenchRow[]> {
 
         const rel = await signSchedule(sched([]), key);
         const released = next((m) => m.body?.driver === "hog" && m.body?.action === "released");
+        // The next run starts from an idle agent: "released" goes out before the agent has recorded its verdict.
+        const idle = next((m) => m.body?.driver === "agent" && m.body?.action === "enforced" && m.body?.message === "free");
         t0 = performance.now();
         await pub.publishAsync("labhog/bench/resources/host1/schedule", rel, { qos: 1, retain: true });
         relLat.push((await released) - t0);
+        await idle;
       }
       return { hogLat, ruleLat, mountLat, relLat, rawLat };
     };
