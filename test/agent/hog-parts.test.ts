@@ -1,8 +1,10 @@
 import { execFileSync } from "node:child_process";
-import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, readFile, readdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { expandPattern, keyPart, restrictedLine, splitPatterns, sshdAuthorizedKeysPatterns } from "../../edge-agent/drivers/hog/index.ts";
+import { SshdPatterns } from "../../edge-agent/drivers/hog/authorized-keys-file.ts";
+import { writeManagedKeys } from "../../edge-agent/drivers/hog/managed-keys.ts";
 import { execFileArgs, type ExecFn } from "../../edge-agent/drivers/deps.ts";
 import { dropInPath, dropInText, MARKER, ruleInForce, ruleText } from "../../edge-agent/drivers/hog/sshd-rule.ts";
 import { endSessions, liveProcesses } from "../../edge-agent/drivers/hog/sessions.ts";
@@ -28,12 +30,54 @@ describe("AuthorizedKeysFile resolution", () => {
     expect(await sshdAuthorizedKeysPatterns({ sshdConfig: join(dir, "sshd_config"), sshdPath: "/usr/sbin/sshd" }, execFileArgs)).toEqual([".ssh/authorized_keys", "/etc/labhog/keys/%u"]);
   });
 
+  it("SshdPatterns asks the REAL sshd once per configuration: again only after an included file changed, never keeping a parsed fallback", async () => {
+    const dir = await tempDir("sshd-cache");
+    execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", join(dir, "hk")]);
+    await mkdir(join(dir, "conf.d"));
+    const own = join(dir, "conf.d", "zz-labhog.conf");
+    await writeFile(join(dir, "sshd_config"), `Include ${dir}/conf.d/*.conf\nHostKey ${dir}/hk\n`);
+    await writeFile(join(dir, "conf.d", "10-admin.conf"), "AuthorizedKeysFile .ssh/k1\n");
+    const calls: string[] = [];
+    let sshdPath = "/usr/sbin/sshd";
+    const counting: ExecFn = (file, args, o) => (calls.push(file), execFileArgs(file, args, o));
+    const opts = { sshdConfig: join(dir, "sshd_config"), get sshdPath() { return sshdPath; } };
+    const patterns = new SshdPatterns(opts, counting, async () => new Set([own]));
+    expect(await patterns.get()).toEqual([".ssh/k1"]);
+    expect(await patterns.get()).toEqual([".ssh/k1"]);
+    expect(calls).toEqual(["/usr/sbin/sshd"]);
+    // The hog's own drop-in (a Match block) is left out: no new question.
+    await writeFile(own, "Match User *,!root\n\tAuthenticationMethods publickey\n");
+    expect(await patterns.get()).toEqual([".ssh/k1"]);
+    expect(calls).toHaveLength(1);
+    await writeFile(join(dir, "conf.d", "10-admin.conf"), "AuthorizedKeysFile .ssh/k2 /etc/keys/%u\n");
+    expect(await patterns.get()).toEqual([".ssh/k2", "/etc/keys/%u"]);
+    expect(calls).toHaveLength(2);
+    // sshd cannot run: parsed (the first value before any Match), and sshd is asked again next time.
+    sshdPath = join(dir, "no-such-sshd");
+    await writeFile(join(dir, "sshd_config"), `HostKey ${dir}/hk\nAuthorizedKeysFile .ssh/parsed\n`);
+    expect(await patterns.get()).toEqual([".ssh/parsed"]);
+    expect(await patterns.get()).toEqual([".ssh/parsed"]);
+    expect(calls).toHaveLength(4);
+  });
+
   it("falls back to parsing sshd_config (first value wins, Match blocks ignored) when sshd -T cannot run", async () => {
     const dir = await tempDir("sshd-p");
     await writeFile(join(dir, "sshd_config"), "# c\nPort 22\nAuthorizedKeysFile=%h/.ssh/k1 %h/.ssh/k2\nAuthorizedKeysFile other\nMatch User bob\n  AuthorizedKeysFile /x\n");
     expect(await sshdAuthorizedKeysPatterns({ sshdConfig: join(dir, "sshd_config"), sshdPath: join(dir, "no-such-sshd") }, execFileArgs)).toEqual(["%h/.ssh/k1", "%h/.ssh/k2"]);
     await writeFile(join(dir, "empty"), "Port 22\n");
     expect(await sshdAuthorizedKeysPatterns({ sshdConfig: join(dir, "empty"), sshdPath: join(dir, "no-such-sshd") }, execFileArgs)).toEqual([".ssh/authorized_keys", ".ssh/authorized_keys2"]);
+  });
+});
+
+describe("the locked users' keys files", () => {
+  it("one file per user with keys, restricted to the status command; none for a user without keys; every other file removed", async () => {
+    const dir = join(await tempDir("managed-keys"), "keys");
+    await mkdir(dir);
+    await writeFile(join(dir, "gone"), "ssh-ed25519 AAAAold gone@x\n");
+    await writeFile(join(dir, "daemon"), "ssh-ed25519 AAAAstale daemon@x\n");
+    writeManagedKeys(dir, new Map([["alice", ["ssh-ed25519 AAAAa1", "ssh-ed25519 AAAAa2"]], ["daemon", []]]), "labhog status");
+    expect((await readdir(dir)).sort()).toEqual(["alice"]);
+    expect(await readFile(join(dir, "alice"), "utf8")).toBe(`${restrictedLine("ssh-ed25519 AAAAa1", "labhog status")}\n${restrictedLine("ssh-ed25519 AAAAa2", "labhog status")}\n`);
   });
 });
 

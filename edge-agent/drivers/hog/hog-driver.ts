@@ -6,13 +6,14 @@ import type { Driver, DriverContext } from "../driver.ts";
 import { execOf, type Deps, type ExecFn } from "../deps.ts";
 import type { HogOptions } from "../../config/agent-config.ts";
 import { durationMs } from "../../config/agent-config.ts";
-import { expandPattern, splitPatterns, sshdAuthorizedKeysPatterns } from "./authorized-keys-file.ts";
+import { expandPattern, splitPatterns, SshdPatterns } from "./authorized-keys-file.ts";
 import { hasLoginShell, readUsers, type UnixUser } from "./passwd.ts";
 import { keyPart, keysOf, restrictedLine } from "./key-lines.ts";
 import { bindMountAll, layers, pointsOfSource, readMounts, unmountEvery } from "./mounts.ts";
 import { endSessions, uidsWithTerminals, warnUser } from "./sessions.ts";
 import { keysIn, writeManagedKeys } from "./managed-keys.ts";
-import { keysDir, lockSshd, proveRule, unlockSshd, type SshdControl } from "./sshd-control.ts";
+import { keysDir, lockSshd, proveRule, rulePath, unlockSshd, type SshdControl } from "./sshd-control.ts";
+import { dropInPath } from "./sshd-rule.ts";
 import { SshdProofs } from "./sshd-proofs.ts";
 
 /**
@@ -77,8 +78,12 @@ export class HogDriver implements Driver {
   /** What sshd proved about the rule in earlier locks, so the next lock of the same shape only installs and reloads. */
   private readonly proofs = new SshdProofs();
 
+  /** AuthorizedKeysFile as sshd resolves it, asked once per configuration. */
+  private readonly sshdPatterns: SshdPatterns;
+
   constructor(private readonly opts: HogOptions, private readonly deps: HogDeps) {
     this.realExec = execOf(deps);
+    this.sshdPatterns = new SshdPatterns(opts, this.realExec, async () => new Set([rulePath(this.sshd), ...(await dropInPath(opts.sshdConfig).then((p) => [p], () => []))]));
   }
 
   problems(): string[] {
@@ -108,7 +113,7 @@ export class HogDriver implements Driver {
 
   private async patterns(): Promise<string[]> {
     if (this.opts.authorizedKeysFile !== undefined) return splitPatterns(this.opts.authorizedKeysFile);
-    return sshdAuthorizedKeysPatterns(this.opts, this.realExec);
+    return this.sshdPatterns.get();
   }
 
   private exempt(u: UnixUser): boolean {

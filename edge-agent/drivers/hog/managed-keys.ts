@@ -53,19 +53,22 @@ async function readCapped(p: string): Promise<string> {
 }
 
 /**
- * Writes `<dir>/<login>` for each user (atomically) and removes files of
- * users not listed. `dir` is ours, under /run (a tmpfs): the calls are
+ * Writes `<dir>/<login>` for each user with keys (atomically) and removes
+ * every other file. `dir` is ours, under /run (a tmpfs): the calls are
  * synchronous because each takes microseconds there, while an async call
  * costs a thread-pool round trip; for 20 users that was 5-7 ms of a lock
  * (`npm run bench agent`), for a few hundred it is still a few ms.
  */
 export function writeManagedKeys(dir: string, byUser: ReadonlyMap<string, readonly string[]>, statusCommand: string): void {
   mkdirSync(dir, { recursive: true, mode: 0o755 });
+  // A user without keys gets no file: sshd finds no key for them either way (most of passwd: system accounts).
+  const written = new Set<string>();
   for (const [name, keys] of byUser) {
-    const text = keys.map((k) => restrictedLine(k, statusCommand)).join("\n") + (keys.length ? "\n" : "");
+    if (keys.length === 0) continue;
     const tmp = join(dir, `.${name}.tmp`);
-    writeFileSync(tmp, text, { mode: 0o644 });
+    writeFileSync(tmp, keys.map((k) => restrictedLine(k, statusCommand)).join("\n") + "\n", { mode: 0o644 });
     renameSync(tmp, join(dir, name));
+    written.add(name);
   }
-  for (const f of readdirSync(dir)) if (!byUser.has(f)) rmSync(join(dir, f), { force: true });
+  for (const f of readdirSync(dir)) if (!written.has(f)) rmSync(join(dir, f), { force: true });
 }
