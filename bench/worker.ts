@@ -20,16 +20,23 @@
  * - CPU per booking inside the window: the same on a second resource, each
  *   booking within the next 24 h, so every one changes the schedule and is
  *   signed and published to Mosquitto (publishing included).
+ * - JS CPU per booking / per read (V8 profile): another N bookings and N
+ *   reads, each under V8's sampling profiler (bench/v8-profile.ts): the
+ *   isolate's JS + GC time, which is what Cloudflare bills, without workerd's
+ *   own network I/O (its HTTP client's connection to Radicale). Measured
+ *   apart from the process CPU rows, which the profiler would inflate.
  *
- * Run alone: npx tsx bench/worker.ts   (LABHOG_BENCH_WORKER_N=200 to change N)
+ * Run alone: npx tsx bench/worker.ts   (LABHOG_BENCH_WORKER_N=200 to change N;
+ * LABHOG_BENCH_WORKER_PROFILE=booking.cpuprofile to keep the bookings' V8 profile)
  */
-import { mkdtemp, readFile, readdir, rm } from "node:fs/promises";
+import { mkdtemp, readFile, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { parse as parseYaml } from "yaml";
 import type { BenchRow } from "./types.ts";
 import { startWranglerDev } from "./wrangler-dev.ts";
+import { connectProfiler, summarize } from "./v8-profile.ts";
 import { generateSigningKey } from "../calendar/schedule/schedule.ts";
 import { startRadicale } from "../test/services/radicale.ts";
 import { startMosquitto } from "../test/services/mosquitto.ts";
@@ -241,6 +248,30 @@ policy: { syncInterval: 15s }
         for (let i = 0; i < nearN; i++) await bookNear();
         await new Promise((r) => setTimeout(r, 500)); // the last background publishes
       })) / nearN;
+    // The isolate's own CPU under V8's profiler: N more bookings (beyond the window, as the CPU row) and N reads.
+    const profiler = await connectProfiler(dev.inspector);
+    let jsBook, jsRead;
+    try {
+      const profile = await profiler.during(async () => {
+        for (let i = 0; i < N; i++) await book(next++);
+        await new Promise((r) => setTimeout(r, 500)); // background work of the last bookings
+      });
+      // To open in Chrome DevTools (Performance → Load profile) and see the booking's call tree.
+      if (process.env.LABHOG_BENCH_WORKER_PROFILE) await writeFile(process.env.LABHOG_BENCH_WORKER_PROFILE, JSON.stringify(profile));
+      jsBook = summarize(profile);
+      jsRead = summarize(await profiler.during(async () => {
+        for (let i = 0; i < N; i++) {
+          const r = await fetch(`${base}/api/v1/resources/bench1`);
+          await r.arrayBuffer();
+          if (r.status !== 200) throw new Error(`read ${r.status}`);
+        }
+      }));
+    } finally {
+      profiler.close();
+    }
+    say(`V8 profile (sample ≤ ${jsBook.interval} µs each): booking JS ${(jsBook.js / N).toFixed(2)} ms (GC ${(jsBook.gc / N).toFixed(2)}), (program) ${(jsBook.program / N).toFixed(2)}, (idle) ${(jsBook.idle / N).toFixed(2)}; read JS ${(jsRead.js / N).toFixed(2)} ms (GC ${(jsRead.gc / N).toFixed(2)}), (program) ${(jsRead.program / N).toFixed(2)}, (idle) ${(jsRead.idle / N).toFixed(2)} ms`);
+    say(`booking: top self time (ms per booking):`);
+    for (const [fn, ms] of jsBook.top.slice(0, 10)) say(`  ${(ms / N).toFixed(3).padStart(7)}  ${fn}`);
     const f50 = pct(floor, 50);
     const f99 = pct(floor, 99);
     const b50 = pct(lat, 50);
@@ -254,6 +285,9 @@ policy: { syncInterval: 15s }
       ...(viaProxy.length ? [{ name: "booking via wrangler dev's proxy p50", value: pct(viaProxy, 50), unit: "ms", ratio: pct(viaProxy, 50) / f50, note: "the same bookings through the dev-only proxy Worker" }] : []),
       { name: "Worker CPU per booking", value: cpuPer, unit: "ms", ratio: cpuPer / cpuRead, note: `workerd utime+stime / ${N} (Worker + DOs + schedule signing/publish); wall ${(wall / N).toFixed(1)} ms` },
       { name: "Worker CPU per booking, schedule changed", value: cpuNear, unit: "ms", note: `${nearN} bookings inside the 24 h schedule window: each one signed and published to Mosquitto` },
+      { name: "Worker JS CPU per booking (V8 profile)", value: jsBook.js / N, unit: "ms", ratio: jsBook.js / jsRead.js, note: `isolate's JS frames + GC (${(jsBook.gc / N).toFixed(2)} ms) over ${N}, Worker and DOs; not "(program)" (${(jsBook.program / N).toFixed(2)} ms: runtime native work under the isolate lock) nor "(idle)"; no network wait (not sampled)` },
+      { name: "Worker JS CPU per read (V8 profile)", value: jsRead.js / N, unit: "ms", note: `GET /api/v1/resources/bench1, same counting; "(program)" ${(jsRead.program / N).toFixed(2)} ms` },
+      { name: "Worker JS CPU per booking ÷ per read (V8 profile)", value: jsBook.js / jsRead.js, unit: "×", note: "JS + GC only" },
       { name: "Worker CPU per read (baseline)", value: cpuRead, unit: "ms", note: `GET /api/v1/resources/bench1: request + DO RPC, same workerd${dev.direct ? "" : " (wrangler dev's proxy worker included)"}; the booking row's ratio is ÷ this` },
     ];
   } finally {

@@ -17,6 +17,12 @@ export interface WranglerDev {
    * or null when it could not be found. Production has no such hop.
    */
   direct: string | null;
+  /**
+   * wrangler dev's DevTools inspector (its own proxy in front of workerd's
+   * inspector for this Worker), on a port chosen here: the default 9229 may
+   * belong to a colleague's wrangler dev on the same machine.
+   */
+  inspector: string;
   /** wrangler's pid = its process group. */
   group: number;
   stop(): Promise<void>;
@@ -24,7 +30,8 @@ export interface WranglerDev {
 
 export async function startWranglerDev(vars: Record<string, string>, persistDir: string, logLevel: "error" | "log" = "error"): Promise<WranglerDev> {
   const port = await freePort();
-  const args = ["dev", "--port", String(port), "--ip", "127.0.0.1", "--persist-to", persistDir, "--log-level", logLevel];
+  const inspectorPort = await freePort();
+  const args = ["dev", "--port", String(port), "--inspector-port", String(inspectorPort), "--ip", "127.0.0.1", "--persist-to", persistDir, "--log-level", logLevel];
   for (const [k, v] of Object.entries(vars)) args.push("--var", `${k}:${v}`);
   const dev: ChildProcess = spawn(process.execPath, [join("node_modules", "wrangler", "bin", "wrangler.js"), ...args], { stdio: ["ignore", "pipe", "pipe"], detached: true, env: { ...process.env, WRANGLER_SEND_METRICS: "false" } });
   let out = "";
@@ -50,7 +57,7 @@ export async function startWranglerDev(vars: Record<string, string>, persistDir:
     }
     await new Promise((r) => setTimeout(r, 500));
   }
-  return { base, direct: await directAddress(dev.pid!, port), group: dev.pid!, stop };
+  return { base, direct: await directAddress(dev.pid!, port), inspector: `http://127.0.0.1:${inspectorPort}`, group: dev.pid!, stop };
 }
 
 /**
