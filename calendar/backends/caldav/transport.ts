@@ -253,8 +253,11 @@ export class DavTransport {
         // Nextcloud's calendar-creation limits: not transient, and a retry counts against them.
         const limit = calendarLimitError(r, what);
         if (limit) throw limit;
-        const transient = errorFromStatus(r.status, r.headers, { what, body: r.text });
-        if (r.status >= 400 && transient.code === "unavailable") throw transient;
+        // Only an error status is turned into an error: building one captures a stack, on every successful write otherwise.
+        if (r.status >= 400) {
+          const transient = errorFromStatus(r.status, r.headers, { what, body: r.text });
+          if (transient.code === "unavailable") throw transient;
+        }
         return r;
       }),
     );
