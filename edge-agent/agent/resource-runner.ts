@@ -276,7 +276,6 @@ export class ResourceRunner {
       this.o.state.active = desired?.id ?? null;
       await this.o.persist();
       unsaved?.();
-      unsaved = undefined;
       this.phase = "attempt";
       this.attempts++;
       this.attemptProblems = [];

@@ -294,10 +294,8 @@ export class HogDriver implements Driver {
       const byUser = new Map<string, string[]>();
       await Promise.all(
         locked.map(async (u) => {
-          const own = this.st.mounts.filter((m) => m.user === u.name && m.original !== undefined && m.target).map((m) => m.original!);
-          const keys = await keysIn(patterns.map((p) => expandPattern(p, u)), texts);
-          for (const text of own) for (const k of keysOf(text)) if (!keys.includes(k)) keys.push(k);
-          byUser.set(u.name, keys);
+          // `texts` holds a mounted-over file's original, so a key hidden by our own mount still counts.
+          byUser.set(u.name, await keysIn(patterns.map((p) => expandPattern(p, u)), texts));
         }),
       );
       // Recorded in the state (apply's checkpoint) before this.

@@ -1,5 +1,5 @@
 import { mkdirSync, readFileSync, readdirSync, readlinkSync, renameSync, statSync, watch, writeFileSync, type FSWatcher } from "node:fs";
-import { mkdir, readFile, readdir, rm, writeFile } from "node:fs/promises";
+import { mkdir, readdir, rm, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import type { ExecFn } from "../deps.ts";
 import { dropInPath, dropInSite, dropInText, MARKER, ruleInForce, ruleText, SshdConfigError, standInConfig } from "./sshd-rule.ts";
@@ -27,13 +27,9 @@ export interface SshdControl {
 export const rulePath = (c: SshdControl): string => join(c.runDir, "sshd.conf");
 export const keysDir = (c: SshdControl): string => join(c.runDir, "keys");
 
-async function readOr(path: string): Promise<string | undefined> {
-  return readFile(path, "utf8").catch(() => undefined);
-}
-
 /**
- * The lock's path to SIGHUP reads and writes only sshd's own files, ours
- * under /run and /proc, synchronously: each call takes microseconds there,
+ * Locks and unlocks read and write only sshd's own files, ours under /run
+ * and /proc, and do so synchronously: each call takes microseconds there,
  * while an async one costs a thread-pool round trip, and a lock makes a few
  * dozen of them before sshd can start re-reading (`npm run bench agent`).
  */
@@ -221,12 +217,12 @@ async function proofKey(c: SshdControl, dropIn: string, rule: string, pointer: s
 export async function unlockSshd(c: SshdControl, dropIn?: string, reload = false): Promise<{ removed: boolean }> {
   const rule = rulePath(c);
   let removed = false;
-  if ((await readOr(rule)) !== undefined) {
+  if (readOrSync(rule) !== undefined) {
     await rm(rule, { force: true });
     removed = true;
   }
   const pointer = dropIn ?? (await dropInPath(c.sshdConfig).catch(() => undefined));
-  if (pointer !== undefined && (await readOr(pointer))?.startsWith(MARKER)) {
+  if (pointer !== undefined && readOrSync(pointer)?.startsWith(MARKER)) {
     await rm(pointer, { force: true });
     removed = true;
   }
@@ -363,7 +359,7 @@ async function listeningAnew(pid: number, before: ReadonlySet<number>): Promise<
   const fresh = new Set([...sockets(pid)].filter((s) => !before.has(s)));
   if (fresh.size === 0) return false;
   for (const table of ["/proc/net/tcp", "/proc/net/tcp6"]) {
-    for (const line of ((await readOr(table)) ?? "").split("\n").slice(1)) {
+    for (const line of (readOrSync(table) ?? "").split("\n").slice(1)) {
       const f = line.trim().split(/\s+/);
       if (f[3] === "0A" && fresh.has(Number(f[9]))) return true; // 0A: LISTEN
     }
