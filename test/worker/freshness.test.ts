@@ -1,6 +1,6 @@
 import { env, runInDurableObject, SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { api, configure, enc, restartLedger, testEnv, TOKENS } from "./helpers.ts";
+import { api, configure, enc, testEnv, TOKENS, wipeLedger } from "./helpers.ts";
 import { appIcs, davServers } from "./dav.ts";
 
 /**
@@ -145,10 +145,7 @@ describe("schedule seq", () => {
     expect((await api("POST", "/api/v1/reservations", { resource: "wiped", duration: "1h", purpose: "before" })).status).toBe(201);
     const before = await seqAfterPublish();
     expect(before).toBeGreaterThan(0);
-    await runInDurableObject(stub(), async (_i, state) => {
-      await state.storage.deleteAll();
-    });
-    await restartLedger(E.LEDGER, "wiped");
+    await wipeLedger(E.LEDGER, "wiped");
     expect(await runInDurableObject(stub(), async (_i, state) => state.storage.get("meta"))).toBeUndefined();
     expect((await api("POST", "/api/v1/reservations", { resource: "wiped", duration: "1h", purpose: "after" })).status).toBe(201);
     const after = await seqAfterPublish();

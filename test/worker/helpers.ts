@@ -84,3 +84,20 @@ export async function restartLedger(ns: DurableObjectNamespace, resource: string
   const { runInDurableObject } = await import("cloudflare:test");
   await runInDurableObject(ns.get(ns.idFromName(resource)), (_i, state) => state.abort("test: restart")).catch(() => undefined);
 }
+
+/**
+ * A ledger that lost its storage, restarted. The wipe and the abort happen in
+ * one turn: with an await between them, the old instance's publisher could
+ * still save its meta (last sync included) into the wiped storage, and the
+ * new instance would believe it had synced an empty calendar.
+ */
+export async function wipeLedger(ns: DurableObjectNamespace, resource: string): Promise<void> {
+  const { runInDurableObject } = await import("cloudflare:test");
+  await runInDurableObject(ns.get(ns.idFromName(resource)), async (_i, state) => {
+    // Output-gated: no other event of this object runs until the delete is done, and abort follows at once.
+    await state.storage.deleteAll();
+    state.abort("test: storage wiped");
+  }).catch(() => undefined);
+  const meta = await runInDurableObject(ns.get(ns.idFromName(resource)), (_i, state) => state.storage.get("meta"));
+  if (meta !== undefined) throw new Error(`wipeLedger: ${resource} still has meta after the wipe`);
+}

@@ -2,7 +2,7 @@ import { env, runInDurableObject } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { JWK } from "jose";
 import { verifySchedule } from "../../calendar/schedule/schedule.ts";
-import { api, configure, enc, restartLedger, testEnv } from "./helpers.ts";
+import { api, configure, enc, restartLedger, testEnv, wipeLedger } from "./helpers.ts";
 import { retainedMatching } from "./mqtt-tap.ts";
 import { appIcs, davServers, type DavServer } from "./dav.ts";
 
@@ -83,10 +83,7 @@ describe.each(SERVERS)("first seen wins, on $name", (s) => {
     expect(await scheduleIds(m.payload, r)).toEqual([granted.uid]);
 
     // Even a ledger that lost its storage (wiped, migrated) keeps the verdict: the calendar's marks break the tie.
-    await runInDurableObject(E.LEDGER.get(E.LEDGER.idFromName(r)), async (_i, state) => {
-      await state.storage.deleteAll();
-    });
-    await restartLedger(E.LEDGER, r);
+    await wipeLedger(E.LEDGER, r);
     expect(verdicts(await list(r))).toEqual({ [granted.uid]: "upcoming", [uid]: "conflict" });
   });
 
