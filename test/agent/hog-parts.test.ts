@@ -11,6 +11,9 @@ import { endSessions, liveProcesses } from "../../edge-agent/drivers/hog/session
 import { tempDir } from "../services/process.ts";
 import { requireUnshare } from "../netns/namespace.ts";
 
+/** sshd -t/-T need their privilege separation folder /run/sshd: a private one, in a private mount namespace, never the machine's. */
+const privateRunExec: ExecFn = (file, args, o) => execFileArgs("unshare", ["--mount", "--propagation", "private", "--", "sh", "-c", 'mount -t tmpfs labhog-run /run && mkdir /run/sshd && exec "$@"', "sh", file, ...args], o);
+
 describe("AuthorizedKeysFile resolution", () => {
   const u = { name: "alice", home: "/home/alice" };
   it("expands %h %u %% and makes relative paths relative to home", () => {
@@ -19,6 +22,9 @@ describe("AuthorizedKeysFile resolution", () => {
     expect(expandPattern("/etc/ssh/keys/%u", u)).toBe("/etc/ssh/keys/alice");
     expect(expandPattern("/srv/100%%/%u.keys", u)).toBe("/srv/100%/alice.keys");
     expect(() => expandPattern("/x/%q", u)).toThrow(/unsupported token %q/);
+    expect(expandPattern("/etc/keys/%U", { ...u, uid: 1001 })).toBe("/etc/keys/1001");
+    // Never a path with the uid left out (/etc/keys/ would be a folder anyone's keys could be read from).
+    expect(() => expandPattern("/etc/keys/%U", u)).toThrow(/unsupported token %U/);
     expect(splitPatterns(".ssh/authorized_keys   /etc/ssh/keys/%u")).toEqual([".ssh/authorized_keys", "/etc/ssh/keys/%u"]);
     expect(splitPatterns("none")).toEqual([]);
   });
@@ -26,8 +32,19 @@ describe("AuthorizedKeysFile resolution", () => {
   it("asks the REAL sshd (sshd -T) for the effective value, several files included", async () => {
     const dir = await tempDir("sshd-t");
     execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", join(dir, "hk")]);
-    await writeFile(join(dir, "sshd_config"), `HostKey ${dir}/hk\nAuthorizedKeysFile .ssh/authorized_keys /etc/labhog/keys/%u\n`);
-    expect(await sshdAuthorizedKeysPatterns({ sshdConfig: join(dir, "sshd_config"), sshdPath: "/usr/sbin/sshd" }, execFileArgs)).toEqual([".ssh/authorized_keys", "/etc/labhog/keys/%u"]);
+    // A glob Include whose folder also holds a file the glob does not match: only sshd (or a parser that globs as sshd does) gets this right.
+    await mkdir(join(dir, "d"));
+    await writeFile(join(dir, "d", "00-other.txt"), "AuthorizedKeysFile .ssh/wrong\n");
+    await writeFile(join(dir, "d", "10-keys.conf"), "AuthorizedKeysFile .ssh/authorized_keys /etc/labhog/keys/%u\n");
+    await writeFile(join(dir, "sshd_config"), `Include ${dir}/d/*.conf\nHostKey ${dir}/hk\n`);
+    const calls: string[] = [];
+    const asked: ExecFn = async (file, args, o) => {
+      const out = await privateRunExec(file, args, o);
+      calls.push(file);
+      return out;
+    };
+    expect(await sshdAuthorizedKeysPatterns({ sshdConfig: join(dir, "sshd_config"), sshdPath: "/usr/sbin/sshd" }, asked)).toEqual([".ssh/authorized_keys", "/etc/labhog/keys/%u"]);
+    expect(calls).toEqual(["/usr/sbin/sshd"]);
   });
 
   it("SshdPatterns asks the REAL sshd once per configuration: again only after an included file changed, never keeping a parsed fallback", async () => {
@@ -39,7 +56,7 @@ describe("AuthorizedKeysFile resolution", () => {
     await writeFile(join(dir, "conf.d", "10-admin.conf"), "AuthorizedKeysFile .ssh/k1\n");
     const calls: string[] = [];
     let sshdPath = "/usr/sbin/sshd";
-    const counting: ExecFn = (file, args, o) => (calls.push(file), execFileArgs(file, args, o));
+    const counting: ExecFn = (file, args, o) => (calls.push(file), privateRunExec(file, args, o));
     const opts = { sshdConfig: join(dir, "sshd_config"), get sshdPath() { return sshdPath; } };
     const patterns = new SshdPatterns(opts, counting, async () => new Set([own]));
     expect(await patterns.get()).toEqual([".ssh/k1"]);
@@ -64,6 +81,15 @@ describe("AuthorizedKeysFile resolution", () => {
     const dir = await tempDir("sshd-p");
     await writeFile(join(dir, "sshd_config"), "# c\nPort 22\nAuthorizedKeysFile=%h/.ssh/k1 %h/.ssh/k2\nAuthorizedKeysFile other\nMatch User bob\n  AuthorizedKeysFile /x\n");
     expect(await sshdAuthorizedKeysPatterns({ sshdConfig: join(dir, "sshd_config"), sshdPath: join(dir, "no-such-sshd") }, execFileArgs)).toEqual(["%h/.ssh/k1", "%h/.ssh/k2"]);
+    // Includes are followed, globs too, in sshd's order (lexical), relative ones from /etc/ssh; a Match ends the search.
+    await mkdir(join(dir, "conf.d"));
+    await writeFile(join(dir, "conf.d", "20-b.conf"), "AuthorizedKeysFile .ssh/from-b\n");
+    await writeFile(join(dir, "conf.d", "10-a.conf"), "# nothing set here\nPort 2222\n");
+    await writeFile(join(dir, "conf.d", "05-x.disabled"), "AuthorizedKeysFile .ssh/not-included\n");
+    await writeFile(join(dir, "inc"), `Port 22\nInclude ${dir}/conf.d/*.conf\nAuthorizedKeysFile .ssh/later\n`);
+    expect(await sshdAuthorizedKeysPatterns({ sshdConfig: join(dir, "inc"), sshdPath: join(dir, "no-such-sshd") }, execFileArgs)).toEqual([".ssh/from-b"]);
+    await writeFile(join(dir, "matched"), `Match User bob\n  Include ${dir}/conf.d/*.conf\n`);
+    expect(await sshdAuthorizedKeysPatterns({ sshdConfig: join(dir, "matched"), sshdPath: join(dir, "no-such-sshd") }, execFileArgs)).toEqual([".ssh/authorized_keys", ".ssh/authorized_keys2"]);
     await writeFile(join(dir, "empty"), "Port 22\n");
     expect(await sshdAuthorizedKeysPatterns({ sshdConfig: join(dir, "empty"), sshdPath: join(dir, "no-such-sshd") }, execFileArgs)).toEqual([".ssh/authorized_keys", ".ssh/authorized_keys2"]);
   });

@@ -1,7 +1,9 @@
 import { readFile } from "node:fs/promises";
 import { isAbsolute, join } from "node:path";
 import type { ExecFn } from "../deps.ts";
+import { includeTargets } from "./sshd-include.ts";
 import { aroundFingerprint, configFingerprint } from "./sshd-proofs.ts";
+import { words } from "./sshd-rule.ts";
 
 const sshdDefault = [".ssh/authorized_keys", ".ssh/authorized_keys2"];
 
@@ -58,12 +60,18 @@ export class SshdPatterns {
   }
 }
 
-async function parseSshdConfig(path: string, depth = 0): Promise<string[]> {
+/**
+ * The first AuthorizedKeysFile before any Match, following Include (globs
+ * too: Debian's sshd_config includes sshd_config.d/*.conf) as sshd does.
+ * undefined when nothing sets it along the way, "match" when a Match block
+ * came first (what follows applies conditionally): sshd's default either way.
+ */
+async function firstSetting(path: string, depth: number): Promise<string[] | "match" | undefined> {
   let text: string;
   try {
     text = await readFile(path, "utf8");
   } catch {
-    return sshdDefault;
+    return undefined;
   }
   for (const raw of text.split("\n")) {
     const line = raw.trim();
@@ -71,17 +79,23 @@ async function parseSshdConfig(path: string, depth = 0): Promise<string[]> {
     const m = /^([A-Za-z]+)\s*(?:=\s*|\s+)(.*)$/.exec(line);
     if (!m) continue;
     const key = m[1]!.toLowerCase();
-    if (key === "match") break; // everything after applies conditionally
+    if (key === "match") return "match";
     if (key === "authorizedkeysfile") return splitPatterns(m[2]!);
-    if (key === "include" && depth < 4) {
-      for (const inc of m[2]!.split(/\s+/)) {
-        if (inc.includes("*")) continue; // globs: rely on sshd -T
-        const found = await parseSshdConfig(isAbsolute(inc) ? inc : join("/etc/ssh", inc), depth + 1);
-        if (found !== sshdDefault) return found;
+    if (key === "include" && depth < 16) {
+      for (const arg of words(m[2]!)) {
+        for (const f of includeTargets(arg)?.files ?? []) {
+          const found = await firstSetting(f, depth + 1);
+          if (found !== undefined) return found;
+        }
       }
     }
   }
-  return sshdDefault;
+  return undefined;
+}
+
+async function parseSshdConfig(path: string): Promise<string[]> {
+  const found = await firstSetting(path, 0);
+  return Array.isArray(found) ? found : sshdDefault;
 }
 
 export function splitPatterns(value: string): string[] {
@@ -89,13 +103,13 @@ export function splitPatterns(value: string): string[] {
   return out.length ? out : [];
 }
 
-/** Expands %h %u %% like sshd; relative results are relative to the home directory. */
-export function expandPattern(pattern: string, user: { name: string; home: string }): string {
+/** Expands %h %u %U %% like sshd (sshd_config(5), TOKENS); relative results are relative to the home directory. */
+export function expandPattern(pattern: string, user: { name: string; home: string; uid?: number }): string {
   const expanded = pattern.replace(/%(.)/g, (_, c: string) => {
     if (c === "%") return "%";
     if (c === "h") return user.home;
     if (c === "u") return user.name;
-    if (c === "U") return ""; // uid: filled by caller when needed; rare in practice
+    if (c === "U" && user.uid !== undefined) return String(user.uid);
     throw new Error(`unsupported token %${c} in AuthorizedKeysFile ${pattern}`);
   });
   return isAbsolute(expanded) ? expanded : join(user.home, expanded);

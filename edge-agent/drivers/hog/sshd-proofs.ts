@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
-import { readFileSync, readdirSync, statSync } from "node:fs";
-import { basename, dirname, isAbsolute, join } from "node:path";
+import { readFileSync, statSync } from "node:fs";
+import { includeTargets } from "./sshd-include.ts";
 import { words } from "./sshd-rule.ts";
 
 /**
@@ -116,12 +116,6 @@ export async function aroundFingerprint(sshdPath: string, hostKeys: readonly str
   return paths.map((p) => `${p}=${statText(p)}`).join("\n");
 }
 
-/** A glob's last component as a regular expression; undefined for what this does not follow (`[...]`). */
-function globRegExp(glob: string): RegExp | undefined {
-  if (/[[\]\\]/.test(glob)) return undefined;
-  return new RegExp(`^${glob.replace(/[.+^${}()|]/g, "\\$&").replace(/\*/g, "[^/]*").replace(/\?/g, "[^/]")}$`);
-}
-
 /**
  * A hash of the sshd configuration as sshd would read it: `main` and every
  * file reached through `Include` (in Match blocks too), with each glob's
@@ -147,19 +141,10 @@ export async function configFingerprint(main: string, skip: ReadonlySet<string>)
       const m = /^\s*include\s*(?:=\s*|\s+)(.*)$/i.exec(raw);
       if (!m) continue;
       for (const arg of words(m[1]!)) {
-        // Relative Includes are relative to /etc/ssh, wherever the including file is.
-        const p = isAbsolute(arg) ? arg : join("/etc/ssh", arg);
-        if (/[*?[\]]/.test(dirname(p))) return false;
-        const base = basename(p);
-        if (!/[*?[\]]/.test(base)) {
-          if (!skip.has(p) && !visit(p, depth + 1)) return false;
-          continue;
-        }
-        const re = globRegExp(base);
-        if (!re) return false;
-        const names = readdirOr(dirname(p)).filter((n) => re.test(n) && !n.startsWith(".") && !skip.has(join(dirname(p), n))).sort();
-        hash.update(`\0glob ${p}\0${names.join("\0")}`);
-        for (const n of names) if (!visit(join(dirname(p), n), depth + 1)) return false;
+        const t = includeTargets(arg, skip);
+        if (!t) return false;
+        if (t.glob) hash.update(`\0glob ${arg}\0${t.files.join("\0")}`);
+        for (const f of t.files) if (!visit(f, depth + 1)) return false;
       }
     }
     return true;
@@ -167,10 +152,3 @@ export async function configFingerprint(main: string, skip: ReadonlySet<string>)
   return visit(main, 0) ? hash.digest("base64url") : undefined;
 }
 
-function readdirOr(dir: string): string[] {
-  try {
-    return readdirSync(dir);
-  } catch {
-    return [];
-  }
-}
