@@ -1,6 +1,7 @@
 /**
  * Retries with exponential backoff and full jitter, for transient failures
- * only (UnavailableError: 429/502/503/504, lost connections). A Retry-After
+ * only (UnavailableError: 429/502/503/504, lost connections); a first lost
+ * connection is retried at once. A Retry-After
  * the server sends is honoured; one longer than `maxDelayMs` is not slept
  * through here but handed to the caller (the ledger's alarm can wait).
  *
@@ -9,6 +10,7 @@
  * thrown at once), and once the signal aborts its reason is what is thrown.
  */
 import { UnavailableError, isTransient } from "../errors.ts";
+import { ConnectionLostError } from "./http-errors.ts";
 
 export interface RetryPolicy {
   /** Attempts in total, including the first. */
@@ -55,6 +57,10 @@ export function backoffDelay(error: unknown, attempt: number, policy: RetryPolic
     const ms = retryAfter * 1000;
     return ms <= policy.maxDelayMs ? ms : undefined;
   }
+  // A first lost connection is retried at once: it is most often a pooled keep-alive connection the
+  // server had already closed (workerd pools even an HTTP/1.0 server's connections, which Radicale closes
+  // after every answer; cloudflare/workers-sdk#14641), and curl and browsers resend on a fresh one at once too.
+  if (attempt === 1 && error instanceof ConnectionLostError) return 0;
   const cap = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
   return Math.round(random() * cap);
 }
@@ -75,7 +81,7 @@ export async function withRetry<T>(fn: (info: AttemptInfo) => Promise<T>, option
       if (options.deadlineAt !== undefined && Date.now() + delayMs >= options.deadlineAt) throw e;
       options.onRetry?.({ attempt, delayMs, error: e });
       previous = e;
-      await sleep(delayMs, options.signal);
+      if (delayMs > 0) await sleep(delayMs, options.signal);
     }
   }
 }

@@ -188,7 +188,8 @@ export class DavTransport {
       // A request the runtime will not send at all (workerd: "Invalid HTTP method string") is no connection problem.
       if (e instanceof TypeError && /invalid/i.test(e.message)) throw e;
       const bodyLength = typeof init.body === "string" ? init.body.length : 0;
-      this.log({ level: "warn", msg: "caldav connection lost", what, bodyLength, error: e instanceof Error ? e.message : String(e) });
+      // info: most are a pooled connection the server had closed, retried at once (retry.ts); one that stays lost ends as the caller's 503.
+      this.log({ level: "info", msg: "caldav connection lost", what, bodyLength, error: e instanceof Error ? e.message : String(e) });
       if (bodyLength >= BODY_PROBE_THRESHOLD) await this.#probe(url, what, budget);
       throw new ConnectionLostError(what, e);
     }

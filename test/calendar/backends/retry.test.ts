@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { withRetry, backoffDelay, defaultRetryPolicy } from "../../../calendar/backends/retry.ts";
-import { errorFromStatus, parseRetryAfter } from "../../../calendar/backends/http-errors.ts";
+import { ConnectionLostError, errorFromStatus, parseRetryAfter } from "../../../calendar/backends/http-errors.ts";
 import { ConflictError, NotFoundError, PreconditionFailedError, UnauthorizedError, UnavailableError } from "../../../calendar/errors.ts";
 
 describe("http status → typed errors", () => {
@@ -41,6 +41,21 @@ describe("withRetry", () => {
     expect(sleeps).toEqual([2000]);
     await expect(withRetry(async () => { throw new UnavailableError("busy", 3600); }, { sleep })).rejects.toMatchObject({ retryAfter: 3600 });
     expect(sleeps).toEqual([2000]);
+  });
+
+  it("a first lost connection is retried at once (a stale pooled connection); later ones back off", async () => {
+    sleeps.length = 0;
+    const retried: number[] = [];
+    let n = 0;
+    await expect(
+      withRetry(async () => { n++; throw new ConnectionLostError("PUT /x", new Error("Network connection lost.")); }, { sleep, random: () => 1, onRetry: (r) => retried.push(r.delayMs) }),
+    ).rejects.toBeInstanceOf(ConnectionLostError);
+    expect(n).toBe(defaultRetryPolicy.attempts);
+    expect(retried).toEqual([0, 200, 400]);
+    // Nothing slept for the immediate retry.
+    expect(sleeps).toEqual([200, 400]);
+    // Other transient errors keep their backoff from the first retry on.
+    expect(backoffDelay(new UnavailableError("busy"), 1, defaultRetryPolicy, () => 1)).toBe(100);
   });
 
   it("never retries non-transient errors", async () => {
