@@ -178,7 +178,9 @@ export class DavTransport {
    */
   async #once(url: string, init: RequestInit, what: string, budget: Budget): Promise<RawReply> {
     this.#checkRefused(url, what);
-    const signal = anySignal([budget.signal, AbortSignal.timeout(this.#timeoutMs)]);
+    // The per-try timeout only when it can end the try before the budget does: otherwise it is a timer
+    // and a combined signal per request for nothing (they showed in a booking's V8 profile).
+    const signal = budget.at - Date.now() > this.#timeoutMs ? anySignal([budget.signal, AbortSignal.timeout(this.#timeoutMs)]) : budget.signal;
     let res: Response;
     try {
       res = await raceSignal(this.#fetch(url, { ...init, signal }), signal);
