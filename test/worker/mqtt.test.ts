@@ -1,3 +1,4 @@
+import { env, runInDurableObject } from "cloudflare:test";
 import { beforeAll, describe, expect, inject, it } from "vitest";
 import type { JWK } from "jose";
 import { verifySchedule } from "../../calendar/schedule/schedule.ts";
@@ -45,6 +46,29 @@ describe("signed schedules over MQTT", () => {
     const keys = await api("GET", "/api/v1/schedule-keys");
     expect(keys.body.keys[0]).toMatchObject({ kid: publicJwk.kid, x: publicJwk.x });
     expect(keys.body.keys[0].d).toBeUndefined();
+  });
+
+  it("a booking beyond the schedule window signs nothing new, and its pending mark is cleared", async () => {
+    const E = env as unknown as { LEDGER: DurableObjectNamespace };
+    const stub = E.LEDGER.get(E.LEDGER.idFromName("lone"));
+    const meta = () => runInDurableObject(stub, async (_i, state) => (await state.storage.get<{ publishPending: boolean; seq: number }>("meta"))!);
+    const settled = async () => {
+      let m = await meta();
+      for (let i = 0; i < 40 && m.publishPending; i++) m = (await new Promise((r) => setTimeout(r, 100)), await meta());
+      return m;
+    };
+    const near = await api("POST", "/api/v1/reservations", { resource: "lone", start: inMinutes(30), end: inMinutes(60), purpose: "near" });
+    expect(near.status).toBe(201);
+    const topic = `${PREFIX}/resources/lone/schedule`;
+    const s1 = await verify((await retainedMatching(topic, async (p) => (await verify(p, "lone")).entries.length === 1)).payload, "lone");
+    const before = await settled();
+    expect(before).toMatchObject({ publishPending: false, seq: s1.seq });
+    // Three days ahead: outside the 24 h window, so the agents' schedule is what it was.
+    const far = await api("POST", "/api/v1/reservations", { resource: "lone", start: inMinutes(72 * 60), end: inMinutes(73 * 60), purpose: "far" });
+    expect(far.status).toBe(201);
+    const after = await settled();
+    expect(after).toMatchObject({ publishPending: false, seq: s1.seq });
+    expect((await verify((await retained(topic))!.payload, "lone")).seq).toBe(s1.seq);
   });
 
   it("a boundary (a reservation ending) republishes from the alarm", async () => {

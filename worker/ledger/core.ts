@@ -28,6 +28,8 @@ export interface LedgerCore {
   forget(id: string): Promise<void>;
   setSeen(id: string, s: Seen): Promise<void>;
   saveMeta(): Promise<void>;
+  /** The same, not awaited: the put joins the current storage batch (output-gated). */
+  persistMeta(): void;
   /** Wakes waiters, requests a publish, re-arms the alarm. */
   changed(): void;
   notify(): void;

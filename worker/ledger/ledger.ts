@@ -89,6 +89,7 @@ export class Ledger extends DurableObject<Env> {
         await storage.put(`seen:${id}`, s);
       },
       saveMeta: () => storage.put("meta", this.#state.meta),
+      persistMeta: () => void storage.put("meta", this.#state.meta),
       changed: () => this.#changed(),
       notify: () => this.#waiters.notify(),
       arm: () => this.#arm(),

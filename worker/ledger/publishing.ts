@@ -15,6 +15,15 @@ import { publicNotice, standingNotices } from "./notices.ts";
  * sending it again was a sixth of a booking's CPU. The alarm's requests
  * (a reservation boundary, the half-way refresh of validUntil, a retry)
  * always publish.
+ *
+ * Durability: a request marks the publish pending in the same storage batch
+ * as the write that asked for it (the write's answer waits for that batch
+ * anyway), so a ledger that dies before publishing publishes from its alarm
+ * when it wakes. The publish itself then waits for nothing but that batch:
+ * no write of its own before the Broker call, which would hold the call at
+ * the output gate once more on every booking's way to the agents. seq needs
+ * no write ahead either: it is the signing clock (seq.ts), so a ledger that
+ * lost the seq it just published still signs a higher one after a restart.
  */
 export class Publisher {
   #running: Promise<void> | undefined;
@@ -22,17 +31,34 @@ export class Publisher {
   #always = false;
   /** Fingerprint of the last schedule the broker took from this ledger (since it woke). */
   #published: string | undefined;
+  /** The last publish failed (in this instance): the next one goes out whatever it says. */
+  #failed = false;
 
   constructor(private readonly core: () => LedgerCore, private readonly waitUntil: (p: Promise<unknown>) => void) {}
 
   /** `always`: publish even when the schedule says what the last one said (time passed: validity, boundaries). */
   request(always = false): void {
     if (always) this.#always = true;
+    const core = this.core();
+    const m = core.state.meta;
+    // Not awaited: the put joins the storage batch of the write that asked, and the output gate holds its answer until it is durable.
+    if (m.lastSyncAt && !m.publishPending) {
+      m.publishPending = true;
+      core.persistMeta();
+    }
     if (this.#running) {
       this.#again = true;
       return;
     }
-    this.#running = this.#loop().finally(() => (this.#running = undefined));
+    this.#start();
+  }
+
+  #start(): void {
+    this.#running = this.#loop().finally(() => {
+      this.#running = undefined;
+      // A request that came while the loop was finishing (its last write, the alarm) is served, not left to the alarm.
+      if (this.#again) this.#start();
+    });
     this.waitUntil(this.#running);
   }
 
@@ -63,11 +89,9 @@ export class Publisher {
         core.log().warn("schedule publish failed", { error: e });
         failed = true;
       }
-      if (!failed && !always && !m.publishPending && prepared && prepared.fingerprint === this.#published) continue;
+      if (!failed && !always && !this.#failed && prepared && prepared.fingerprint === this.#published) continue;
       wrote = true;
       m.seq = nextSeq(m.seq, now);
-      m.publishPending = true;
-      await core.saveMeta();
       let ok = false;
       if (!failed) {
         try {
@@ -76,13 +100,20 @@ export class Publisher {
           core.log().warn("schedule publish failed", { error: e });
         }
       }
-      m.publishPending = !ok;
+      this.#failed = !ok;
       if (ok) {
         m.publishedAt = now;
         this.#published = prepared?.fingerprint;
       }
+      // Still pending when another request came in meanwhile: the next turn of the loop settles it.
+      m.publishPending = !ok || this.#again;
       await core.saveMeta();
     } while (this.#again);
+    // Settled: pending only if the last publish failed (the requests that needed no publish are cleared too).
+    if (m.publishPending !== this.#failed) {
+      m.publishPending = this.#failed;
+      await core.saveMeta();
+    }
     // Nothing published: the alarm the write armed still stands.
     if (wrote) await core.arm();
   }
