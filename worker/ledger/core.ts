@@ -30,8 +30,12 @@ export interface LedgerCore {
   saveMeta(): Promise<void>;
   /** The same, not awaited: the put joins the current storage batch (output-gated). */
   persistMeta(): void;
-  /** Wakes waiters, requests a publish, re-arms the alarm. */
-  changed(): void;
+  /**
+   * Wakes waiters, requests a publish, re-arms the alarm. `from`: the change
+   * touched nothing before this time (a new booking's start), so the
+   * publisher can tell at once when it lies beyond the agents' schedule.
+   */
+  changed(from?: number): void;
   notify(): void;
   arm(): Promise<void>;
   requestPublish(): void;

@@ -90,7 +90,7 @@ export class Ledger extends DurableObject<Env> {
       },
       saveMeta: () => storage.put("meta", this.#state.meta),
       persistMeta: () => void storage.put("meta", this.#state.meta),
-      changed: () => this.#changed(),
+      changed: (from) => this.#changed(from),
       notify: () => this.#waiters.notify(),
       arm: () => this.#arm(),
       requestPublish: () => this.#publisher.request(),
@@ -264,9 +264,9 @@ export class Ledger extends DurableObject<Env> {
     });
   }
 
-  #changed(): void {
+  #changed(from?: number): void {
     this.#waiters.notify();
-    this.#publisher.request();
+    this.#publisher.request(false, from);
     this.#tellWebhooks();
     void this.#arm();
   }

@@ -36,11 +36,19 @@ export class Publisher {
 
   constructor(private readonly core: () => LedgerCore, private readonly waitUntil: (p: Promise<unknown>) => void) {}
 
-  /** `always`: publish even when the schedule says what the last one said (time passed: validity, boundaries). */
-  request(always = false): void {
+  /**
+   * `always`: publish even when the schedule says what the last one said (time passed: validity, boundaries).
+   * `from`: the change touched nothing before this time. A change that starts past the window of the
+   * schedule the agents hold (published by this instance, nothing failed or pending since) cannot change
+   * it: the loop would build the schedule only to find the same fingerprint, so it is not started.
+   */
+  request(always = false, from?: number): void {
     if (always) this.#always = true;
     const core = this.core();
     const m = core.state.meta;
+    if (!this.#always && from !== undefined && this.#published !== undefined && !this.#running && !this.#failed && !m.publishPending) {
+      if (from >= Date.now() + durationSeconds(core.lab().policy.scheduleWindow) * 1000) return;
+    }
     // Not awaited: the put joins the storage batch of the write that asked, and the output gate holds its answer until it is durable.
     if (m.lastSyncAt && !m.publishPending) {
       m.publishPending = true;

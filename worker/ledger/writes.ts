@@ -82,7 +82,7 @@ export async function commit(core: LedgerCore, hold: Hold): Promise<Reservation>
       core.state.leases.set(uid, lease);
       await core.storage.put(`lease:${uid}`, lease);
     }
-    core.changed();
+    core.changed(Date.parse(hold.req.start));
     const r = core.view.reservations(Date.parse(hold.req.start) - 1, Date.parse(hold.req.end) + 1).find((x) => x.uid === uid);
     if (!r) throw new LabhogError("internal", 500, "the new event does not read back as a reservation");
     return strip(r);
