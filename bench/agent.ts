@@ -56,17 +56,20 @@ async function procStats(pid: number): Promise<{ cpuTicks: number; rssKb: number
 
 /**
  * A private mount namespace held open by a `sleep` (unshare execs it in the
- * new namespace), with a tmpfs over /run/labhog: the hog's sshd rule and keys
- * go there, not into the machine's /run. Processes join it with nsenter.
+ * new namespace), with a tmpfs over /run/labhog and /run/sshd: the hog's
+ * sshd rule and keys go there, not into the machine's /run, and the bench's
+ * sshd gets its privilege separation folder even on a machine whose own sshd
+ * never ran. Processes join it with nsenter.
  */
 function privateNamespace(): { pid: number; run: (argv: string[]) => string[]; stop: () => void } {
   const holder = spawn("unshare", ["--mount", "--propagation", "private", "--", "sleep", "infinity"], { stdio: "ignore" });
   const pid = holder.pid!;
   const run = (argv: string[]) => ["nsenter", "--target", String(pid), "--mount", "--", ...argv];
-  // The mount point has to exist on /run itself (a mount namespace shares the files, not the mounts):
+  // The mount points have to exist on /run itself (a mount namespace shares the files, not the mounts):
   // made here only if missing, and removed again at stop, so the machine's /run ends as it was.
-  const madeMountPoint = !existsSync("/run/labhog");
-  if (madeMountPoint) mkdirSync("/run/labhog");
+  const points = ["/run/labhog", "/run/sshd"];
+  const made = points.filter((p) => !existsSync(p));
+  for (const p of made) mkdirSync(p);
   // unshare may not have switched namespaces yet: retry until the mount lands in the new one.
   for (let i = 0; ; i++) {
     try {
@@ -77,14 +80,16 @@ function privateNamespace(): { pid: number; run: (argv: string[]) => string[]; s
     if (i > 200) throw new Error("unshare did not start");
     execFileSync("sleep", ["0.01"]);
   }
-  const [f, ...a] = run(["mount", "-t", "tmpfs", "-o", "size=4m,mode=755", "labhog-bench-run", "/run/labhog"]);
-  execFileSync(f!, a);
+  for (const p of points) {
+    const [f, ...a] = run(["mount", "-t", "tmpfs", "-o", "size=4m,mode=755", "labhog-bench-run", p]);
+    execFileSync(f!, a);
+  }
   return {
     pid,
     run,
     stop: () => {
       holder.kill("SIGKILL");
-      if (madeMountPoint) try { rmdirSync("/run/labhog"); } catch { /* something else put files there since: leave it */ }
+      for (const p of made) try { rmdirSync(p); } catch { /* something else put files there since: leave it */ }
     },
   };
 }
