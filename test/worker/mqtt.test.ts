@@ -48,7 +48,9 @@ describe("signed schedules over MQTT", () => {
     expect(keys.body.keys[0].d).toBeUndefined();
   });
 
-  it("a booking beyond the schedule window signs nothing new, and its pending mark is cleared", async () => {
+  it("a booking beyond the schedule window signs nothing new, and its pending mark is cleared; a publish that went out leaves no retry alarm", async () => {
+    // Syncs an hour apart: the ledger's next alarm is then the near booking's start, unless a publish retry was left armed.
+    ({ publicJwk } = await configure({}, { site: SITE, syncInterval: "1h" }));
     const E = env as unknown as { LEDGER: DurableObjectNamespace };
     const stub = E.LEDGER.get(E.LEDGER.idFromName("lone"));
     const meta = () => runInDurableObject(stub, async (_i, state) => (await state.storage.get<{ publishPending: boolean; seq: number }>("meta"))!);
@@ -57,18 +59,29 @@ describe("signed schedules over MQTT", () => {
       for (let i = 0; i < 40 && m.publishPending; i++) m = (await new Promise((r) => setTimeout(r, 100)), await meta());
       return m;
     };
-    const near = await api("POST", "/api/v1/reservations", { resource: "lone", start: inMinutes(30), end: inMinutes(60), purpose: "near" });
-    expect(near.status).toBe(201);
     const topic = `${PREFIX}/resources/lone/schedule`;
-    const s1 = await verify((await retainedMatching(topic, async (p) => (await verify(p, "lone")).entries.length === 1)).payload, "lone");
+    const alarmIn = async () => (await runInDurableObject(stub, (_i, state) => state.storage.getAlarm()))! - Date.now();
+    const first = await api("POST", "/api/v1/reservations", { resource: "lone", start: inMinutes(30), end: inMinutes(60), purpose: "near" });
+    expect(first.status).toBe(201);
+    await retainedMatching(topic, async (p) => (await verify(p, "lone")).entries.length === 1);
+    // The new ledger's first alarm (armed before its first sync) comes and goes; then the next is the booking's start.
+    let next = await alarmIn();
+    for (let i = 0; i < 50 && next < 60_000; i++) next = (await new Promise((r) => setTimeout(r, 100)), await alarmIn());
+    expect(next).toBeGreaterThan(60_000);
+    // A second booking in the window: published, and the retry it might have needed is not left armed (5 s).
+    const near = await api("POST", "/api/v1/reservations", { resource: "lone", start: inMinutes(90), end: inMinutes(120), purpose: "near" });
+    expect(near.status).toBe(201);
+    const s1 = await verify((await retainedMatching(topic, async (p) => (await verify(p, "lone")).entries.length === 2)).payload, "lone");
     const before = await settled();
     expect(before).toMatchObject({ publishPending: false, seq: s1.seq });
+    expect(await alarmIn()).toBeGreaterThan(60_000);
     // Three days ahead: outside the 24 h window, so the agents' schedule is what it was.
     const far = await api("POST", "/api/v1/reservations", { resource: "lone", start: inMinutes(72 * 60), end: inMinutes(73 * 60), purpose: "far" });
     expect(far.status).toBe(201);
     const after = await settled();
     expect(after).toMatchObject({ publishPending: false, seq: s1.seq });
     expect((await verify((await retained(topic))!.payload, "lone")).seq).toBe(s1.seq);
+    ({ publicJwk } = await configure({}, { site: SITE }));
   });
 
   it("a boundary (a reservation ending) republishes from the alarm", async () => {

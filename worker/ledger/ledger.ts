@@ -544,7 +544,7 @@ export class Ledger extends DurableObject<Env> {
         window: this.#view.reservations(now, now + windowMs, now),
         publishedAt: m.publishedAt,
         scheduleWindowMs: windowMs,
-        publishPending: m.publishPending,
+        publishPending: m.publishPending && !this.#publisher.busy(),
         leases: this.#state.leases.values(),
         holds: this.#state.holds.values(),
         channelDue: this.#channels.due(),

@@ -62,12 +62,32 @@ export class Publisher {
   }
 
   #start(): void {
-    this.#running = this.#loop().finally(() => {
-      this.#running = undefined;
-      // A request that came while the loop was finishing (its last write, the alarm) is served, not left to the alarm.
+    const run = (async () => {
+      let wrote = false;
+      try {
+        wrote = await this.#loop();
+      } finally {
+        this.#running = undefined;
+      }
+      // A request that came while the loop was finishing (its last write) is served, not left to the alarm.
       if (this.#again) this.#start();
-    });
-    this.waitUntil(this.#running);
+      // Armed once settled, not busy (see busy()): a retry when the publish failed, the next refresh when it went out.
+      else if (wrote || this.#failed) await this.core().arm();
+    })();
+    this.#running = run;
+    this.waitUntil(run);
+  }
+
+  /**
+   * A publish is being decided or sent. The pending mark is then the
+   * loop's own business: it arms the alarm itself once it settled, so the
+   * alarm the asking write arms leaves the retry out (it would wake the
+   * ledger for nothing after every change). Should the ledger die first,
+   * the mark is in storage and the next alarm (a sync, at the latest)
+   * publishes.
+   */
+  busy(): boolean {
+    return this.#running !== undefined;
   }
 
   /** Resolves when the current publish (if any) is done. */
@@ -75,11 +95,12 @@ export class Publisher {
     return this.#running ?? Promise.resolve();
   }
 
-  async #loop(): Promise<void> {
+  /** Publishes until no request is left; whether it sent (or tried to send) a schedule. */
+  async #loop(): Promise<boolean> {
     const core = this.core();
     const m = core.state.meta;
     // A ledger that never read its calendar has nothing true to sign: an empty schedule would free a held resource.
-    if (!m.lastSyncAt) return;
+    if (!m.lastSyncAt) return false;
     let wrote = false;
     do {
       this.#again = false;
@@ -122,7 +143,6 @@ export class Publisher {
       m.publishPending = this.#failed;
       await core.saveMeta();
     }
-    // Nothing published: the alarm the write armed still stands.
-    if (wrote) await core.arm();
+    return wrote;
   }
 }

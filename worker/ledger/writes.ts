@@ -76,6 +76,8 @@ export async function commit(core: LedgerCore, hold: Hold): Promise<Reservation>
     }
     await core.storage.delete(`abandoned:${uid}`);
     await core.store(obj);
+    // The event stands in its place now; the hold would only keep an alarm armed for its expiry.
+    core.state.holds.delete(hold.id);
     await grant(core, core.view.ofObject(obj));
     if (hold.req.leaseTtl) {
       const lease: Lease = { uid, ttl: hold.req.leaseTtl, lastKeepalive: Date.now() };
