@@ -43,13 +43,28 @@ fi
 mkdir -p test-artifacts
 rm -f test-artifacts/vitest-node.json test-artifacts/vitest-workers.json
 npx tsc --noEmit -p tsconfig.json
+# Tests never leave anything on the machine itself (the hog's files, sshd's privilege separation folder
+# the hog makes when missing, motd lines): what was absent or empty before the runs must be so after them.
+host_state() {
+  for p in /run/sshd /run/labhog /etc/motd.d /etc/ssh/sshd_config.d; do
+    if [ -e "$p" ]; then echo "$p: $(ls -A "$p" | tr '\n' ' ')"; else echo "$p: (absent)"; fi
+  done
+}
+host_before=$(host_state)
 # Both runs always run, so one failing run still reports the other; the closing line decides.
 node_rc=0
 workers_rc=0
 npx vitest run --config test/vitest.node.config.mts --reporter=default --reporter=json --outputFile.json=test-artifacts/vitest-node.json || node_rc=$?
 npx vitest run --config test/vitest.workers.config.mts --reporter=default --reporter=json --outputFile.json=test-artifacts/vitest-workers.json || workers_rc=$?
+host_after=$(host_state)
+host_rc=0
+if [ "$host_before" != "$host_after" ]; then
+  echo "tests changed the machine itself (before → after):" >&2
+  diff <(echo "$host_before") <(echo "$host_after") >&2 || true
+  host_rc=1
+fi
 # One closing line for both runs (Node and workerd). A run that wrote no report (it crashed) fails the whole.
-NODE_RC=$node_rc WORKERS_RC=$workers_rc node -e '
+NODE_RC=$node_rc WORKERS_RC=$workers_rc HOST_RC=$host_rc node -e '
 const fs = require("node:fs");
 let p = 0, f = 0, s = 0, missing = [];
 for (const file of ["test-artifacts/vitest-node.json", "test-artifacts/vitest-workers.json"]) {
@@ -61,5 +76,7 @@ console.log(`labhog: ${p} passed, ${f} failed, ${s} skipped`);
 if (missing.length) console.error(`no test report: ${missing.join(", ")}`);
 const rc = Number(process.env.NODE_RC) || Number(process.env.WORKERS_RC);
 if (!f && rc) console.error(`a test run exited ${rc} without a failed test (a failed file or setup): see above`);
-process.exit(f || missing.length || rc ? 1 : 0);
+const host = Number(process.env.HOST_RC);
+if (host) console.error("the tests changed the machine itself: see above");
+process.exit(f || missing.length || rc || host ? 1 : 0);
 '

@@ -34,7 +34,7 @@ async function setup(mainConfig: (dir: string) => string, o: { exec?: ExecFn; se
   const events: AgentEvent[] = [];
   const ctx: DriverContext = { resource: "host1", log: createLogger({ level: "error" }), simulate: false, emit: (e) => events.push({ ...e, resource: "host1", driver: "hog" }) };
   const opts = hogOptionsSchema.parse({ sshdConfig: join(dir, "sshd_config"), sshdPath: SSHD, passwdFile: join(dir, "passwd"), authorizedKeysFile: ".ssh/authorized_keys", sessionGrace: o.sessionGrace ?? "off" });
-  const hog = new HogDriver(opts, { log: ctx.log, simulate: false, exec: o.exec ?? exec, sessionTermMs: 0, stateDir: join(dir, "state"), statusCommand: "labhog status", checkpoint: async () => {}, runDir: join(dir, "run") });
+  const hog = new HogDriver(opts, { log: ctx.log, simulate: false, exec: o.exec ?? exec, sessionTermMs: 0, stateDir: join(dir, "state"), statusCommand: "labhog status", checkpoint: async () => {}, runDir: join(dir, "run"), privsepDir: join(dir, "privsep") });
   const res = entry({ id: "r1", start: new Date(Date.now() - 1000), end: new Date(Date.now() + 60_000) });
   return { dir, hog, ctx, events, res };
 }

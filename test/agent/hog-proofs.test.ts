@@ -1,5 +1,5 @@
 import { execFile, spawn, type ChildProcess } from "node:child_process";
-import { appendFile, mkdir, readFile, readdir, rm, writeFile } from "node:fs/promises";
+import { appendFile, mkdir, readFile, readdir, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { execFileArgs, type ExecFn } from "../../edge-agent/drivers/deps.ts";
@@ -92,7 +92,8 @@ describe("sshd checks a rule shape once per configuration", () => {
       if (i > 400 || sshd.exitCode !== null) throw new Error(`sshd did not start: ${await log().catch(() => "")}`);
       await new Promise((r) => setTimeout(r, 25));
     }
-    c = { sshdPath: SSHD, sshdConfig: join(dir, "sshd_config"), runDir: join(dir, "run"), exec, proofs: new SshdProofs() };
+    // The privilege separation folder the hog makes when missing: here, not the machine's (sshd gets its own, above).
+    c = { sshdPath: SSHD, sshdConfig: join(dir, "sshd_config"), runDir: join(dir, "run"), privsepDir: join(dir, "privsep"), exec, proofs: new SshdProofs() };
   });
   afterAll(async () => {
     sshd?.kill("SIGTERM");
@@ -219,6 +220,24 @@ describe("sshd checks a rule shape once per configuration", () => {
     expect(await readdir(join(dir, "conf.d"))).toEqual(["10-admin.conf"]);
     expect(await readFile(rulePath(c), "utf8").catch(() => "absent")).toBe("absent");
   });
+
+  it("on a host whose sshd never ran since boot (no /run/sshd) the lock makes the folder as sshd's unit would, and sshd's checks pass", async () => {
+    // sshd's /run/sshd is c.privsepDir itself, bound in its private namespace: it exists for sshd only if the hog made it.
+    const bound: ExecFn = (file, args, opts) => {
+      if (file !== SSHD) return execFileArgs(file, args, opts);
+      const script = 'p="$1"; shift; mount -t tmpfs labhog-run /run && mkdir /run/sshd && mount --bind "$p" /run/sshd && exec "$@"';
+      return execFileArgs("unshare", ["--mount", "--propagation", "private", "--", "sh", "-c", script, "sh", fresh.privsepDir, SSHD, ...args], opts);
+    };
+    await writeFile(join(dir, "conf.d", "10-admin.conf"), "PasswordAuthentication yes\n");
+    const fresh: SshdControl = { ...c, exec: bound, privsepDir: join(dir, "boot", "sshd"), proofs: new SshdProofs() };
+    const l = await lockSshd(fresh, ["root"], "alice");
+    await l.inForce;
+    expect(l).toMatchObject({ reloaded: true, checked: true });
+    const st = await stat(fresh.privsepDir);
+    expect(st.isDirectory() && (st.mode & 0o7777).toString(8)).toBe("755");
+    expect(ruleInForce(await effective(c.sshdConfig, "alice"), `${c.runDir}/keys`)).toEqual([]);
+    await unlockSshd(fresh, l.dropIn);
+  });
 });
 
 describe("waiting for a reloaded sshd", () => {
@@ -244,7 +263,7 @@ describe("waiting for a reloaded sshd", () => {
         await new Promise((r) => setTimeout(r, 25));
       }
       const pidBefore = await readFile(pidFile, "utf8");
-      const c: SshdControl = { sshdPath: SSHD, sshdConfig: join(dir, "sshd_config"), runDir: join(dir, "run"), exec: async () => ({ stdout: `port 22\npidfile ${pidFile}\n`, stderr: "" }) };
+      const c: SshdControl = { sshdPath: SSHD, sshdConfig: join(dir, "sshd_config"), runDir: join(dir, "run"), privsepDir: join(dir, "privsep"), exec: async () => ({ stdout: `port 22\npidfile ${pidFile}\n`, stderr: "" }) };
       await reloadSshd(c);
       expect(await readFile(pidFile, "utf8")).toBe(pidBefore);
       expect(daemon.exitCode).toBeNull();

@@ -1,6 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { isAbsolute, join } from "node:path";
 import type { ExecFn } from "../deps.ts";
+import { ensurePrivsepDir } from "./privsep-dir.ts";
 import { includeTargets } from "./sshd-include.ts";
 import { aroundFingerprint, configFingerprint } from "./sshd-proofs.ts";
 import { words } from "./sshd-rule.ts";
@@ -43,16 +44,19 @@ export class SshdPatterns {
   #kept: { key: string; patterns: string[] } | undefined;
 
   constructor(
-    private readonly opts: { sshdConfig: string; sshdPath: string },
+    /** privsepDir: made when missing, so that sshd can answer on a host whose sshd has not started yet (privsep-dir.ts). */
+    private readonly opts: { sshdConfig: string; sshdPath: string; privsepDir?: string },
     private readonly exec: ExecFn,
     /** The hog's own files in sshd's configuration (its drop-in and rule). */
     private readonly own: () => Promise<ReadonlySet<string>>,
   ) {}
 
-  async get(): Promise<string[]> {
+  /** `prepare`: may make sshd's privilege separation folder first (not in simulate mode). */
+  async get(o: { prepare?: boolean } = {}): Promise<string[]> {
     const fp = await configFingerprint(this.opts.sshdConfig, await this.own());
     const key = fp === undefined ? undefined : `${fp}\0${await aroundFingerprint(this.opts.sshdPath, [])}`;
     if (key !== undefined && this.#kept?.key === key) return [...this.#kept.patterns];
+    if (o.prepare && this.opts.privsepDir !== undefined) ensurePrivsepDir(this.opts.privsepDir);
     const asked = await askSshd(this.opts, this.exec);
     if (asked === undefined) return parseSshdConfig(this.opts.sshdConfig);
     this.#kept = key === undefined ? undefined : { key, patterns: asked };

@@ -60,6 +60,8 @@ export interface HogDeps extends Deps {
   checkpoint(): Promise<void>;
   /** Where the sshd rule and the locked users' keys files go; must be on a tmpfs (gone on reboot). Default /run/labhog/hog. */
   runDir?: string;
+  /** sshd's privilege separation folder, made when missing. Default /run/sshd (Debian, Ubuntu). */
+  privsepDir?: string;
   /** How long ended sessions get between SIGTERM and SIGKILL. Default 5 s. */
   sessionTermMs?: number;
 }
@@ -83,7 +85,7 @@ export class HogDriver implements Driver {
 
   constructor(private readonly opts: HogOptions, private readonly deps: HogDeps) {
     this.realExec = execOf(deps);
-    this.sshdPatterns = new SshdPatterns(opts, this.realExec, async () => new Set([rulePath(this.sshd), ...(await dropInPath(opts.sshdConfig).then((p) => [p], () => []))]));
+    this.sshdPatterns = new SshdPatterns({ ...opts, privsepDir: deps.privsepDir ?? "/run/sshd" }, this.realExec, async () => new Set([rulePath(this.sshd), ...(await dropInPath(opts.sshdConfig).then((p) => [p], () => []))]));
   }
 
   problems(): string[] {
@@ -91,7 +93,7 @@ export class HogDriver implements Driver {
   }
 
   private get sshd(): SshdControl {
-    return { sshdPath: this.opts.sshdPath, sshdConfig: this.opts.sshdConfig, runDir: this.deps.runDir ?? "/run/labhog/hog", exec: this.realExec, proofs: this.proofs };
+    return { sshdPath: this.opts.sshdPath, sshdConfig: this.opts.sshdConfig, runDir: this.deps.runDir ?? "/run/labhog/hog", privsepDir: this.deps.privsepDir ?? "/run/sshd", exec: this.realExec, proofs: this.proofs };
   }
 
   state(): HogState {
@@ -111,9 +113,10 @@ export class HogDriver implements Driver {
     };
   }
 
-  private async patterns(): Promise<string[]> {
+  /** `ctx.simulate`: sshd is asked all the same (it only reads), but nothing is made on the host for it. */
+  private async patterns(ctx: DriverContext): Promise<string[]> {
     if (this.opts.authorizedKeysFile !== undefined) return splitPatterns(this.opts.authorizedKeysFile);
-    return this.sshdPatterns.get();
+    return this.sshdPatterns.get({ prepare: !ctx.simulate });
   }
 
   private exempt(u: UnixUser): boolean {
@@ -152,7 +155,7 @@ export class HogDriver implements Driver {
     const holders = new Set(entry.holder.unix);
     const all = await readUsers(this.opts.passwdFile);
     const users = all.filter((u) => hasLoginShell(u) && !this.exempt(u));
-    const patterns = await this.patterns();
+    const patterns = await this.patterns(ctx);
     const dir = join(this.deps.stateDir, "hog");
     if (!ctx.simulate) mkdirSync(dir, { recursive: true, mode: 0o755 });
 

@@ -1,3 +1,4 @@
+import { ensurePrivsepDir } from "./privsep-dir.ts";
 import { mkdirSync, readFileSync, readdirSync, readlinkSync, renameSync, statSync, watch, writeFileSync, type FSWatcher } from "node:fs";
 import { mkdir, readdir, rm, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
@@ -19,6 +20,8 @@ export interface SshdControl {
   sshdConfig: string;
   /** Under /run: the rule, the candidate, the per-user keys files. */
   runDir: string;
+  /** sshd's privilege separation folder (Debian, Ubuntu: /run/sshd), made when missing (privsep-dir.ts). */
+  privsepDir: string;
   exec: ExecFn;
   /** What sshd proved in earlier locks (kept by the driver); without it every lock asks sshd. */
   proofs?: SshdProofs;
@@ -43,10 +46,12 @@ function readOrSync(path: string): string | undefined {
 
 /** `sshd -T -C`: the settings sshd would apply to a login of `user` with `config`. */
 function sshdSettingsFor(c: SshdControl, config: string, user: string): Promise<{ stdout: string }> {
+  ensurePrivsepDir(c.privsepDir);
   return c.exec(c.sshdPath, ["-T", "-f", config, "-C", `user=${user},host=labhog-check,addr=127.0.0.1,laddr=127.0.0.1,lport=22`], { timeout: 15_000 });
 }
 
 async function sshdCheck(c: SshdControl, config: string): Promise<void> {
+  ensurePrivsepDir(c.privsepDir);
   try {
     await c.exec(c.sshdPath, ["-t", "-f", config], { timeout: 15_000 });
   } catch (e) {
@@ -264,6 +269,7 @@ async function baseProof(c: SshdControl, dropIn: string | undefined): Promise<Pr
  * configuration then. Established connections are not affected.
  */
 export async function reloadSshd(c: SshdControl, o: { ifRunning?: boolean } = {}): Promise<void> {
+  ensurePrivsepDir(c.privsepDir);
   const { stdout } = await c.exec(c.sshdPath, ["-T", "-f", c.sshdConfig], { timeout: 15_000 });
   const signalled = await hangUp(checkedPidFile(c, fromSshdT(stdout).pidFile), o);
   await signalled?.listening;
