@@ -1,10 +1,11 @@
 import { execFile, spawn, type ChildProcess } from "node:child_process";
-import { appendFile, mkdir, readFile, readdir, rm, stat, writeFile } from "node:fs/promises";
+import { appendFile, chmod, copyFile, mkdir, readFile, readdir, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { execFileArgs, type ExecFn } from "../../edge-agent/drivers/deps.ts";
 import { lockSshd, proveRule, reloadSshd, rulePath, unlockSshd, type SshdControl } from "../../edge-agent/drivers/hog/sshd-control.ts";
 import { configFingerprint, SshdProofs } from "../../edge-agent/drivers/hog/sshd-proofs.ts";
+import { sshdListeners } from "../../edge-agent/drivers/hog/sshd-listeners.ts";
 import { dropInSite, DROP_IN_NAME, ruleInForce, standInConfig } from "../../edge-agent/drivers/hog/sshd-rule.ts";
 import { freePort, tempDir } from "../services/process.ts";
 import { requireUnshare } from "../netns/namespace.ts";
@@ -237,6 +238,49 @@ describe("sshd checks a rule shape once per configuration", () => {
     expect(st.isDirectory() && (st.mode & 0o7777).toString(8)).toBe("755");
     expect(ruleInForce(await effective(c.sshdConfig, "alice"), `${c.runDir}/keys`)).toEqual([]);
     await unlockSshd(fresh, l.dropIn);
+  });
+
+  describe("with no sshd running", () => {
+    // A host where sshd has not started (socket activation before the first login) or was stopped. The "sshd
+    // binary" here is a copy of socat under a path of this test's own: the kernel names a process by its binary,
+    // so whether one listens is decided for real, and no other sshd on this machine can be mistaken for it.
+    // Its checks (sshd -t, -T) run the REAL sshd, in a private namespace as above.
+    let idle: SshdControl;
+    let fake: string;
+    beforeAll(async () => {
+      const d = join(dir, "idle");
+      await mkdir(join(d, "conf.d"), { recursive: true });
+      await writeFile(join(d, "sshd_config"), [`Include ${d}/conf.d/*.conf`, `Port ${await freePort()}`, "ListenAddress 127.0.0.1", `HostKey ${dir}/hk`, `PidFile ${d}/sshd.pid`, "UsePAM no", ""].join("\n"));
+      fake = join(d, "sshd");
+      await copyFile("/usr/bin/socat", fake);
+      await chmod(fake, 0o755);
+      const viaRealSshd: ExecFn = (file, args, opts) => exec(file === fake ? SSHD : file, args, opts);
+      idle = { sshdPath: fake, sshdConfig: join(d, "sshd_config"), runDir: join(d, "run"), privsepDir: join(d, "privsep"), exec: viaRealSshd, proofs: new SshdProofs() };
+    });
+
+    it("none listening: the rule is installed and in force for the next sshd, nothing is reloaded, and the lock says so", async () => {
+      expect(sshdListeners(fake)).toEqual([]);
+      const l = await lockSshd(idle, ["root"], "alice");
+      await l.inForce;
+      expect(l).toMatchObject({ reloaded: false, idle: true, checked: true });
+      expect(ruleInForce(await effective(idle.sshdConfig, "alice"), `${idle.runDir}/keys`)).toEqual([]);
+      await unlockSshd(idle, l.dropIn);
+      expect(ruleInForce(await effective(idle.sshdConfig, "alice"), `${idle.runDir}/keys`)).not.toEqual([]);
+    });
+
+    it("one listening that is not the pid file's: the lock fails, naming it, and takes nothing for granted", async () => {
+      const port = await freePort();
+      const listener = spawn(fake, [`TCP-LISTEN:${port},bind=127.0.0.1,reuseaddr,fork`, "SYSTEM:true"], { stdio: "ignore" });
+      try {
+        let pids: number[] = [];
+        for (let i = 0; i < 200 && !pids.length; i++) pids = (await new Promise((r) => setTimeout(r, 25)), sshdListeners(fake));
+        expect(pids).toEqual([listener.pid]);
+        await expect(lockSshd(idle, ["root"], "alice")).rejects.toThrow(new RegExp(`no running sshd in .*sshd\\.pid, yet .* listens as pid ${listener.pid}`));
+      } finally {
+        listener.kill("SIGKILL");
+        await unlockSshd(idle);
+      }
+    });
   });
 });
 

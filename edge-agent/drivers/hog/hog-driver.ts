@@ -303,12 +303,13 @@ export class HogDriver implements Driver {
       );
       // Recorded in the state (apply's checkpoint) before this.
       writeManagedKeys(keysDir(c), byUser, this.deps.statusCommand);
-      const { dropIn, reloaded, checked, inForce } = await lockSshd(c, spared, probeOf(locked));
+      const { dropIn, reloaded, idle, checked, inForce } = await lockSshd(c, spared, probeOf(locked));
       return {
         inForce: inForce.then(() => {
           // Persisted with the next checkpoint; a crash before it still finds the drop-in through sshd_config.
           this.st.sshd = { dropIn };
           if (reloaded) ctx.emit({ action: "sshd-locked", ok: true, message: `${dropIn}: only restricted keys for everyone but ${spared.join(", ")}; sshd reloaded${checked ? "" : " (configuration as sshd checked it before)"}`, reservation: entry.id });
+          else if (idle) ctx.emit({ action: "sshd-locked", ok: true, message: `${dropIn}: only restricted keys for everyone but ${spared.join(", ")}; no sshd is running: the next one to start reads the rule`, reservation: entry.id });
           return true;
         }, failed),
       };

@@ -1,3 +1,4 @@
+import { sshdListeners } from "./sshd-listeners.ts";
 import { ensurePrivsepDir } from "./privsep-dir.ts";
 import { mkdirSync, readFileSync, readdirSync, readlinkSync, renameSync, statSync, watch, writeFileSync, type FSWatcher } from "node:fs";
 import { mkdir, readdir, rm, writeFile } from "node:fs/promises";
@@ -65,6 +66,8 @@ export interface Locked {
   dropIn: string;
   /** sshd was signalled to read the changed rule. */
   reloaded: boolean;
+  /** No sshd was running (none listening: socket activation before the first login, or stopped): the next one reads the rule. */
+  idle?: true;
   /** sshd -t and sshd -T ran for this lock; false when a proof for the same configuration and rule shape was reused (sshd-proofs.ts). */
   checked: boolean;
   /**
@@ -109,7 +112,7 @@ export async function lockSshd(c: SshdControl, allowed: readonly string[], probe
     writeFileSync(candidate, want, { mode: 0o644 });
     try {
       install(c, candidate, dropIn, pointer, oldPointer);
-      return { dropIn, reloaded: true, checked: false, inForce: (await hangUp(proof.pidFile))!.listening };
+      return { dropIn, checked: false, ...(await reloadForLock(c, proof.pidFile)) };
     } catch (e) {
       await putBack(c, dropIn, oldRule, oldPointer);
       throw e;
@@ -143,7 +146,23 @@ export async function lockSshd(c: SshdControl, allowed: readonly string[], probe
     await putBack(c, dropIn, oldRule, oldPointer);
     throw e;
   }
-  return { dropIn, reloaded: true, checked: true, inForce: (await hangUp(pidFile))!.listening };
+  return { dropIn, checked: true, ...(await reloadForLock(c, pidFile)) };
+}
+
+/**
+ * A lock's reload. With no sshd in the pid file and none listening anywhere
+ * in this mount namespace (sshd-listeners.ts), nothing runs with the old
+ * configuration and the next sshd to start reads the rule: in force as it
+ * is. An sshd that listens without being the pid file's is an sshd the lock
+ * cannot reach: that stays a failure, never an assumed success.
+ */
+async function reloadForLock(c: SshdControl, pidFile: string): Promise<Pick<Locked, "reloaded" | "idle" | "inForce">> {
+  const hung = await hangUp(pidFile, { ifRunning: () => {
+    const others = sshdListeners(c.sshdPath);
+    if (others.length) throw new SshdConfigError(`cannot reload sshd: no running sshd in ${pidFile}, yet ${c.sshdPath} listens as pid ${others.join(", ")} (another PidFile?)`);
+    return true;
+  } });
+  return hung ? { reloaded: true, inForce: hung.listening } : { reloaded: false, idle: true, inForce: Promise.resolve() };
 }
 
 /**
@@ -291,11 +310,11 @@ function checkedPidFile(c: SshdControl, pidFile: string | undefined): string {
  * for filesystems that do not report changes. Undefined when sshd does not
  * run and `ifRunning` says that is fine.
  */
-async function hangUp(pidFile: string, o: { ifRunning?: boolean } = {}): Promise<{ listening: Promise<void> } | undefined> {
+async function hangUp(pidFile: string, o: { ifRunning?: boolean | (() => boolean) } = {}): Promise<{ listening: Promise<void> } | undefined> {
   const text = readOrSync(pidFile);
   const pid = Number(text?.trim());
   const alive = Number.isInteger(pid) && pid > 1 && isAlive(pid);
-  if (!alive && o.ifRunning) return undefined;
+  if (!alive && (typeof o.ifRunning === "function" ? o.ifRunning() : o.ifRunning)) return undefined;
   if (!alive) throw new SshdConfigError(`cannot reload sshd: no running sshd in ${pidFile}`);
   const [before, held] = [fileId(pidFile), sockets(pid)];
   let changed = false;
