@@ -1,9 +1,9 @@
-import { sshdListeners } from "./sshd-listeners.ts";
-import { ensurePrivsepDir } from "./privsep-dir.ts";
 import { mkdirSync, readFileSync, readdirSync, readlinkSync, renameSync, statSync, watch, writeFileSync, type FSWatcher } from "node:fs";
 import { mkdir, readdir, rm, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import type { ExecFn } from "../deps.ts";
+import { ensurePrivsepDir } from "./privsep-dir.ts";
+import { sshdListeners } from "./sshd-listeners.ts";
 import { dropInPath, dropInSite, dropInText, MARKER, ruleInForce, ruleText, SshdConfigError, standInConfig } from "./sshd-rule.ts";
 import { aroundFingerprint, configFingerprint, fromSshdT, type Proof, type SshdProofs } from "./sshd-proofs.ts";
 
