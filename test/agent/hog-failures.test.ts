@@ -2,11 +2,12 @@ import { execFile } from "node:child_process";
 import { mkdir, readFile, readdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { execFileArgs, type ExecFn } from "../../edge-agent/drivers/deps.ts";
+import type { ExecFn } from "../../edge-agent/drivers/deps.ts";
 import type { AgentEvent, DriverContext } from "../../edge-agent/drivers/driver.ts";
 import { HogDriver } from "../../edge-agent/drivers/hog/index.ts";
 import { hogOptionsSchema } from "../../edge-agent/config/agent-config.ts";
 import { createLogger } from "../../edge-agent/log.ts";
+import { privateRunExecFor } from "./private-run.ts";
 import { tempDir } from "../services/process.ts";
 import { requireUnshare } from "../netns/namespace.ts";
 import { entry } from "./helpers.ts";
@@ -19,10 +20,7 @@ import { entry } from "./helpers.ts";
  */
 const SSHD = "/usr/sbin/sshd";
 /** Runs sshd with a private /run/sshd; everything else as is. */
-const exec: ExecFn = (file, args, opts) =>
-  file === SSHD
-    ? execFileArgs("unshare", ["--mount", "--propagation", "private", "--", "sh", "-c", 'mount -t tmpfs labhog-run /run && mkdir /run/sshd && exec "$@"', "sh", SSHD, ...args], opts)
-    : execFileArgs(file, args, opts);
+const exec: ExecFn = privateRunExecFor(SSHD);
 
 async function setup(mainConfig: (dir: string) => string, o: { exec?: ExecFn; sessionGrace?: string } = {}) {
   const dir = await tempDir("hog-fail");

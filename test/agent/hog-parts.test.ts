@@ -10,9 +10,10 @@ import { dropInPath, dropInText, MARKER, ruleInForce, ruleText } from "../../edg
 import { endSessions, liveProcesses } from "../../edge-agent/drivers/hog/sessions.ts";
 import { tempDir } from "../services/process.ts";
 import { requireUnshare } from "../netns/namespace.ts";
+import { inPrivateRun } from "./private-run.ts";
 
 /** sshd -t/-T need their privilege separation folder /run/sshd: a private one, in a private mount namespace, never the machine's. */
-const privateRunExec: ExecFn = (file, args, o) => execFileArgs("unshare", ["--mount", "--propagation", "private", "--", "sh", "-c", 'mount -t tmpfs labhog-run /run && mkdir /run/sshd && exec "$@"', "sh", file, ...args], o);
+const privateRunExec: ExecFn = (file, args, o) => execFileArgs(...inPrivateRun(file, args), o);
 
 describe("AuthorizedKeysFile resolution", () => {
   const u = { name: "alice", home: "/home/alice" };
@@ -160,7 +161,7 @@ describe("the sshd rule (text and where it goes)", () => {
     await writeFile(join(dir, "conf.d", "00-labhog-hog.conf"), dropInText(join(dir, "rule.conf")));
     await writeFile(join(dir, "sshd_config"), `Include ${dir}/conf.d/*.conf\nHostKey ${dir}/hk\nUsePAM yes\nPasswordAuthentication yes\nAuthorizedKeysFile .ssh/authorized_keys\n`);
     // sshd -t/-T need their privilege separation folder /run/sshd: made in a private mount namespace, not on the machine.
-    const sshd = (args: string[]) => execFileSync("unshare", ["--mount", "--propagation", "private", "--", "sh", "-c", 'mount -t tmpfs labhog-run /run && mkdir /run/sshd && exec "$@"', "sh", "/usr/sbin/sshd", ...args]).toString();
+    const sshd = (args: string[]) => execFileSync(...inPrivateRun("/usr/sbin/sshd", args)).toString();
     const T = (user: string) => sshd(["-T", "-f", join(dir, "sshd_config"), "-C", `user=${user},host=h,addr=127.0.0.1`]);
     sshd(["-t", "-f", join(dir, "sshd_config")]);
     expect(ruleInForce(T("alice"), "/run/labhog/hog/keys")).toEqual([]);

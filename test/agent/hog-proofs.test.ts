@@ -2,13 +2,14 @@ import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { appendFile, chmod, copyFile, mkdir, readFile, readdir, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { execFileArgs, type ExecFn } from "../../edge-agent/drivers/deps.ts";
+import type { ExecFn } from "../../edge-agent/drivers/deps.ts";
 import { lockSshd, proveRule, reloadSshd, rulePath, unlockSshd, type SshdControl } from "../../edge-agent/drivers/hog/sshd-control.ts";
 import { configFingerprint, SshdProofs } from "../../edge-agent/drivers/hog/sshd-proofs.ts";
 import { sshdListeners } from "../../edge-agent/drivers/hog/sshd-listeners.ts";
 import { dropInSite, DROP_IN_NAME, ruleInForce, standInConfig } from "../../edge-agent/drivers/hog/sshd-rule.ts";
 import { freePort, tempDir } from "../services/process.ts";
 import { requireUnshare } from "../netns/namespace.ts";
+import { inPrivateRun, privateRunExecFor } from "./private-run.ts";
 
 /**
  * The hog asks sshd (`sshd -t`, `sshd -T -C`) about its rule once per
@@ -18,14 +19,12 @@ import { requireUnshare } from "../netns/namespace.ts";
  * the hog starts is counted.
  */
 const SSHD = "/usr/sbin/sshd";
-/** Runs sshd with a private /run/sshd; everything else as is. */
-const inPrivateRun = (args: readonly string[]): [string, string[]] => ["unshare", ["--mount", "--propagation", "private", "--", "sh", "-c", 'mount -t tmpfs labhog-run /run && mkdir /run/sshd && exec "$@"', "sh", SSHD, ...args]];
+/** Runs sshd with a private /run/sshd (counting its runs); everything else as is. */
 const sshdCalls: string[][] = [];
+const privateRun = privateRunExecFor(SSHD);
 const exec: ExecFn = (file, args, opts) => {
-  if (file !== SSHD) return execFileArgs(file, args, opts);
-  sshdCalls.push([...args]);
-  const [f, a] = inPrivateRun(args);
-  return execFileArgs(f, a, opts);
+  if (file === SSHD) sshdCalls.push([...args]);
+  return privateRun(file, args, opts);
 };
 const keygen = (path: string) => new Promise<void>((res, rej) => execFile("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", path], (e) => (e ? rej(e) : res())));
 /** `sshd -T -C user=<user>` as sshd would apply the configuration on disk now. */
@@ -87,7 +86,7 @@ describe("sshd checks a rule shape once per configuration", () => {
     await keygen(join(dir, "hk"));
     await writeFile(join(dir, "conf.d", "10-admin.conf"), "PasswordAuthentication yes\n");
     await writeFile(join(dir, "sshd_config"), [`Include ${dir}/conf.d/*.conf`, `Port ${await freePort()}`, "ListenAddress 127.0.0.1", `HostKey ${dir}/hk`, `PidFile ${dir}/sshd.pid`, "UsePAM no", ""].join("\n"));
-    const [f, a] = inPrivateRun(["-D", "-f", join(dir, "sshd_config"), "-E", join(dir, "sshd.log")]);
+    const [f, a] = inPrivateRun(SSHD, ["-D", "-f", join(dir, "sshd_config"), "-E", join(dir, "sshd.log")]);
     sshd = spawn(f, a, { stdio: "ignore" });
     for (let i = 0; !(await readFile(join(dir, "sshd.pid"), "utf8").catch(() => "")); i++) {
       if (i > 400 || sshd.exitCode !== null) throw new Error(`sshd did not start: ${await log().catch(() => "")}`);
@@ -224,13 +223,9 @@ describe("sshd checks a rule shape once per configuration", () => {
 
   it("on a host whose sshd never ran since boot (no /run/sshd) the lock makes the folder as sshd's unit would, and sshd's checks pass", async () => {
     // sshd's /run/sshd is c.privsepDir itself, bound in its private namespace: it exists for sshd only if the hog made it.
-    const bound: ExecFn = (file, args, opts) => {
-      if (file !== SSHD) return execFileArgs(file, args, opts);
-      const script = 'p="$1"; shift; mount -t tmpfs labhog-run /run && mkdir /run/sshd && mount --bind "$p" /run/sshd && exec "$@"';
-      return execFileArgs("unshare", ["--mount", "--propagation", "private", "--", "sh", "-c", script, "sh", fresh.privsepDir, SSHD, ...args], opts);
-    };
     await writeFile(join(dir, "conf.d", "10-admin.conf"), "PasswordAuthentication yes\n");
-    const fresh: SshdControl = { ...c, exec: bound, privsepDir: join(dir, "boot", "sshd"), proofs: new SshdProofs() };
+    const privsepDir = join(dir, "boot", "sshd");
+    const fresh: SshdControl = { ...c, exec: privateRunExecFor(SSHD, { privsep: privsepDir }), privsepDir, proofs: new SshdProofs() };
     const l = await lockSshd(fresh, ["root"], "alice");
     await l.inForce;
     expect(l).toMatchObject({ reloaded: true, checked: true });

@@ -61,6 +61,8 @@ export class Ledger extends DurableObject<Env> {
     super(ctx, env);
     const self = this;
     const storage = ctx.storage;
+    // Not awaited: the put joins the current storage batch, and the output gate holds every answer until it is durable.
+    const persistMeta = () => void storage.put("meta", this.#state.meta);
     this.#core = {
       get resource() {
         return self.#resource;
@@ -89,7 +91,7 @@ export class Ledger extends DurableObject<Env> {
         await storage.put(`seen:${id}`, s);
       },
       saveMeta: () => storage.put("meta", this.#state.meta),
-      persistMeta: () => void storage.put("meta", this.#state.meta),
+      persistMeta,
       changed: (from) => this.#changed(from),
       notify: () => this.#waiters.notify(),
       arm: () => this.#arm(),
@@ -111,7 +113,7 @@ export class Ledger extends DurableObject<Env> {
         for (const chunk of chunks([...changed], 128)) void storage.put(Object.fromEntries(chunk.map(([id, s]) => [`seen:${id}`, s])));
         for (const chunk of chunks(removed, 128)) void storage.delete(chunk.map((id) => `seen:${id}`));
       },
-      persistMeta: () => void storage.put("meta", this.#state.meta),
+      persistMeta,
     });
     this.#publisher = new Publisher(() => this.#core, (p) => ctx.waitUntil(p));
     this.#webhooks = new WebhookOutbox((p) => ctx.waitUntil(p));

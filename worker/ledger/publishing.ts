@@ -25,6 +25,8 @@ import { publicNotice, standingNotices } from "./notices.ts";
  * no write ahead either: it is the signing clock (seq.ts), so a ledger that
  * lost the seq it just published still signs a higher one after a restart.
  */
+const windowMsOf = (core: LedgerCore): number => durationSeconds(core.lab().policy.scheduleWindow) * 1000;
+
 export class Publisher {
   #running: Promise<void> | undefined;
   #again = false;
@@ -46,9 +48,7 @@ export class Publisher {
     if (always) this.#always = true;
     const core = this.core();
     const m = core.state.meta;
-    if (!this.#always && from !== undefined && this.#published !== undefined && !this.#running && !this.#failed && !m.publishPending) {
-      if (from >= Date.now() + durationSeconds(core.lab().policy.scheduleWindow) * 1000) return;
-    }
+    if (!this.#always && from !== undefined && this.#published !== undefined && !this.#running && !this.#failed && !m.publishPending && from >= Date.now() + windowMsOf(core)) return;
     // Not awaited: the put joins the storage batch of the write that asked, and the output gate holds its answer until it is durable.
     if (m.lastSyncAt && !m.publishPending) {
       m.publishPending = true;
@@ -107,7 +107,7 @@ export class Publisher {
       const always = this.#always;
       this.#always = false;
       const now = Date.now();
-      const windowMs = durationSeconds(core.lab().policy.scheduleWindow) * 1000;
+      const windowMs = windowMsOf(core);
       const entries = core.view.reservations(now, now + windowMs, now).filter((r) => (r.state === "active" || r.state === "upcoming") && !isUnbookedUse(r));
       let prepared: PreparedSchedule | undefined;
       let failed = false;

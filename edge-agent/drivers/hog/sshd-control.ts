@@ -1,9 +1,9 @@
-import { mkdirSync, readFileSync, readdirSync, readlinkSync, renameSync, statSync, watch, writeFileSync, type FSWatcher } from "node:fs";
+import { mkdirSync, readFileSync, renameSync, statSync, watch, writeFileSync, type FSWatcher } from "node:fs";
 import { mkdir, readdir, rm, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import type { ExecFn } from "../deps.ts";
 import { ensurePrivsepDir } from "./privsep-dir.ts";
-import { sshdListeners } from "./sshd-listeners.ts";
+import { listeningAmong, sockets, sshdListeners } from "./sshd-listeners.ts";
 import { dropInPath, dropInSite, dropInText, MARKER, ruleInForce, ruleText, SshdConfigError, standInConfig } from "./sshd-rule.ts";
 import { aroundFingerprint, configFingerprint, fromSshdT, type Proof, type SshdProofs } from "./sshd-proofs.ts";
 
@@ -337,18 +337,18 @@ async function hangUp(pidFile: string, o: { ifRunning?: boolean | (() => boolean
     throw new SshdConfigError(`cannot reload sshd (pid ${pid} from ${pidFile}): ${(e as Error).message}`);
   }
   const signalled = Date.now();
-  const back = async (): Promise<boolean> => {
+  const back = (): boolean => {
     const id = fileId(pidFile);
     if (id !== undefined && id !== before && Number(readOrSync(pidFile)?.trim()) === pid) return [...sockets(pid)].some((s) => !held.has(s));
     // An sshd that does not write its pid file again (a patched build) is seen listening in the kernel's socket tables instead (slower to read).
-    return Date.now() - signalled > 1000 && (await listeningAnew(pid, held));
+    return Date.now() - signalled > 1000 && listeningAmong(pid, new Set([...sockets(pid)].filter((s) => !held.has(s))));
   };
   const listening = (async () => {
     try {
       const deadline = Date.now() + 15_000;
       while (Date.now() < deadline) {
         changed = false;
-        if (await back()) return;
+        if (back()) return;
         if (!isAlive(pid)) throw new SshdConfigError(`sshd (pid ${pid}) exited after SIGHUP instead of reading its configuration again`);
         if (changed) continue;
         await new Promise<void>((r) => {
@@ -379,43 +379,9 @@ function isAlive(pid: number): boolean {
   }
 }
 
-/** Whether `pid` holds a listening TCP socket that is not among `before`. */
-async function listeningAnew(pid: number, before: ReadonlySet<number>): Promise<boolean> {
-  const fresh = new Set([...sockets(pid)].filter((s) => !before.has(s)));
-  if (fresh.size === 0) return false;
-  for (const table of ["/proc/net/tcp", "/proc/net/tcp6"]) {
-    for (const line of (readOrSync(table) ?? "").split("\n").slice(1)) {
-      const f = line.trim().split(/\s+/);
-      if (f[3] === "0A" && fresh.has(Number(f[9]))) return true; // 0A: LISTEN
-    }
-  }
-  return false;
-}
-
 /** Which file is at `path` now: a file written anew (sshd unlinks and recreates its pid file) has another identity. */
 function fileId(path: string): string | undefined {
   const s = statSync(path, { bigint: true, throwIfNoEntry: false });
   return s && `${s.dev}:${s.ino}:${s.ctimeNs}:${s.mtimeNs}`;
 }
 
-/** Inodes of the sockets process `pid` holds (one readdir of /proc/<pid>/fd; /proc/net/tcp costs milliseconds to read). */
-function sockets(pid: number): Set<number> {
-  const held = new Set<number>();
-  let fds: string[] = [];
-  try {
-    fds = readdirSync(`/proc/${pid}/fd`);
-  } catch {
-    // gone
-  }
-  for (const fd of fds) {
-    let link = "";
-    try {
-      link = readlinkSync(`/proc/${pid}/fd/${fd}`);
-    } catch {
-      // closed meanwhile
-    }
-    const m = /^socket:\[(\d+)\]$/.exec(link);
-    if (m) held.add(Number(m[1]));
-  }
-  return held;
-}

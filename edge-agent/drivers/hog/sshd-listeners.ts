@@ -22,19 +22,24 @@ export function sshdListeners(binary: string): number[] {
     // A binary replaced by a package upgrade while it runs reads "<path> (deleted)".
     if (exe === undefined || exe.replace(/ \(deleted\)$/, "") !== want) continue;
     if (linkOr(`/proc/${name}/ns/mnt`) !== ours) continue;
-    if (listens(Number(name))) out.push(Number(name));
+    if (listeningAmong(Number(name), sockets(Number(name)))) out.push(Number(name));
   }
   return out;
 }
 
-/** Whether `pid` holds a TCP socket in LISTEN state (its own network namespace's tables). */
-function listens(pid: number): boolean {
-  const held = new Set<string>();
+/** Inodes of the sockets process `pid` holds (one readdir of /proc/<pid>/fd; the TCP tables cost milliseconds to read). */
+export function sockets(pid: number): Set<number> {
+  const held = new Set<number>();
   for (const fd of readdirOr(`/proc/${pid}/fd`)) {
     const m = /^socket:\[(\d+)\]$/.exec(linkOr(`/proc/${pid}/fd/${fd}`) ?? "");
-    if (m) held.add(m[1]!);
+    if (m) held.add(Number(m[1]));
   }
-  if (held.size === 0) return false;
+  return held;
+}
+
+/** Whether one of `inodes` is a TCP socket in LISTEN state, in the tables of `pid`'s own network namespace. */
+export function listeningAmong(pid: number, inodes: ReadonlySet<number>): boolean {
+  if (inodes.size === 0) return false;
   for (const table of ["tcp", "tcp6"]) {
     let text = "";
     try {
@@ -44,7 +49,7 @@ function listens(pid: number): boolean {
     }
     for (const line of text.split("\n").slice(1)) {
       const f = line.trim().split(/\s+/);
-      if (f[3] === "0A" && held.has(f[9]!)) return true; // 0A: LISTEN
+      if (f[3] === "0A" && inodes.has(Number(f[9]))) return true; // 0A: LISTEN
     }
   }
   return false;
