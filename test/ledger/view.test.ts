@@ -133,4 +133,35 @@ describe("reservation view: verdicts after a grant", () => {
     l.store({ ...moved, id: b.id, etag: '"moved"' });
     expect([...l.view.losers().keys()]).toEqual([l.view.ofObject({ ...moved, id: b.id, etag: '"moved"' })[0]!.id]);
   });
+
+  it("a long booking that began long before the rows around it still reads in a range, and still blocks a grant that overlaps it", () => {
+    // The scans start at the first row that can reach the range (start minus the longest span): a week-long
+    // shared booking from hour 0, then many short shared ones, then an exclusive grant at hour 150.
+    const l = ledger();
+    l.grant(event(0, 168, { exclusive: false }));
+    for (let h = 2; h < 160; h += 3) l.grant(event(h, h + 1, { exclusive: false }));
+    expect(l.view.losers()).toEqual(new Map());
+    const range = [base + 150.5 * HOUR, base + 150.75 * HOUR] as const;
+    expect(l.view.reservations(...range).map((r) => [r.start, r.end])).toEqual([[at(0), at(168)]]);
+    expect(l.view.reservations(...range)).toEqual(l.fresh().rows(...range));
+    const late = event(150.25, 150.5, { exclusive: true });
+    l.grant(late);
+    const losers = l.view.losers();
+    expect([...losers.keys()]).toEqual([l.view.ofObject(late)[0]!.id]);
+    expect(losers).toEqual(l.fresh().losers);
+  });
+
+  it("a grant whose id another object also yields is judged in full, however far apart the two rows are", () => {
+    const l = ledger();
+    l.grant(event(0, 1, { uid: "dup" }));
+    for (let h = 2; h < 100; h += 2) l.grant(event(h, h + 1));
+    l.view.losers();
+    const twin = event(150, 151, { uid: "dup" });
+    l.grant({ ...twin, id: "other-dup.ics" });
+    const losers = l.view.losers();
+    const f = l.fresh();
+    expect(losers).toEqual(f.losers);
+    // A full judgement keeps the first row with that id and rewrites its record; the shortcut would have kept the twin's.
+    expect([...l.state.seen]).toEqual([...f.seen]);
+  });
 });

@@ -109,20 +109,28 @@ export class ReservationView {
    */
   #onlyClearGrantsAdded(now: number): boolean {
     if (!this.#added || this.#judged?.losers.size !== 0) return false;
-    const added = new Set(this.#added);
-    const rows = this.#sorted(now);
+    const sorted = this.#sortedRows(now);
     const seen = this.d.state.seen;
-    for (const a of rows) {
-      if (!added.has(a.objectId)) continue;
-      if (isUnbookedUse(a.r)) return false;
-      const s = seen.get(a.r.id);
-      if (s?.won !== true || s.span !== spanOf(a.r)) return false;
-      for (const b of rows) {
-        if (b === a) continue;
-        if (b.r.id === a.r.id) return false; // judge() keeps the first of two rows with one id
-        if (isUnbookedUse(b.r)) continue;
-        const overlap = a.s < a.e && b.s < b.e && a.s < b.e && b.s < a.e;
-        if (overlap && (a.r.exclusive || b.r.exclusive)) return false;
+    const wide = cacheWindow(now);
+    // Only the rows that can overlap an added one are looked at: a booking costs the same whether the window holds ten rows or thousands.
+    for (const id of new Set(this.#added)) {
+      const obj = this.d.state.objects.get(id);
+      if (!obj) return false;
+      for (const r of this.#parsedOf(obj, wide) ?? []) {
+        if (isUnbookedUse(r)) return false;
+        const s = seen.get(r.id);
+        if (s?.won !== true || s.span !== spanOf(r)) return false;
+        if ((sorted.ids.get(r.id) ?? 0) > 1) return false; // judge() keeps the first of two rows with one id
+        const as = Date.parse(r.start);
+        const ae = Date.parse(r.end);
+        if (!(as < ae)) continue;
+        const rows = sorted.rows;
+        for (let i = firstReaching(rows, as - sorted.maxLen); i < rows.length && rows[i]!.s < ae; i++) {
+          const b = rows[i]!;
+          if (b.r === r || isUnbookedUse(b.r)) continue;
+          const overlap = b.s < b.e && as < b.e;
+          if (overlap && (r.exclusive || b.r.exclusive)) return false;
+        }
       }
     }
     return true;
@@ -138,11 +146,13 @@ export class ReservationView {
   raw(start: number, end: number, now = Date.now()): Row[] {
     const wide = cacheWindow(now);
     if (start >= wide.start && end <= wide.end) {
-      const all = this.#sorted(now);
+      const { rows, maxLen } = this.#sortedRows(now);
       const at = new Date(now);
       const out: Row[] = [];
-      for (const x of all) {
-        if (x.s >= end) break; // sorted by start
+      // Sorted by start: no row starting before start - maxLen reaches start, none from end on begins before end.
+      for (let i = firstReaching(rows, start - maxLen); i < rows.length; i++) {
+        const x = rows[i]!;
+        if (x.s >= end) break;
         if (x.e > start) out.push({ ...x.r, state: stateAt(x.r, at), objectId: x.objectId });
       }
       return out;
@@ -150,16 +160,22 @@ export class ReservationView {
     return this.#rawWalk(start, end, now);
   }
 
-  #rows: { version: number; day: number; rows: { r: Reservation; objectId: string; s: number; e: number }[] } | undefined;
+  #rows: SortedRows | undefined;
 
-  /** Every reservation of the cache window, sorted by start then id, with start and end as numbers. */
-  #sorted(now: number): { r: Reservation; objectId: string; s: number; e: number }[] {
+  /**
+   * Every reservation of the cache window, sorted by start then id, with
+   * start and end as numbers, the longest span among them and how many rows
+   * carry each id (what bounds the scans above).
+   */
+  #sortedRows(now: number): SortedRows {
     const wide = cacheWindow(now);
     if (this.#rows?.day === wide.day) {
-      if (this.#rows.version === this.version) return this.#rows.rows;
+      if (this.#rows.version === this.version) return this.#rows;
       // Only new objects since (a booking): their rows go in where they belong, the rest stays sorted.
       if (this.#rowsAdded) {
         const rows = this.#rows.rows.slice();
+        const ids = new Map(this.#rows.ids);
+        let maxLen = this.#rows.maxLen;
         for (const id of new Set(this.#rowsAdded)) {
           const obj = this.d.state.objects.get(id)!;
           for (const r of this.#parsedOf(obj, wide) ?? []) {
@@ -173,19 +189,30 @@ export class ReservationView {
               else hi = mid;
             }
             rows.splice(lo, 0, row);
+            ids.set(r.id, (ids.get(r.id) ?? 0) + 1);
+            maxLen = Math.max(maxLen, row.e - row.s);
           }
         }
-        this.#rows = { version: this.version, day: wide.day, rows };
+        this.#rows = { version: this.version, day: wide.day, rows, maxLen, ids };
         this.#rowsAdded = [];
-        return rows;
+        return this.#rows;
       }
     }
-    const rows: { r: Reservation; objectId: string; s: number; e: number }[] = [];
-    for (const obj of this.d.state.objects.values()) for (const r of this.#parsedOf(obj, wide) ?? []) rows.push({ r, objectId: obj.id, s: Date.parse(r.start), e: Date.parse(r.end) });
+    const rows: SortedRow[] = [];
+    const ids = new Map<string, number>();
+    let maxLen = 0;
+    for (const obj of this.d.state.objects.values()) {
+      for (const r of this.#parsedOf(obj, wide) ?? []) {
+        const row = { r, objectId: obj.id, s: Date.parse(r.start), e: Date.parse(r.end) };
+        rows.push(row);
+        ids.set(r.id, (ids.get(r.id) ?? 0) + 1);
+        maxLen = Math.max(maxLen, row.e - row.s);
+      }
+    }
     rows.sort(byStart);
-    this.#rows = { version: this.version, day: wide.day, rows };
+    this.#rows = { version: this.version, day: wide.day, rows, maxLen, ids };
     this.#rowsAdded = [];
-    return rows;
+    return this.#rows;
   }
 
   /** One object's reservations over the cache window, parsed once per etag and day. */
@@ -271,6 +298,35 @@ export class ReservationView {
     }
     return m;
   }
+}
+
+interface SortedRow {
+  r: Reservation;
+  objectId: string;
+  s: number;
+  e: number;
+}
+
+interface SortedRows {
+  version: number;
+  day: number;
+  rows: SortedRow[];
+  /** The longest end - start among the rows (0 when none is longer). */
+  maxLen: number;
+  /** Rows per reservation id. */
+  ids: Map<string, number>;
+}
+
+/** The first index whose row starts at or after `t` (rows sorted by start). */
+function firstReaching(rows: readonly SortedRow[], t: number): number {
+  let lo = 0;
+  let hi = rows.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (rows[mid]!.s < t) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 function byStart(a: { r: Reservation; s: number }, b: { r: Reservation; s: number }): number {
