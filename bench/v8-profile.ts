@@ -108,3 +108,15 @@ export function summarize(p: CpuProfile): ProfileSummary {
     top: [...self].sort((a, b) => b[1] - a[1]).map(([k, v]) => [k, v / 1000]),
   };
 }
+
+/** Several profiles' summaries as one (chunks of one measurement): times and self times summed. */
+export function combine(parts: readonly ProfileSummary[]): ProfileSummary {
+  const self = new Map<string, number>();
+  for (const p of parts) for (const [k, v] of p.top) self.set(k, (self.get(k) ?? 0) + v);
+  const sum = (f: (p: ProfileSummary) => number) => parts.reduce((a, p) => a + f(p), 0);
+  return {
+    js: sum((p) => p.js), gc: sum((p) => p.gc), program: sum((p) => p.program), idle: sum((p) => p.idle),
+    interval: Math.max(0, ...parts.map((p) => p.interval)), samples: sum((p) => p.samples),
+    top: [...self].sort((a, b) => b[1] - a[1]),
+  };
+}

@@ -11,8 +11,8 @@
  * - floor: a bare CalDAV PUT of an equivalent event to the same Radicale
  *   (p50/p99), each one right before a booking, so both meet the same
  *   machine; ratios are booking ÷ floor.
- * - CPU per booking: utime+stime of the workerd process(es) in wrangler dev's
- *   process group (from /proc/<pid>/stat) across the N bookings, divided by N
+ * - CPU per booking: run time of the workerd process(es) in wrangler dev's
+ *   process group (their threads' schedstat, workerdCpu) across the N bookings, divided by N
  *   (measured again if workerd restarted meanwhile).
  *   That is the Worker and its Durable Objects together (plus the runtime's
  *   own overhead), i.e. an upper bound of what Cloudflare bills as CPU time.
@@ -21,6 +21,8 @@
  * - CPU per booking inside the window: the same on a second resource, each
  *   booking within the next 24 h, so every one changes the schedule and is
  *   signed and published to Mosquitto (publishing included).
+ * - Bookings and the reads they are compared with alternate, in 5 chunks each,
+ *   for both the process CPU rows and the profiled ones.
  * - JS CPU per booking / per read (V8 profile): another N bookings, N
  *   reads and N/3 bookings inside the window, each under V8's sampling profiler (bench/v8-profile.ts): the
  *   isolate's JS + GC time, which is what Cloudflare bills, without workerd's
@@ -28,7 +30,7 @@
  *   apart from the process CPU rows, which the profiler would inflate.
  *
  * Run alone: npx tsx bench/worker.ts   (LABHOG_BENCH_WORKER_N=200 to change N;
- * LABHOG_BENCH_WORKER_PROFILE=booking.cpuprofile to keep the bookings' V8 profile)
+ * LABHOG_BENCH_WORKER_PROFILE=booking.cpuprofile to keep the bookings' V8 profiles, as booking-1.cpuprofile … one per chunk)
  */
 import { mkdtemp, readFile, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -37,7 +39,7 @@ import { pathToFileURL } from "node:url";
 import { parse as parseYaml } from "yaml";
 import type { BenchRow } from "./types.ts";
 import { startWranglerDev } from "./wrangler-dev.ts";
-import { connectProfiler, summarize } from "./v8-profile.ts";
+import { combine, connectProfiler, summarize, type ProfileSummary } from "./v8-profile.ts";
 import { generateSigningKey } from "../calendar/schedule/schedule.ts";
 import { startRadicale } from "../test/services/radicale.ts";
 import { startMosquitto } from "../test/services/mosquitto.ts";
@@ -45,6 +47,7 @@ import { startMosquitto } from "../test/services/mosquitto.ts";
 const N = Number(process.env.LABHOG_BENCH_WORKER_N ?? 150);
 const LOG_LEVEL = process.env.LABHOG_BENCH_LOG ?? "error";
 const WARMUP = 10;
+const ROUNDS = 5;
 const say = (m: string) => process.stderr.write(`[worker] ${m}\n`);
 
 const pct = (xs: number[], p: number) => {
@@ -55,13 +58,18 @@ const pct = (xs: number[], p: number) => {
 const CLK_TCK = 100; // Linux USER_HZ
 
 /**
- * utime+stime per workerd process in wrangler dev's process group (it runs
+ * CPU ms per workerd process in wrangler dev's process group (it runs
  * detached, so the group is its pid). Found afresh at every sample: wrangler
  * dev starts a new workerd whenever it rebuilds (a file under worker/ changed,
  * e.g. a colleague's edit in a shared checkout), and a process that exits
  * between listing /proc and reading its stat is just skipped.
+ *
+ * The time is the sum of the process's threads' run time from
+ * /proc/<pid>/task/<tid>/schedstat (nanoseconds), not utime+stime from
+ * /proc/<pid>/stat: those count 10 ms ticks, and a chunk of 30 reads costs
+ * three or four of them, so the tick count alone moved the read row by a third.
  */
-export async function workerdTicks(group: number): Promise<Map<number, number>> {
+export async function workerdCpu(group: number): Promise<Map<number, number>> {
   const out = new Map<number, number>();
   for (const d of await readdir("/proc")) {
     if (!/^\d+$/.test(d)) continue;
@@ -74,9 +82,23 @@ export async function workerdTicks(group: number): Promise<Map<number, number>> 
     const close = stat.lastIndexOf(")");
     const f = stat.slice(close + 2).split(" ");
     if (Number(f[2]) !== group || !stat.slice(stat.indexOf("(") + 1, close).includes("workerd")) continue;
-    out.set(Number(d), Number(f[11]) + Number(f[12])); // utime, stime (fields 14, 15)
+    out.set(Number(d), await threadsCpuMs(Number(d), Number(f[11]) + Number(f[12])));
   }
   return out;
+}
+
+/** The run time of a process's threads (ms), or its utime+stime ticks when schedstat is not there (no CONFIG_SCHED_INFO). */
+async function threadsCpuMs(pid: number, ticks: number): Promise<number> {
+  try {
+    let ns = 0;
+    for (const tid of await readdir(`/proc/${pid}/task`)) {
+      const line = await readFile(`/proc/${pid}/task/${tid}/schedstat`, "utf8").catch(() => "0");
+      ns += Number(line.split(" ")[0]) || 0;
+    }
+    return ns / 1e6;
+  } catch {
+    return (ticks * 1000) / CLK_TCK;
+  }
 }
 
 /**
@@ -86,12 +108,12 @@ export async function workerdTicks(group: number): Promise<Map<number, number>> 
  */
 export async function cpuDuring(group: number, work: () => Promise<void>): Promise<number> {
   for (let attempt = 1; ; attempt++) {
-    const a = await workerdTicks(group);
+    const a = await workerdCpu(group);
     if (a.size === 0) throw new Error("no workerd process found in wrangler dev's process group");
     await work();
-    const b = await workerdTicks(group);
+    const b = await workerdCpu(group);
     const same = a.size === b.size && [...a.keys()].every((pid) => b.has(pid));
-    if (same) return ([...b].reduce((s, [pid, t]) => s + t - a.get(pid)!, 0) * 1000) / CLK_TCK;
+    if (same) return [...b].reduce((s, [pid, t]) => s + t - a.get(pid)!, 0);
     if (attempt >= 3) throw new Error("workerd restarted during each of 3 measurements (wrangler dev rebuilt: files under worker/ keep changing)");
     say(`workerd restarted during the measurement (pids ${[...a.keys()]} → ${[...b.keys()]}); measuring again`);
   }
@@ -202,7 +224,7 @@ policy: { syncInterval: 15s }
     };
     let floorNext = 0;
     for (; floorNext < WARMUP; floorNext++) await floorPut(floorNext);
-    let floor: number[] = [];
+    const floor: number[] = [];
 
     // Bookings through the Worker.
     const book = async (i: number, resource = "bench1", start = Date.now() + 86_400_000 + i * 3_600_000, duration = "30m", via = base) => {
@@ -219,33 +241,47 @@ policy: { syncInterval: 15s }
     };
     let next = 0;
     for (; next < WARMUP; next++) await book(next);
-    let lat: number[] = [];
+    // Bookings and their baseline reads alternate in ROUNDS chunks, each chunk measured on its own and the
+    // chunks summed: on this shared VM a phase of reads after a phase of bookings met another machine state
+    // (the read's JS time moved between 0.32 and 0.64 ms from run to run, and the ratio with it).
+    const chunk = Math.ceil(N / ROUNDS);
+    const lat: number[] = [];
+    let cpuBookMs = 0;
+    let cpuReadMs = 0;
     let wall = 0;
-    const cpuBook = await cpuDuring(group, async () => {
-      // A retry books new slots: each attempt continues where the last one stopped.
-      lat = [];
-      floor = [];
-      for (let i = 0; i < N; i++) {
-        // The floor PUT goes from here to Radicale only: workerd's CPU (what this measures) has no part in it.
-        floor.push(await floorPut(floorNext++));
-        lat.push(await book(next++));
-      }
-      wall = lat.reduce((a, b) => a + b, 0);
-      await new Promise((r) => setTimeout(r, 500)); // background publishes of the last bookings
-    });
-    const cpuPer = cpuBook / N;
+    const read = async () => {
+      const r = await fetch(`${base}/api/v1/resources/bench1`);
+      await r.arrayBuffer();
+      if (r.status !== 200) throw new Error(`read ${r.status}`);
+    };
+    for (let done = 0; done < N; done += chunk) {
+      const n = Math.min(chunk, N - done);
+      let bookMs: number[] = [];
+      let floorMs: number[] = [];
+      cpuBookMs += await cpuDuring(group, async () => {
+        // A retry (workerd restarted) measures the chunk again, on new slots: each attempt continues where the last one stopped.
+        bookMs = [];
+        floorMs = [];
+        for (let i = 0; i < n; i++) {
+          // The floor PUT goes from here to Radicale only: workerd's CPU (what this measures) has no part in it.
+          floorMs.push(await floorPut(floorNext++));
+          bookMs.push(await book(next++));
+        }
+        await new Promise((r) => setTimeout(r, 500)); // background publishes of the last bookings
+      });
+      lat.push(...bookMs);
+      floor.push(...floorMs);
+      wall += bookMs.reduce((a, b) => a + b, 0);
+      // Baseline: a read through the same path (Worker → ledger DO RPC → answer), no calendar write.
+      cpuReadMs += await cpuDuring(group, async () => {
+        for (let i = 0; i < n; i++) await read();
+      });
+    }
+    const cpuPer = cpuBookMs / N;
+    const cpuRead = cpuReadMs / N;
     // The same bookings through wrangler dev's proxy, for comparison with earlier runs that went through it.
     const viaProxy: number[] = [];
     if (dev.direct) for (let i = 0; i < N; i++) viaProxy.push(await book(next++, "bench1", undefined, "30m", dev.base));
-    // Baseline: a read through the same path (Worker → ledger DO RPC → answer), no calendar write.
-    const cpuRead =
-      (await cpuDuring(group, async () => {
-        for (let i = 0; i < N; i++) {
-          const r = await fetch(`${base}/api/v1/resources/bench1`);
-          await r.arrayBuffer();
-          if (r.status !== 200) throw new Error(`read ${r.status}`);
-        }
-      })) / N;
     // Inside the schedule window: 5-minute bookings 6 minutes apart, from an hour ahead (N/3 of them: well within 24 h).
     const nearN = Math.max(10, Math.round(N / 3));
     const near0 = Date.now() + 3_600_000;
@@ -257,24 +293,26 @@ policy: { syncInterval: 15s }
         for (let i = 0; i < nearN; i++) await bookNear();
         await new Promise((r) => setTimeout(r, 500)); // the last background publishes
       })) / nearN;
-    // The isolate's own CPU under V8's profiler: N more bookings (beyond the window, as the CPU row) and N reads.
+    // The isolate's own CPU under V8's profiler: N more bookings (beyond the window, as the CPU row) and N
+    // reads, alternating in chunks as above, then the bookings inside the window.
     const profiler = await connectProfiler(dev.inspector);
-    let jsBook, jsRead, jsNear;
+    const bookProfiles: ProfileSummary[] = [];
+    const readProfiles: ProfileSummary[] = [];
+    let jsNear;
     try {
-      const profile = await profiler.during(async () => {
-        for (let i = 0; i < N; i++) await book(next++);
-        await new Promise((r) => setTimeout(r, 500)); // background work of the last bookings
-      });
-      // To open in Chrome DevTools (Performance → Load profile) and see the booking's call tree.
-      if (process.env.LABHOG_BENCH_WORKER_PROFILE) await writeFile(process.env.LABHOG_BENCH_WORKER_PROFILE, JSON.stringify(profile));
-      jsBook = summarize(profile);
-      jsRead = summarize(await profiler.during(async () => {
-        for (let i = 0; i < N; i++) {
-          const r = await fetch(`${base}/api/v1/resources/bench1`);
-          await r.arrayBuffer();
-          if (r.status !== 200) throw new Error(`read ${r.status}`);
-        }
-      }));
+      for (let done = 0, k = 0; done < N; done += chunk, k++) {
+        const n = Math.min(chunk, N - done);
+        const profile = await profiler.during(async () => {
+          for (let i = 0; i < n; i++) await book(next++);
+          await new Promise((r) => setTimeout(r, 500)); // background work of the last bookings
+        });
+        // To open in Chrome DevTools (Performance → Load profile) and see the booking's call tree: one file per chunk.
+        if (process.env.LABHOG_BENCH_WORKER_PROFILE) await writeFile(`${process.env.LABHOG_BENCH_WORKER_PROFILE.replace(/\.cpuprofile$/, "")}-${k + 1}.cpuprofile`, JSON.stringify(profile));
+        bookProfiles.push(summarize(profile));
+        readProfiles.push(summarize(await profiler.during(async () => {
+          for (let i = 0; i < n; i++) await read();
+        })));
+      }
       jsNear = summarize(await profiler.during(async () => {
         for (let i = 0; i < nearN; i++) await bookNear();
         await new Promise((r) => setTimeout(r, 500)); // the last background publishes
@@ -282,6 +320,8 @@ policy: { syncInterval: 15s }
     } finally {
       profiler.close();
     }
+    const jsBook = combine(bookProfiles);
+    const jsRead = combine(readProfiles);
     say(`V8 profile (sample ≤ ${jsBook.interval} µs each): booking JS ${(jsBook.js / N).toFixed(2)} ms (GC ${(jsBook.gc / N).toFixed(2)}), (program) ${(jsBook.program / N).toFixed(2)}, (idle) ${(jsBook.idle / N).toFixed(2)}; read JS ${(jsRead.js / N).toFixed(2)} ms (GC ${(jsRead.gc / N).toFixed(2)}), (program) ${(jsRead.program / N).toFixed(2)}, (idle) ${(jsRead.idle / N).toFixed(2)} ms`);
     say(`booking: top self time (ms per booking):`);
     for (const [fn, ms] of jsBook.top.slice(0, 10)) say(`  ${(ms / N).toFixed(3).padStart(7)}  ${fn}`);
@@ -298,7 +338,7 @@ policy: { syncInterval: 15s }
       { name: "booking via Worker p50", value: b50, unit: "ms", ratio: b50 / f50, note: `POST /api/v1/reservations → ledger DO → Radicale; ${dev.direct ? "to workerd directly" : "through wrangler dev's proxy (workerd's own address not found)"}` },
       { name: "booking via Worker p99", value: b99, unit: "ms", ratio: b99 / f99 },
       ...(viaProxy.length ? [{ name: "booking via wrangler dev's proxy p50", value: pct(viaProxy, 50), unit: "ms", ratio: pct(viaProxy, 50) / f50, note: "the same bookings through the dev-only proxy Worker" }] : []),
-      { name: "Worker CPU per booking", value: cpuPer, unit: "ms", ratio: cpuPer / cpuRead, note: `workerd utime+stime / ${N} (Worker + DOs + schedule signing/publish); wall ${(wall / N).toFixed(1)} ms` },
+      { name: "Worker CPU per booking", value: cpuPer, unit: "ms", ratio: cpuPer / cpuRead, note: `workerd threads' run time / ${N} (Worker + DOs + schedule signing/publish); wall ${(wall / N).toFixed(1)} ms` },
       { name: "Worker CPU per booking, schedule changed", value: cpuNear, unit: "ms", note: `${nearN} bookings inside the 24 h schedule window: each one signed and published to Mosquitto` },
       { name: "Worker JS CPU per booking (V8 profile)", value: jsBook.js / N, unit: "ms", ratio: jsBook.js / jsRead.js, note: `isolate's JS frames + GC (${(jsBook.gc / N).toFixed(2)} ms) over ${N}, Worker and DOs; not "(program)" (${(jsBook.program / N).toFixed(2)} ms: runtime native work under the isolate lock) nor "(idle)"; no network wait (not sampled)` },
       { name: "Worker JS CPU per booking, schedule changed (V8 profile)", value: jsNear.js / nearN, unit: "ms", note: `${nearN} bookings inside the window, same counting: signing and the publish to the Broker DO included` },
