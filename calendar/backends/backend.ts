@@ -35,6 +35,21 @@ export interface SyncProgress {
 
 export interface SyncOptions extends CallOptions {
   onProgress?: (p: SyncProgress) => void;
+  /**
+   * The etag the caller holds for an object (its cache), if any. An
+   * incremental result leaves out the objects whose etag is still that one:
+   * the caller's own writes come back from the change log, and a strong ETag
+   * that did not change (RFC 9110 §8.8.3) means the data did not either, so
+   * fetching them again (CalDAV: a calendar-multiget with their data) would
+   * only cost the server and the caller. Weak etags are fetched as before,
+   * and a full result (`full: true`) lists everything.
+   */
+  knownEtag?: (id: string) => string | undefined;
+}
+
+/** Whether an incremental sync may leave this object out (SyncOptions.knownEtag). */
+export function unchangedFor(options: SyncOptions, id: string, etag: string): boolean {
+  return !etag.startsWith("W/") && options.knownEtag?.(id) === etag;
 }
 
 /** A full check's answer: applies like an incremental sync (`full: false`). */

@@ -8,7 +8,7 @@
  * appends to a bounded change log. A token older than the log, from another
  * store (epoch), from the future, or unparseable gets a full listing.
  */
-import type { CalendarBackend, CalendarObject, CallOptions, SyncOptions, SyncResult, VerifyResult } from "./backend.ts";
+import { unchangedFor, type CalendarBackend, type CalendarObject, type CallOptions, type SyncOptions, type SyncResult, type VerifyResult } from "./backend.ts";
 import type { TimeWindow } from "../model.ts";
 import { ConflictError, InvalidEventError, NotFoundError, PreconditionFailedError, ValidationError } from "../errors.ts";
 import { MapStore, type KeyValueStore } from "./kv-store.ts";
@@ -143,8 +143,8 @@ export class MemoryBackend implements CalendarBackend {
       const deleted: string[] = [];
       for (const id of touched) {
         const o = await this.#store.get<Stored>(this.#objKey(id));
-        if (o) changed.push({ id: o.id, etag: o.etag, ics: o.ics });
-        else deleted.push(id);
+        if (!o) deleted.push(id);
+        else if (!unchangedFor(options, o.id, o.etag)) changed.push({ id: o.id, etag: o.etag, ics: o.ics });
       }
       options.onProgress?.({ fetched: changed.length, total: changed.length });
       return { changed, deleted, token: this.#token(m), full: false };

@@ -107,3 +107,29 @@ describe("a calendar server that stalls", () => {
     expect((await timedBook("after")).status).toBe(201);
   }, 60_000);
 });
+
+describe("a sync after bookings", () => {
+  it("fetches no calendar data for the ledger's own writes, only for what someone else changed", async () => {
+    await lab("1h");
+    await mode("pass");
+    const count = async (text: string) => Number(await (await fetch(`${CONTROL}count?text=${encodeURIComponent(text)}`)).text());
+    const clear = async () => expect((await fetch(`${CONTROL}clear`)).status).toBe(204);
+    expect(await syncNow()).toMatchObject({ ok: true });
+    for (const h of [10, 12]) expect((await api("POST", "/api/v1/reservations", { resource: "stalled", start: new Date(Date.now() + h * 3_600_000).toISOString(), duration: "1h", purpose: `own ${h}` })).status).toBe(201);
+    await clear();
+    expect(await syncNow()).toMatchObject({ ok: true });
+    // The change log was asked (sync-collection) and named both bookings; their data was not fetched again.
+    expect(await count(":sync-collection xmlns")).toBe(1);
+    expect(await count(":calendar-multiget xmlns")).toBe(0);
+    // An event written by someone else is fetched, and shows.
+    const uid = `app-${crypto.randomUUID()}`;
+    const now = Math.floor(Date.now() / 1000) * 1000;
+    expect((await radicale.put(collection, uid, appIcs({ uid, start: new Date(now + 30 * 3_600_000), end: new Date(now + 31 * 3_600_000), summary: "theirs", organizer: "bob@example.com", created: new Date(now) }))).status).toBe(201);
+    await clear();
+    expect(await syncNow()).toMatchObject({ ok: true });
+    expect(await count(":calendar-multiget xmlns")).toBe(1);
+    expect(await count(`${uid}.ics`)).toBe(1);
+    const list = await api("GET", "/api/v1/reservations?resource=stalled");
+    expect(list.body.reservations.map((r: any) => r.uid)).toContain(uid);
+  }, 30_000);
+});

@@ -11,7 +11,9 @@
  *   (the server did the write; labhog has stopped waiting).
  *
  * Sockets are real (node:net), so workerd's fetch sees exactly what a
- * misbehaving server would do.
+ * misbehaving server would do. The control port also tells how often a text
+ * went from labhog to the server (`/count?text=calendar-multiget`, `/clear`):
+ * which requests a sync made.
  */
 import { createServer as createHttpServer } from "node:http";
 import { connect, createServer, type AddressInfo, type Socket } from "node:net";
@@ -29,8 +31,16 @@ export async function startStallProxy(upstream: string): Promise<{ url: string; 
     s.on("close", () => sockets.delete(s));
     s.on("error", () => s.destroy());
   };
+  // What labhog sent since the last /clear, per connection (a request can span several chunks).
+  const sent = new Set<{ text: string; open: boolean }>();
   const server = createServer((client) => {
     track(client);
+    const rec = { text: "", open: true };
+    sent.add(rec);
+    client.on("data", (b: Buffer) => {
+      if (rec.text.length < 1_000_000) rec.text += b.toString("latin1");
+    });
+    client.on("close", () => (rec.open = false));
     const m = mode;
     if (m === "hang") return; // accepted, never answered
     if (m === "trickle") {
@@ -58,6 +68,21 @@ export async function startStallProxy(upstream: string): Promise<{ url: string; 
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
   const control = createHttpServer((req, res) => {
     const u = new URL(req.url ?? "/", "http://x");
+    if (u.pathname === "/count") {
+      const text = u.searchParams.get("text") ?? "";
+      let n = 0;
+      if (text) for (const c of sent) n += c.text.split(text).length - 1;
+      res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(n));
+      return;
+    }
+    if (u.pathname === "/clear") {
+      for (const c of sent) {
+        if (c.open) c.text = "";
+        else sent.delete(c);
+      }
+      res.writeHead(204).end();
+      return;
+    }
     const m = u.pathname.slice(1) as StallMode;
     if (!["pass", "hang", "trickle", "late"].includes(m)) {
       res.writeHead(404).end();

@@ -24,7 +24,7 @@ export async function sync(core: LedgerCore): Promise<boolean> {
     const verify = m.syncToken !== null && m.lastAttemptAt - (m.lastVerifyAt ?? 0) >= VERIFY_EVERY_MS;
     res = verify
       ? await core.calendar("verify", (cal, signal) => cal.verify(new Map([...objects].map(([id, o]) => [id, o.etag])), { signal }))
-      : await core.calendar("sync", (cal, signal) => cal.sync(m.syncToken, { signal }));
+      : await core.calendar("sync", (cal, signal) => cal.sync(m.syncToken, { signal, knownEtag: (id) => objects.get(id)?.etag }));
     if (verify || res.full) m.lastVerifyAt = m.lastAttemptAt;
   } catch (e) {
     if (!m.unreachableSince) m.unreachableSince = m.lastAttemptAt;

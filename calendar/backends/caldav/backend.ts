@@ -139,7 +139,7 @@ export class CaldavBackend implements CalendarBackend {
 
   async sync(token: string | null, options: SyncOptions = {}): Promise<SyncResult> {
     return this.#call(`sync ${this.#c.path}`, options, async (budget) => {
-      const { result, method } = await syncCalendar(this.#c, this.#method, token, { budget, ...(options.onProgress ? { onProgress: options.onProgress } : {}) });
+      const { result, method } = await syncCalendar(this.#c, this.#method, token, { budget, ...(options.onProgress ? { onProgress: options.onProgress } : {}), ...(options.knownEtag ? { knownEtag: options.knownEtag } : {}) });
       this.#method = method;
       return result;
     });
@@ -160,16 +160,28 @@ export class CaldavBackend implements CalendarBackend {
   async #get(id: string, b: Budget): Promise<CalendarObject> {
     const r = await this.#t.raw("GET", this.#url(id), { headers: { Accept: "text/calendar" }, budget: b });
     if (r.status !== 200) throw DavTransport.fail(r, `GET ${id}`);
-    const etag = r.headers.get("etag") ?? (await this.#etagOf(id, b));
+    const etag = r.headers.get("etag") ?? (await this.#stored(id, b)).etag;
     return { id, etag, ics: r.text };
   }
 
-  /** The etag when a write answered without one (the server changed what we sent, RFC 4791 §5.3.4). */
-  async #etagOf(id: string, budget: Budget): Promise<string> {
+  /**
+   * The object as the server holds it. A write answered without a strong
+   * etag means the server changed what we sent (RFC 4791 §5.3.4: a strong
+   * ETag only for an octet-for-octet copy; sabre/dav, which Nextcloud runs,
+   * follows it): then its data is the truth, not ours. Later syncs skip
+   * objects held at their current etag (SyncOptions.knownEtag), so this is
+   * the one chance to learn it.
+   */
+  async #stored(id: string, budget: Budget): Promise<CalendarObject> {
     const { objects } = await multiget(this.#c, [id], { budget });
     const o = objects[0];
     if (!o) throw new NotFoundError(`no calendar object ${id}`, { id });
-    return o.etag;
+    return o;
+  }
+
+  /** What a write's answer says is stored: our body under its etag, or the server's own version when it changed ours. */
+  async #written(id: string, ics: string, etag: string | null, b: Budget): Promise<CalendarObject> {
+    return etag && !etag.startsWith("W/") ? { id, etag, ics } : this.#stored(id, b);
   }
 
   /** After a lost write, is what the server holds now what we sent? Then the lost attempt landed. */
@@ -205,7 +217,7 @@ export class CaldavBackend implements CalendarBackend {
   async #create(uid: string, id: string, ics: string, b: Budget): Promise<CalendarObject> {
     const r = await this.#put(id, ics, { "If-None-Match": "*" }, b);
     if (r.status === 201 || r.status === 204 || r.status === 200) {
-      return { id, etag: r.etag && !r.etag.startsWith("W/") ? r.etag : await this.#etagOf(id, b), ics };
+      return this.#written(id, ics, r.etag, b);
     }
     if (r.status === 412) {
       if (r.lostBefore) {
@@ -226,7 +238,7 @@ export class CaldavBackend implements CalendarBackend {
   async #update(id: string, ics: string, etag: string, b: Budget): Promise<CalendarObject> {
     const r = await this.#put(id, ics, { "If-Match": etag }, b);
     if (r.status === 200 || r.status === 201 || r.status === 204) {
-      return { id, etag: r.etag && !r.etag.startsWith("W/") ? r.etag : await this.#etagOf(id, b), ics };
+      return this.#written(id, ics, r.etag, b);
     }
     if (r.status === 412) {
       if (r.lostBefore) {

@@ -11,7 +11,7 @@
  * an etag listing (a sync-collection from the empty token, or a Depth-1
  * PROPFIND of getetag), no calendar data, then a multiget of what differs.
  */
-import type { CalendarObject, SyncProgress, SyncResult, VerifyResult } from "../backend.ts";
+import { unchangedFor, type CalendarObject, type SyncOptions, type SyncProgress, type SyncResult, type VerifyResult } from "../backend.ts";
 import type { KeyValueStore } from "../kv-store.ts";
 import type { Budget } from "../deadline.ts";
 import { diffEtags } from "../verify.ts";
@@ -51,6 +51,7 @@ export function normalizeIcs(s: string): string {
 export interface SyncCall {
   budget: Budget;
   onProgress?: (p: SyncProgress) => void;
+  knownEtag?: SyncOptions["knownEtag"];
 }
 
 function etagOf(r: Parameters<typeof prop>[0]): string | undefined {
@@ -162,7 +163,9 @@ async function collectChanges(c: CollectionRef, serverToken: string | null, o: S
 
 async function syncCollection(c: CollectionRef, serverToken: string | null, o: SyncCall): Promise<SyncResult> {
   const { changed, deleted, token, full } = await collectChanges(c, serverToken, o);
-  const { objects, missing } = await multiget(c, [...changed.keys()], o);
+  // The change log lists the caller's own writes too: those it holds at this etag need no calendar-data.
+  const wanted = full ? [...changed.keys()] : [...changed].filter(([id, etag]) => !unchangedFor(o, id, etag)).map(([id]) => id);
+  const { objects, missing } = await multiget(c, wanted, o);
   return {
     changed: objects,
     deleted: full ? [] : [...deleted, ...missing],
@@ -219,7 +222,7 @@ async function ctagSync(c: CollectionRef, key: string | null, o: SyncCall): Prom
   const etags = await etagListing(c, o);
   const full = !previous;
   const before = new Map(previous ? Object.entries(previous.etags) : []);
-  const want = full ? [...etags.keys()] : diffEtags(before, etags).fetch;
+  const want = full ? [...etags.keys()] : diffEtags(before, etags).fetch.filter((id) => !unchangedFor(o, id, etags.get(id)!));
   const gone = full ? [] : diffEtags(before, etags).gone;
   const { objects, missing } = await multiget(c, want, o);
   // Keep what the objects really are now (the multiget may be newer than the listing).

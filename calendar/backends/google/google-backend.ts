@@ -1,5 +1,5 @@
 import { calendar_v3 } from "@googleapis/calendar";
-import type { CalendarBackend, CalendarObject, SyncOptions, SyncResult, VerifyResult } from "../backend.ts";
+import { unchangedFor, type CalendarBackend, type CalendarObject, type SyncOptions, type SyncResult, type VerifyResult } from "../backend.ts";
 import { verifyByFullSync } from "../verify.ts";
 import type { TimeWindow } from "../../model.ts";
 import { ConflictError, ForbiddenError, LabhogError, NotFoundError, PreconditionFailedError, SyncTokenInvalidError, ValidationError } from "../../errors.ts";
@@ -242,7 +242,7 @@ export class GoogleCalendarBackend implements CalendarBackend {
           else deleted.add(seriesId); // the series went (its exceptions with it)
         }
         for (const id of deleted) changed.delete(id);
-        return { changed: [...changed.values()], deleted: [...deleted], token: this.requireToken(nextSyncToken), full: false };
+        return { changed: [...changed.values()].filter((o) => !unchangedFor(options, o.id, o.etag)), deleted: [...deleted], token: this.requireToken(nextSyncToken), full: false };
       } catch (e) {
         if (!(e instanceof SyncTokenInvalidError)) throw e;
         const level = e.status === 410 || /\b410\b/.test(e.message) ? "info" : "warn";

@@ -244,6 +244,31 @@ export function backendContract(name: string, make: () => Promise<ContractSubjec
         expect(r4).toMatchObject({ full: false, changed: [], deleted: [] });
       });
 
+      it("an incremental sync leaves out what the caller holds at its current etag (its own writes), not what it holds at another", async () => {
+        const mine = event("mine", 1);
+        const moved = event("moved", 2, { summary: "before" });
+        const m0 = await b.create(moved.uid, moved.ics);
+        const t0 = (await b.sync(null)).token;
+        const own = await b.create(mine.uid, mine.ics);
+        const m1 = await b.update(m0.id, icsEvent({ uid: moved.uid, start: at(2), end: at(2, 1), summary: "after" }), m0.etag);
+        const other = event("other", 3);
+        const o = await b.create(other.uid, other.ics);
+        // The caller wrote `mine` itself and holds `moved` from before its update; `other` it has never seen.
+        const held = new Map([[own.id, own.etag], [m0.id, m0.etag]]);
+        const r = await b.sync(t0, { knownEtag: (id) => held.get(id) });
+        expect(r.full).toBe(false);
+        expect(ids(r.changed)).toEqual(ids([{ ...m1, id: m0.id }, o]));
+        expect(r.changed.find((x) => x.id === m0.id)!.ics).toContain("after");
+        // Without the hint everything changed is listed; a full listing lists everything whatever the caller holds.
+        expect(ids((await b.sync(t0)).changed)).toEqual(ids([own, m1, o]));
+        const full = await b.sync(null, { knownEtag: (id) => (id === own.id ? own.etag : id === o.id ? o.etag : undefined) });
+        expect(full.full).toBe(true);
+        expect(ids(full.changed)).toEqual(ids([own, m1, o]));
+        // Nothing but the caller's own writes changed: an empty answer.
+        const own2 = await b.update(own.id, icsEvent({ uid: mine.uid, start: at(1), end: at(1, 2), summary: "longer" }), own.etag);
+        expect(await b.sync(r.token, { knownEtag: (id) => (id === own.id ? own2.etag : undefined) })).toMatchObject({ full: false, changed: [], deleted: [] });
+      });
+
       it("an old token stays usable: syncing twice from it gives the same changes", async () => {
         const t0 = (await b.sync(null)).token;
         const e = event("twice", 1);
