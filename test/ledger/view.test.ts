@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { LabConfig } from "../../calendar/config/lab-config.ts";
 import { labConfigSchema } from "../../calendar/config/lab-config.ts";
-import { mappingContext, newEventIcs, type CalendarObject } from "../../worker/ledger/calendar-port.ts";
+import { mappingContext, newEventIcs, patchIcs, type CalendarObject } from "../../worker/ledger/calendar-port.ts";
 import { granted, type Seen } from "../../worker/ledger/precedence.ts";
 import { loadMeta, type LedgerState } from "../../worker/ledger/state.ts";
 import { ReservationView } from "../../worker/ledger/view.ts";
@@ -163,5 +163,27 @@ describe("reservation view: verdicts after a grant", () => {
     expect(losers).toEqual(f.losers);
     // A full judgement keeps the first row with that id and rewrites its record; the shortcut would have kept the twin's.
     expect([...l.state.seen]).toEqual([...f.seen]);
+  });
+
+  it("a conflict mark folded inside its name still breaks the tie after storage loss (RFC 5545 §3.1 folds anywhere)", () => {
+    // Two app events overlapping, both new in one sync (no records): the mark labhog wrote decides before CREATED.
+    const pair = () => [event(0, 2, { uid: `thunderbird-a${n}` }), event(1, 3, { uid: `thunderbird-b${n}` })] as const;
+    const plain = ledger();
+    const [a0, b0] = pair();
+    plain.store(a0);
+    plain.store(b0);
+    const firstWins = !plain.view.losers().has(plain.view.ofObject(a0)[0]!.id);
+    const l = ledger();
+    const [a, b] = pair();
+    const winner = firstWins ? a : b;
+    for (const o of [a, b]) {
+      if (o !== winner) l.store(o);
+      else {
+        const marked = patchIcs(o.ics, { conflictWith: ["someone"] }, lab, undefined).replace("X-LABHOG-STATE:", "X-LABHOG-ST\r\n ATE:");
+        expect(marked).toContain("X-LABHOG-ST\r\n ATE:conflict");
+        l.store({ ...o, ics: marked });
+      }
+    }
+    expect([...l.view.losers().keys()]).toEqual([l.view.ofObject(l.state.objects.get(winner.id)!)[0]!.id]);
   });
 });

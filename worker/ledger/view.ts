@@ -278,8 +278,7 @@ export class ReservationView {
   /** Whether the calendar carries labhog's conflict mark for this reservation (a tie-break after storage loss). */
   #markedLoser(r: Row): boolean {
     const obj = this.d.state.objects.get(r.objectId);
-    // Most objects carry no mark at all: don't parse those.
-    if (!obj || !/X-LABHOG-STATE:conflict/i.test(obj.ics)) return false;
+    if (!obj) return false;
     return this.marked(obj, r.recurrenceId);
   }
 
