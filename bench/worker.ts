@@ -30,7 +30,7 @@
  *   apart from the process CPU rows, which the profiler would inflate.
  *
  * Run alone: npx tsx bench/worker.ts   (LABHOG_BENCH_WORKER_N=200 to change N;
- * LABHOG_BENCH_WORKER_PROFILE=booking.cpuprofile to keep the bookings' V8 profiles, as booking-1.cpuprofile … one per chunk)
+ * LABHOG_BENCH_WORKER_PROFILE=booking.cpuprofile to keep the bookings' V8 profiles, as booking-1.cpuprofile … one per chunk, and booking-near.cpuprofile for those inside the window)
  */
 import { mkdtemp, readFile, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -313,10 +313,12 @@ policy: { syncInterval: 15s }
           for (let i = 0; i < n; i++) await read();
         })));
       }
-      jsNear = summarize(await profiler.during(async () => {
+      const nearProfile = await profiler.during(async () => {
         for (let i = 0; i < nearN; i++) await bookNear();
         await new Promise((r) => setTimeout(r, 500)); // the last background publishes
-      }));
+      });
+      if (process.env.LABHOG_BENCH_WORKER_PROFILE) await writeFile(`${process.env.LABHOG_BENCH_WORKER_PROFILE.replace(/\.cpuprofile$/, "")}-near.cpuprofile`, JSON.stringify(nearProfile));
+      jsNear = summarize(nearProfile);
     } finally {
       profiler.close();
     }
