@@ -38,6 +38,7 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { parse as parseYaml } from "yaml";
 import type { BenchRow } from "./types.ts";
+import { startRelayWorker } from "./relay-worker/start.ts";
 import { startWranglerDev } from "./wrangler-dev.ts";
 import { combine, connectProfiler, summarize, type ProfileSummary } from "./v8-profile.ts";
 import { generateSigningKey } from "../calendar/schedule/schedule.ts";
@@ -166,6 +167,7 @@ export default async function run(): Promise<BenchRow[]> {
   const radicale = await startRadicale();
   const mosquitto = await startMosquitto();
   let devStop: (() => Promise<void>) | undefined;
+  let relayStop: (() => Promise<void>) | undefined;
   const persistDir = await mkdtemp(join(tmpdir(), "labhog-bench-worker-"));
   try {
     const auth = "Basic " + Buffer.from(`${radicale.username}:${radicale.password}`).toString("base64");
@@ -203,6 +205,10 @@ policy: { syncInterval: 15s }
     };
     const dev = await startWranglerDev(vars, persistDir, LOG_LEVEL === "error" ? "error" : "log");
     devStop = dev.stop;
+    // workerd's own floor: a Worker that does nothing but forward the same PUT, in its own wrangler dev.
+    const relay = await startRelayWorker(persistDir);
+    relayStop = relay.stop;
+    const relayBase = relay.direct ?? relay.base;
     // Requests go to workerd itself: wrangler dev's proxy is a second Worker that exists only in development
     // (its own hop is measured apart below, as "booking via wrangler dev's proxy").
     const base = dev.direct ?? dev.base;
@@ -222,9 +228,24 @@ policy: { syncInterval: 15s }
       if (r.status !== 201) throw new Error(`floor PUT ${r.status}`);
       return performance.now() - a;
     };
+    // The same PUT made by a minimal Worker (bench/relay-worker): what the runtime alone adds to a CalDAV write.
+    const relayPut = async (i: number): Promise<number> => {
+      const uid = `relay-${i}`;
+      const s = t0 + i * 3_600_000;
+      const ics = `BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//labhog//bench//EN\r\nBEGIN:VEVENT\r\nUID:${uid}\r\nDTSTAMP:${stamp(Date.now())}\r\nCREATED:${stamp(Date.now())}\r\nDTSTART:${stamp(s)}\r\nDTEND:${stamp(s + 1_800_000)}\r\nSUMMARY:alice: bench\r\nORGANIZER:mailto:alice@example.com\r\nX-LABHOG-HOLDER:alice\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n`;
+      const a = performance.now();
+      const r = await fetch(`${relayBase}/put?to=${encodeURIComponent(`${floorCal}${uid}.ics`)}`, { method: "POST", headers: { "x-authorization": auth }, body: ics });
+      await r.arrayBuffer();
+      if (r.status !== 201) throw new Error(`relay PUT ${r.status}`);
+      return performance.now() - a;
+    };
     let floorNext = 0;
-    for (; floorNext < WARMUP; floorNext++) await floorPut(floorNext);
+    for (; floorNext < WARMUP; floorNext++) {
+      await floorPut(floorNext);
+      await relayPut(floorNext);
+    }
     const floor: number[] = [];
+    const relayed: number[] = [];
 
     // Bookings through the Worker.
     const book = async (i: number, resource = "bench1", start = Date.now() + 86_400_000 + i * 3_600_000, duration = "30m", via = base) => {
@@ -258,19 +279,23 @@ policy: { syncInterval: 15s }
       const n = Math.min(chunk, N - done);
       let bookMs: number[] = [];
       let floorMs: number[] = [];
+      let relayMs: number[] = [];
       cpuBookMs += await cpuDuring(group, async () => {
         // A retry (workerd restarted) measures the chunk again, on new slots: each attempt continues where the last one stopped.
         bookMs = [];
         floorMs = [];
+        relayMs = [];
         for (let i = 0; i < n; i++) {
-          // The floor PUT goes from here to Radicale only: workerd's CPU (what this measures) has no part in it.
-          floorMs.push(await floorPut(floorNext++));
+          // Neither floor PUT runs in this workerd (the relay has its own): its CPU, what this measures, has no part in them.
+          floorMs.push(await floorPut(floorNext));
+          relayMs.push(await relayPut(floorNext++));
           bookMs.push(await book(next++));
         }
         await new Promise((r) => setTimeout(r, 500)); // background publishes of the last bookings
       });
       lat.push(...bookMs);
       floor.push(...floorMs);
+      relayed.push(...relayMs);
       wall += bookMs.reduce((a, b) => a + b, 0);
       // Baseline: a read through the same path (Worker → ledger DO RPC → answer), no calendar write.
       cpuReadMs += await cpuDuring(group, async () => {
@@ -339,6 +364,8 @@ policy: { syncInterval: 15s }
       { name: "bare CalDAV PUT p99", value: f99, unit: "ms" },
       { name: "booking via Worker p50", value: b50, unit: "ms", ratio: b50 / f50, note: `POST /api/v1/reservations → ledger DO → Radicale; ${dev.direct ? "to workerd directly" : "through wrangler dev's proxy (workerd's own address not found)"}` },
       { name: "booking via Worker p99", value: b99, unit: "ms", ratio: b99 / f99 },
+      { name: "bare CalDAV PUT by a minimal Worker p50", value: pct(relayed, 50), unit: "ms", ratio: pct(relayed, 50) / f50, note: "the same PUT made by a Worker that only forwards it (bench/relay-worker), in its own wrangler dev: the runtime's own share" },
+      { name: "booking via Worker p50 ÷ PUT by a minimal Worker", value: b50 / pct(relayed, 50), unit: "×", note: "labhog's own share of the booking's latency (DO hop, checks, storage, ICS), the runtime's taken out" },
       ...(viaProxy.length ? [{ name: "booking via wrangler dev's proxy p50", value: pct(viaProxy, 50), unit: "ms", ratio: pct(viaProxy, 50) / f50, note: "the same bookings through the dev-only proxy Worker" }] : []),
       { name: "Worker CPU per booking", value: cpuPer, unit: "ms", ratio: cpuPer / cpuRead, note: `workerd threads' run time / ${N} (Worker + DOs + schedule signing/publish); wall ${(wall / N).toFixed(1)} ms` },
       { name: "Worker CPU per booking, schedule changed", value: cpuNear, unit: "ms", note: `${nearN} bookings inside the 24 h schedule window: each one signed and published to Mosquitto` },
@@ -349,6 +376,7 @@ policy: { syncInterval: 15s }
       { name: "Worker CPU per read (baseline)", value: cpuRead, unit: "ms", note: `GET /api/v1/resources/bench1: request + DO RPC, same workerd${dev.direct ? "" : " (wrangler dev's proxy worker included)"}; the booking row's ratio is ÷ this` },
     ];
   } finally {
+    await relayStop?.();
     await devStop?.();
     await rm(persistDir, { recursive: true, force: true });
     await Promise.allSettled([radicale.stop(), mosquitto.stop()]);

@@ -28,12 +28,19 @@ export interface WranglerDev {
   stop(): Promise<void>;
 }
 
-export async function startWranglerDev(vars: Record<string, string>, persistDir: string, logLevel: "error" | "log" = "error"): Promise<WranglerDev> {
+/**
+ * `project`: the folder with the wrangler.toml to run (default: this
+ * project's). Another Worker must answer GET /openapi.json with a body
+ * containing "openapi" too: that is how its readiness and its own address
+ * are found.
+ */
+export async function startWranglerDev(vars: Record<string, string>, persistDir: string, logLevel: "error" | "log" = "error", project = process.cwd()): Promise<WranglerDev> {
   const port = await freePort();
   const inspectorPort = await freePort();
   const args = ["dev", "--port", String(port), "--inspector-port", String(inspectorPort), "--ip", "127.0.0.1", "--persist-to", persistDir, "--log-level", logLevel];
   for (const [k, v] of Object.entries(vars)) args.push("--var", `${k}:${v}`);
-  const dev: ChildProcess = spawn(process.execPath, [join("node_modules", "wrangler", "bin", "wrangler.js"), ...args], { stdio: ["ignore", "pipe", "pipe"], detached: true, env: { ...process.env, WRANGLER_SEND_METRICS: "false" } });
+  const wrangler = join(process.cwd(), "node_modules", "wrangler", "bin", "wrangler.js");
+  const dev: ChildProcess = spawn(process.execPath, [wrangler, ...args], { cwd: project, stdio: ["ignore", "pipe", "pipe"], detached: true, env: { ...process.env, WRANGLER_SEND_METRICS: "false" } });
   let out = "";
   dev.stdout!.on("data", (d) => (out += d));
   dev.stderr!.on("data", (d) => (out += d));
