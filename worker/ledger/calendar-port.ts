@@ -154,8 +154,14 @@ export function freeSlotAfter(rs: Reservation[], after: string, durationMs: numb
 
 /** Whether labhog's conflict mark is on the event (or on that occurrence). */
 export function conflictMarkerOf(ics: string, recurrenceId: string | undefined, timezone: string): boolean {
-  // Most events carry no X-LABHOG-STATE at all, and the sync asks about every one in the conflict horizon: those
-  // are not parsed. Looked for in the unfolded text: RFC 5545 §3.1 lets a line fold anywhere, the name too.
-  if (!/X-LABHOG-STATE[;:]/i.test(ics.replace(/\r?\n[ \t]/g, ""))) return false;
   return markerOf(ics, recurrenceId, timezone).conflict;
+}
+
+/**
+ * Whether the object could carry labhog's conflict mark at all, without
+ * parsing it: most events carry no X-LABHOG-STATE. Looked for in the
+ * unfolded text: RFC 5545 §3.1 lets a line fold anywhere, inside the name too.
+ */
+export function mayCarryConflictMark(ics: string): boolean {
+  return /X-LABHOG-STATE[;:]/i.test(ics.replace(/\r?\n[ \t]/g, ""));
 }

@@ -3,7 +3,7 @@ import { NotFoundError } from "../../calendar/errors.ts";
 import { stateAt, type Reservation } from "../../calendar/model.ts";
 import type { Logger } from "../log.ts";
 import { isUnbookedUse } from "../usage/unbooked.ts";
-import { conflictMarkerOf, mappingContext, reservationsOf, type CalendarObject } from "./calendar-port.ts";
+import { conflictMarkerOf, mappingContext, mayCarryConflictMark, reservationsOf, type CalendarObject } from "./calendar-port.ts";
 import { judge, spanOf, type Seen } from "./precedence.ts";
 import { cacheWindow, DAY_MS, type LedgerState } from "./state.ts";
 
@@ -29,6 +29,7 @@ export interface ViewDeps {
 export class ReservationView {
   #parsed = new Map<string, { etag: string; day: number; rs: Reservation[] | null }>();
   #marks = new Map<string, boolean>();
+  #markCandidates = new WeakMap<CalendarObject, boolean>();
   #judged: { version: number; day: number; losers: Map<string, string[]> } | undefined;
   /**
    * Objects new to the cache since the last verdict (null once anything
@@ -282,8 +283,17 @@ export class ReservationView {
     return this.marked(obj, r.recurrenceId);
   }
 
-  /** Whether labhog's conflict mark is on the event (cached per etag: parsing is not free). */
+  /**
+   * Whether labhog's conflict mark is on the event. The sync asks about every
+   * event in the conflict horizon and a full verdict about every one in the
+   * window, so the look for the mark's name is kept per object (a new object
+   * on every change, so nothing goes stale), and only events that carry it
+   * are parsed (cached per etag).
+   */
   marked(obj: CalendarObject, recurrenceId: string | undefined): boolean {
+    let candidate = this.#markCandidates.get(obj);
+    if (candidate === undefined) this.#markCandidates.set(obj, (candidate = mayCarryConflictMark(obj.ics)));
+    if (!candidate) return false;
     const key = `${obj.id}\u0000${obj.etag}\u0000${recurrenceId ?? ""}`;
     let m = this.#marks.get(key);
     if (m === undefined) {
