@@ -175,7 +175,8 @@ export class ReservationView {
       // Only new objects since (a booking): their rows go in where they belong, the rest stays sorted.
       if (this.#rowsAdded) {
         const rows = this.#rows.rows.slice();
-        const ids = new Map(this.#rows.ids);
+        // Shared with the rows this replaces, which nobody reads after: the view is used synchronously.
+        const ids = this.#rows.ids;
         let maxLen = this.#rows.maxLen;
         for (const id of new Set(this.#rowsAdded)) {
           const obj = this.d.state.objects.get(id)!;
