@@ -58,6 +58,12 @@ const pct = (xs: number[], p: number) => {
 
 const CLK_TCK = 100; // Linux USER_HZ
 
+/** LABHOG_BENCH_WORKER_PROFILE=x.cpuprofile keeps each profile as x-<part>.cpuprofile (Chrome DevTools → Performance → Load profile). */
+async function keepProfile(part: string, profile: unknown): Promise<void> {
+  const path = process.env.LABHOG_BENCH_WORKER_PROFILE;
+  if (path) await writeFile(`${path.replace(/\.cpuprofile$/, "")}-${part}.cpuprofile`, JSON.stringify(profile));
+}
+
 /**
  * CPU ms per workerd process in wrangler dev's process group (it runs
  * detached, so the group is its pid). Found afresh at every sample: wrangler
@@ -220,10 +226,14 @@ policy: { syncInterval: 15s }
     // (below), so both meet the machine in the same state: on a shared 2-core VM, a floor measured in a phase
     // of its own moved by 30 % between runs while the bookings did not, and the ratio with it.
     const t0 = Date.parse("2031-01-01T00:00:00Z");
+    /** An event like the ones labhog writes, the i-th hour from t0. */
+    const eventIcs = (uid: string, i: number) => {
+      const s = t0 + i * 3_600_000;
+      return `BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//labhog//bench//EN\r\nBEGIN:VEVENT\r\nUID:${uid}\r\nDTSTAMP:${stamp(Date.now())}\r\nCREATED:${stamp(Date.now())}\r\nDTSTART:${stamp(s)}\r\nDTEND:${stamp(s + 1_800_000)}\r\nSUMMARY:alice: bench\r\nORGANIZER:mailto:alice@example.com\r\nX-LABHOG-HOLDER:alice\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n`;
+    };
     const floorPut = async (i: number): Promise<number> => {
       const uid = `floor-${i}`;
-      const s = t0 + i * 3_600_000;
-      const ics = `BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//labhog//bench//EN\r\nBEGIN:VEVENT\r\nUID:${uid}\r\nDTSTAMP:${stamp(Date.now())}\r\nCREATED:${stamp(Date.now())}\r\nDTSTART:${stamp(s)}\r\nDTEND:${stamp(s + 1_800_000)}\r\nSUMMARY:alice: bench\r\nORGANIZER:mailto:alice@example.com\r\nX-LABHOG-HOLDER:alice\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n`;
+      const ics = eventIcs(uid, i);
       const a = performance.now();
       const r = await fetch(`${floorCal}${uid}.ics`, { method: "PUT", headers: { authorization: auth, "content-type": "text/calendar", "if-none-match": "*" }, body: ics });
       await r.arrayBuffer();
@@ -233,8 +243,7 @@ policy: { syncInterval: 15s }
     // The same PUT made by a minimal Worker (bench/relay-worker): what the runtime alone adds to a CalDAV write.
     const relayPut = async (i: number): Promise<number> => {
       const uid = `relay-${i}`;
-      const s = t0 + i * 3_600_000;
-      const ics = `BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//labhog//bench//EN\r\nBEGIN:VEVENT\r\nUID:${uid}\r\nDTSTAMP:${stamp(Date.now())}\r\nCREATED:${stamp(Date.now())}\r\nDTSTART:${stamp(s)}\r\nDTEND:${stamp(s + 1_800_000)}\r\nSUMMARY:alice: bench\r\nORGANIZER:mailto:alice@example.com\r\nX-LABHOG-HOLDER:alice\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n`;
+      const ics = eventIcs(uid, i);
       const a = performance.now();
       const r = await fetch(`${relayBase}/put?to=${encodeURIComponent(`${relayCal}${uid}.ics`)}`, { method: "POST", headers: { "x-authorization": auth }, body: ics });
       await r.arrayBuffer();
@@ -333,8 +342,7 @@ policy: { syncInterval: 15s }
           for (let i = 0; i < n; i++) await book(next++);
           await new Promise((r) => setTimeout(r, 500)); // background work of the last bookings
         });
-        // To open in Chrome DevTools (Performance → Load profile) and see the booking's call tree: one file per chunk.
-        if (process.env.LABHOG_BENCH_WORKER_PROFILE) await writeFile(`${process.env.LABHOG_BENCH_WORKER_PROFILE.replace(/\.cpuprofile$/, "")}-${k + 1}.cpuprofile`, JSON.stringify(profile));
+        await keepProfile(String(k + 1), profile);
         bookProfiles.push(summarize(profile));
         readProfiles.push(summarize(await profiler.during(async () => {
           for (let i = 0; i < n; i++) await read();
@@ -344,7 +352,7 @@ policy: { syncInterval: 15s }
         for (let i = 0; i < nearN; i++) await bookNear();
         await new Promise((r) => setTimeout(r, 500)); // the last background publishes
       });
-      if (process.env.LABHOG_BENCH_WORKER_PROFILE) await writeFile(`${process.env.LABHOG_BENCH_WORKER_PROFILE.replace(/\.cpuprofile$/, "")}-near.cpuprofile`, JSON.stringify(nearProfile));
+      await keepProfile("near", nearProfile);
       jsNear = summarize(nearProfile);
     } finally {
       profiler.close();
