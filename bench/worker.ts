@@ -18,6 +18,11 @@
  *   own overhead), i.e. an upper bound of what Cloudflare bills as CPU time.
  *   These bookings start beyond the schedule window (24 h), so the schedule
  *   the agent holds does not change and nothing is signed or published.
+ * - CPU per PUT by a minimal Worker: the same count for bench/relay-worker's
+ *   own workerd over the same chunks, per PUT it forwarded. A read touches
+ *   neither a calendar nor storage; this row says what a Worker that writes
+ *   to a calendar at all costs here, so the booking's ratio to a read can be
+ *   split into the runtime's part and labhog's.
  * - CPU per booking inside the window: the same on a second resource, each
  *   booking within the next 24 h, so every one changes the schedule and is
  *   signed and published to Mosquitto (publishing included).
@@ -280,6 +285,9 @@ policy: { syncInterval: 15s }
     const lat: number[] = [];
     let cpuBookMs = 0;
     let cpuReadMs = 0;
+    // The minimal Worker's CPU over the same chunks (its own workerd: the bookings' CPU has no part in it), per PUT it made.
+    let cpuRelayMs = 0;
+    let relayPuts = 0;
     let wall = 0;
     const read = async () => {
       const r = await fetch(`${base}/api/v1/resources/bench1`);
@@ -291,6 +299,7 @@ policy: { syncInterval: 15s }
       let bookMs: number[] = [];
       let floorMs: number[] = [];
       let relayMs: number[] = [];
+      const relayBefore = await workerdCpu(relay.group);
       cpuBookMs += await cpuDuring(group, async () => {
         // A retry (workerd restarted) measures the chunk again, on new slots: each attempt continues where the last one stopped.
         bookMs = [];
@@ -300,10 +309,14 @@ policy: { syncInterval: 15s }
           // Neither floor PUT runs in this workerd (the relay has its own): its CPU, what this measures, has no part in them.
           floorMs.push(await floorPut(floorNext));
           relayMs.push(await relayPut(floorNext++));
+          relayPuts++;
           bookMs.push(await book(next++));
         }
         await new Promise((r) => setTimeout(r, 500)); // background publishes of the last bookings
       });
+      const relayAfter = await workerdCpu(relay.group);
+      if (relayAfter.size !== relayBefore.size || ![...relayBefore.keys()].every((pid) => relayAfter.has(pid))) throw new Error("the minimal Worker's workerd restarted during a chunk");
+      cpuRelayMs += [...relayAfter].reduce((s, [pid, t]) => s + t - relayBefore.get(pid)!, 0);
       lat.push(...bookMs);
       floor.push(...floorMs);
       relayed.push(...relayMs);
@@ -315,6 +328,7 @@ policy: { syncInterval: 15s }
     }
     const cpuPer = cpuBookMs / N;
     const cpuRead = cpuReadMs / N;
+    const cpuRelay = cpuRelayMs / relayPuts;
     // The same bookings through wrangler dev's proxy, for comparison with earlier runs that went through it.
     const viaProxy: number[] = [];
     if (dev.direct) for (let i = 0; i < N; i++) viaProxy.push(await book(next++, "bench1", undefined, "30m", dev.base));
@@ -378,6 +392,8 @@ policy: { syncInterval: 15s }
       { name: "booking via Worker p50 ÷ PUT by a minimal Worker", value: b50 / pct(relayed, 50), unit: "×", note: "labhog's own share of the booking's latency (DO hop, checks, storage, ICS), the runtime's taken out" },
       ...(viaProxy.length ? [{ name: "booking via wrangler dev's proxy p50", value: pct(viaProxy, 50), unit: "ms", ratio: pct(viaProxy, 50) / f50, note: "the same bookings through the dev-only proxy Worker" }] : []),
       { name: "Worker CPU per booking", value: cpuPer, unit: "ms", ratio: cpuPer / cpuRead, note: `workerd threads' run time / ${N} (Worker + DOs + schedule signing/publish); wall ${(wall / N).toFixed(1)} ms` },
+      { name: "Worker CPU per PUT by a minimal Worker", value: cpuRelay, unit: "ms", ratio: cpuRelay / cpuRead, note: `the minimal Worker's workerd threads' run time over the same chunks / its ${relayPuts} PUTs; ratio ÷ a read: what any Worker that writes to a calendar costs here` },
+      { name: "Worker CPU per booking ÷ per PUT by a minimal Worker", value: cpuPer / cpuRelay, unit: "×", note: "labhog's own share of a booking's CPU (DO hop, checks, storage, ICS), the runtime's request and CalDAV fetch taken out" },
       { name: "Worker CPU per booking, schedule changed", value: cpuNear, unit: "ms", note: `${nearN} bookings inside the 24 h schedule window: each one signed and published to Mosquitto` },
       { name: "Worker JS CPU per booking (V8 profile)", value: jsBook.js / N, unit: "ms", ratio: jsBook.js / jsRead.js, note: `isolate's JS frames + GC (${(jsBook.gc / N).toFixed(2)} ms) over ${N}, Worker and DOs; not "(program)" (${(jsBook.program / N).toFixed(2)} ms: runtime native work under the isolate lock) nor "(idle)"; no network wait (not sampled)` },
       { name: "Worker JS CPU per booking, schedule changed (V8 profile)", value: jsNear.js / nearN, unit: "ms", note: `${nearN} bookings inside the window, same counting: signing and the publish to the Broker DO included` },
