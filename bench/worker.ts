@@ -23,6 +23,11 @@
  *   neither a calendar nor storage; this row says what a Worker that writes
  *   to a calendar at all costs here, so the booking's ratio to a read can be
  *   split into the runtime's part and labhog's.
+ * - booking breakdown: each booking's Server-Timing header (the Worker runs
+ *   with SERVER_TIMING=on), as means: the ledger's calendar call, its other
+ *   work, the hop and output gate, the Worker around it, and what lies
+ *   outside the Worker's handler (bookingBreakdown says how the I/O-anchored
+ *   clock of workerd splits them).
  * - CPU per booking inside the window: the same on a second resource, each
  *   booking within the next 24 h, so every one changes the schedule and is
  *   signed and published to Mosquitto (publishing included).
@@ -62,6 +67,44 @@ const pct = (xs: number[], p: number) => {
 };
 
 const CLK_TCK = 100; // Linux USER_HZ
+
+/** A Server-Timing header (`name;dur=12;desc="…", …`) as name → ms. */
+function serverTimings(header: string | null): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const entry of (header ?? "").split(",")) {
+    const [name, ...params] = entry.trim().split(";");
+    const dur = params.find((p) => p.trim().startsWith("dur="));
+    if (name && dur) out[name] = Number(dur.trim().slice(4));
+  }
+  return out;
+}
+
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+
+/**
+ * Where the bookings' time went, as means from each booking's Server-Timing
+ * (the parts add up to the mean latency). workerd's clock only moves across
+ * I/O, so each part is the wall time between two I/O events, and JavaScript
+ * counts in the part during which it ran up to the next I/O: the ledger's
+ * checks and ICS in its calendar call, its work after the calendar's answer
+ * in the hop back, the Worker's JSON after the ledger's answer outside the
+ * handler. Whole milliseconds each: only their means say anything.
+ */
+function bookingBreakdown(parts: Array<Record<string, number>>, floor: number[], relayed: number[]): BenchRow[] {
+  const need = ["total", "ledger", "ledger-op", "calendar"];
+  const complete = parts.filter((p) => need.every((k) => Number.isFinite(p[k])));
+  if (complete.length < parts.length) throw new Error(`${parts.length - complete.length} of ${parts.length} bookings came without a full Server-Timing header`);
+  const m = (f: (p: Record<string, number>) => number) => mean(complete.map(f));
+  const row = (name: string, value: number, note: string): BenchRow => ({ name: `booking breakdown (mean): ${name}`, value, unit: "ms", note });
+  return [
+    row("whole booking", m((p) => p.client!), `n=${complete.length}; the parts below add up to it; the same PUT from Node: mean ${mean(floor).toFixed(2)} ms, by a minimal Worker (its whole request): mean ${mean(relayed).toFixed(2)} ms`),
+    row("the ledger's calendar call", m((p) => p.calendar!), `Server-Timing "calendar": the PUT, the wait for the storage write it may not leave before (output gate), and the ledger's checks and ICS since its last I/O`),
+    row("the ledger's operation besides", m((p) => p["ledger-op"]! - p.calendar!), "its queue wait and the I/O before the calendar call"),
+    row("ledger hop and output gate", m((p) => p.ledger! - p["ledger-op"]!), "RPC into the Durable Object and back, the ledger's work after the calendar's answer (the event's parse, cache, grant) and the wait until those writes are durable"),
+    row("Worker outside the ledger", m((p) => p.total! - p.ledger!), "from the request's start to the ledger call, as far as I/O (the body read) moves the clock"),
+    row("outside the Worker's handler", m((p) => p.client! - p.total!), "HTTP in and out of workerd, wrangler dev's middleware, the answer's JSON after the ledger's answer, the client's read"),
+  ];
+}
 
 /** LABHOG_BENCH_WORKER_PROFILE=x.cpuprofile keeps each profile as x-<part>.cpuprofile (Chrome DevTools → Performance → Load profile). */
 async function keepProfile(part: string, profile: unknown): Promise<void> {
@@ -215,6 +258,8 @@ policy: { syncInterval: 15s }
       LOG_LEVEL,
       RADICALE_PASSWORD: radicale.password,
       SCHEDULE_SIGNING_KEY: JSON.stringify(key.privateJwk),
+      // Each booking says where its time went (worker/api/server-timing.ts): the breakdown rows below.
+      SERVER_TIMING: "on",
     };
     const dev = await startWranglerDev(vars, persistDir, LOG_LEVEL === "error" ? "error" : "log");
     devStop = dev.stop;
@@ -263,7 +308,8 @@ policy: { syncInterval: 15s }
     const floor: number[] = [];
     const relayed: number[] = [];
 
-    // Bookings through the Worker.
+    // Bookings through the Worker; each one's Server-Timing, with its latency as "client", lands in `timed`.
+    let timed: Record<string, number> = {};
     const book = async (i: number, resource = "bench1", start = Date.now() + 86_400_000 + i * 3_600_000, duration = "30m", via = base) => {
       const a = performance.now();
       const r = await fetch(`${via}/api/v1/reservations`, {
@@ -274,7 +320,9 @@ policy: { syncInterval: 15s }
       });
       await r.arrayBuffer();
       if (r.status !== 201) throw new Error(`booking ${i}: ${r.status}`);
-      return performance.now() - a;
+      const ms = performance.now() - a;
+      timed = { ...serverTimings(r.headers.get("server-timing")), client: ms };
+      return ms;
     };
     let next = 0;
     for (; next < WARMUP; next++) await book(next);
@@ -283,6 +331,7 @@ policy: { syncInterval: 15s }
     // (the read's JS time moved between 0.32 and 0.64 ms from run to run, and the ratio with it).
     const chunk = Math.ceil(N / ROUNDS);
     const lat: number[] = [];
+    const parts: Array<Record<string, number>> = [];
     let cpuBookMs = 0;
     let cpuReadMs = 0;
     // The minimal Worker's CPU over the same chunks (its own workerd: the bookings' CPU has no part in it), per PUT it made.
@@ -299,18 +348,21 @@ policy: { syncInterval: 15s }
       let bookMs: number[] = [];
       let floorMs: number[] = [];
       let relayMs: number[] = [];
+      let partsOf: Array<Record<string, number>> = [];
       const relayBefore = await workerdCpu(relay.group);
       cpuBookMs += await cpuDuring(group, async () => {
         // A retry (workerd restarted) measures the chunk again, on new slots: each attempt continues where the last one stopped.
         bookMs = [];
         floorMs = [];
         relayMs = [];
+        partsOf = [];
         for (let i = 0; i < n; i++) {
           // Neither floor PUT runs in this workerd (the relay has its own): its CPU, what this measures, has no part in them.
           floorMs.push(await floorPut(floorNext));
           relayMs.push(await relayPut(floorNext++));
           relayPuts++;
           bookMs.push(await book(next++));
+          partsOf.push(timed);
         }
         await new Promise((r) => setTimeout(r, 500)); // background publishes of the last bookings
       });
@@ -318,6 +370,7 @@ policy: { syncInterval: 15s }
       if (relayAfter.size !== relayBefore.size || ![...relayBefore.keys()].every((pid) => relayAfter.has(pid))) throw new Error("the minimal Worker's workerd restarted during a chunk");
       cpuRelayMs += [...relayAfter].reduce((s, [pid, t]) => s + t - relayBefore.get(pid)!, 0);
       lat.push(...bookMs);
+      parts.push(...partsOf);
       floor.push(...floorMs);
       relayed.push(...relayMs);
       wall += bookMs.reduce((a, b) => a + b, 0);
@@ -379,6 +432,7 @@ policy: { syncInterval: 15s }
     say(`booking inside the schedule window (signed, published): JS ${(jsNear.js / nearN).toFixed(2)} ms; top self time (ms per booking):`);
     for (const [fn, ms] of jsNear.top.slice(0, 10)) say(`  ${(ms / nearN).toFixed(3).padStart(7)}  ${fn}`);
     const f50 = pct(floor, 50);
+    const breakdown = bookingBreakdown(parts, floor, relayed);
     const f99 = pct(floor, 99);
     const b50 = pct(lat, 50);
     const b99 = pct(lat, 99);
@@ -390,6 +444,7 @@ policy: { syncInterval: 15s }
       { name: "booking via Worker p99", value: b99, unit: "ms", ratio: b99 / f99 },
       { name: "bare CalDAV PUT by a minimal Worker p50", value: pct(relayed, 50), unit: "ms", ratio: pct(relayed, 50) / f50, note: "the same PUT made by a Worker that only forwards it (bench/relay-worker), in its own wrangler dev: the runtime's own share" },
       { name: "booking via Worker p50 ÷ PUT by a minimal Worker", value: b50 / pct(relayed, 50), unit: "×", note: "labhog's own share of the booking's latency (DO hop, checks, storage, ICS), the runtime's taken out" },
+      ...breakdown,
       ...(viaProxy.length ? [{ name: "booking via wrangler dev's proxy p50", value: pct(viaProxy, 50), unit: "ms", ratio: pct(viaProxy, 50) / f50, note: "the same bookings through the dev-only proxy Worker" }] : []),
       { name: "Worker CPU per booking", value: cpuPer, unit: "ms", ratio: cpuPer / cpuRead, note: `workerd threads' run time / ${N} (Worker + DOs + schedule signing/publish); wall ${(wall / N).toFixed(1)} ms` },
       { name: "Worker CPU per PUT by a minimal Worker", value: cpuRelay, unit: "ms", ratio: cpuRelay / cpuRead, note: `the minimal Worker's workerd threads' run time over the same chunks / its ${relayPuts} PUTs; ratio ÷ a read: what any Worker that writes to a calendar costs here` },

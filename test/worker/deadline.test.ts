@@ -23,10 +23,10 @@ let appUid = "";
 async function mode(m: "pass" | "hang" | "trickle" | "late", ms = 0): Promise<void> {
   expect((await fetch(`${CONTROL}${m}?ms=${ms}`)).status).toBe(204);
 }
-async function lab(syncInterval: string): Promise<void> {
+async function lab(syncInterval: string, vars: Record<string, string> = {}): Promise<void> {
   const path = new URL(collection).pathname;
   const yaml = labYaml({ site: SITE, mqtt: false, syncInterval, resources: "  stalled: { kind: host }", calendars: `  stalled: { backend: caldav, url: "${STALL}", calendar: "${STALL}${path.slice(1)}", username: ${testEnv.TEST_RADICALE_USER}, passwordSecret: RADICALE_PASSWORD }` });
-  await configure({ RADICALE_PASSWORD: testEnv.TEST_RADICALE_PASSWORD, LAB_CONFIG: yaml.replace(/(policy:\n  syncInterval: .*\n)/, `$1  calendarDeadline: ${DEADLINE_S}s\n`) });
+  await configure({ ...vars, RADICALE_PASSWORD: testEnv.TEST_RADICALE_PASSWORD, LAB_CONFIG: yaml.replace(/(policy:\n  syncInterval: .*\n)/, `$1  calendarDeadline: ${DEADLINE_S}s\n`) });
 }
 const syncNow = async () => (E.LEDGER.get(E.LEDGER.idFromName("stalled")) as unknown as { syncNow(r: string): Promise<{ ok: boolean }> }).syncNow("stalled");
 /** Every event UID in the collection, read from Radicale itself (not through the stall). */
@@ -131,5 +131,36 @@ describe("a sync after bookings", () => {
     expect(await count(`${uid}.ics`)).toBe(1);
     const list = await api("GET", "/api/v1/reservations?resource=stalled");
     expect(list.body.reservations.map((r: any) => r.uid)).toContain(uid);
+  }, 30_000);
+});
+
+describe("Server-Timing on a booking (SERVER_TIMING=on)", () => {
+  /** `name;dur=12;desc="…"` entries → name → ms. */
+  const timings = (header: string | null): Record<string, number> =>
+    Object.fromEntries((header ?? "").split(",").map((e) => e.trim().split(";")).filter((p) => p[0]).map((p) => [p[0]!, Number(p.find((x) => x.startsWith("dur="))?.slice(4))]));
+
+  it("puts a calendar that answers 700 ms late under `calendar`, inside the ledger's time, inside the Worker's; off by default", async () => {
+    await lab("1h", { SERVER_TIMING: "on" });
+    await mode("pass");
+    expect(await syncNow()).toMatchObject({ ok: true });
+    await mode("late", 700);
+    let r;
+    try {
+      r = await api("POST", "/api/v1/reservations", { resource: "stalled", start: new Date(Date.now() + 20 * 3_600_000).toISOString(), duration: "1h", purpose: "timed" });
+    } finally {
+      await mode("pass");
+    }
+    expect(r.status).toBe(201);
+    const t = timings(r.headers.get("server-timing"));
+    expect(Object.keys(t).sort()).toEqual(["calendar", "ledger", "ledger-op", "total"]);
+    expect(t.calendar).toBeGreaterThanOrEqual(700);
+    expect(t["ledger-op"]).toBeGreaterThanOrEqual(t.calendar!);
+    expect(t.ledger).toBeGreaterThanOrEqual(t["ledger-op"]!);
+    expect(t.total).toBeGreaterThanOrEqual(t.ledger!);
+
+    await lab("1h");
+    const off = await api("POST", "/api/v1/reservations", { resource: "stalled", start: new Date(Date.now() + 22 * 3_600_000).toISOString(), duration: "1h", purpose: "untimed" });
+    expect(off.status).toBe(201);
+    expect(off.headers.get("server-timing")).toBeNull();
   }, 30_000);
 });

@@ -19,6 +19,7 @@ import { createReservations } from "./booking.ts";
 import { registerNoticeRoutes } from "../notices/routes.ts";
 import { loadStats, StatsQuerySchema, StatsSchema, statsWindow } from "../stats/api.ts";
 import { problem, problemFromError } from "./problem.ts";
+import { LedgerTimings, serverTiming } from "./server-timing.ts";
 import { listReservationsFresh, listResources, listWaitOf, resourceView } from "./views.ts";
 import {
   ChangeReservationSchema,
@@ -76,6 +77,8 @@ export function createApp(): OpenAPIHono<AppEnv> {
     return route;
   };
 
+  // First, so that its total covers the middleware below too.
+  app.on("POST", "/api/v1/reservations", serverTiming());
   // Every /api/v1 answer: the lab config, then who is calling.
   app.use("/api/v1/*", bodyLimit({ maxSize: 64 * 1024, onError: (c) => problem(413, "too-large", "request body larger than 64 KiB") }));
   app.use("/api/v1/*", async (c, next) => {
@@ -173,7 +176,9 @@ export function createApp(): OpenAPIHono<AppEnv> {
       }),
     ),
     async (c) => {
-      const created = await createReservations(c.var.env, c.var.lab, c.var.principal, c.req.valid("json"));
+      const timings = new LedgerTimings();
+      const created = await createReservations(c.var.env, c.var.lab, c.var.principal, c.req.valid("json"), timings);
+      timings.report(c);
       return c.json({ reservation: created.reservations[0]!, ...created }, 201);
     },
   );

@@ -12,6 +12,7 @@ import { brokerOf, forApi, ledgerOf, unwrap } from "../ledger/client.ts";
 import type { BookRequest, ConflictInfo, Repeat, SeriesBooked } from "../ledger/protocol.ts";
 import { log } from "../log.ts";
 import { durationMs } from "./schemas.ts";
+import type { LedgerTimings } from "./server-timing.ts";
 
 export interface CreateInput {
   resource?: string;
@@ -50,6 +51,8 @@ async function agentStates(env: Env): Promise<Record<string, AgentState>> {
     return {};
   }
 }
+
+const measured = <R>(timings: LedgerTimings | undefined, call: Promise<R>): Promise<R> => (timings ? timings.measure(call) : call);
 
 /** Which resources a create may use; "any free one" skips resources whose agent is offline. */
 async function targetsOf(env: Env, lab: LabConfig, p: Principal, input: CreateInput, holder: string): Promise<Target> {
@@ -91,12 +94,12 @@ function conflictDetail(e: unknown): { conflicts: ConflictInfo[]; nextFree: { st
 }
 
 /** One attempt over the targets: the first free one, or all of them (two-phase) for "all". */
-async function attempt(env: Env, target: Target, req: BookRequest): Promise<Reservation[]> {
+async function attempt(env: Env, target: Target, req: BookRequest, timings?: LedgerTimings): Promise<Reservation[]> {
   if (target.kind !== "all") {
     const errors: unknown[] = [];
     for (const r of target.resources) {
       try {
-        return [await unwrap<Reservation>(ledgerOf(env, r).book(r, req))];
+        return [await unwrap<Reservation>(measured(timings, ledgerOf(env, r).book(r, req)))];
       } catch (e) {
         if (!(e instanceof LabhogError) || e.status !== 409 || target.kind === "one") throw e;
         errors.push(e);
@@ -109,14 +112,14 @@ async function attempt(env: Env, target: Target, req: BookRequest): Promise<Rese
   // Atomic: hold every slot first (others see them taken), then commit; any failure undoes the lot.
   const held: Array<{ resource: string; hold: string }> = [];
   try {
-    for (const r of target.resources) held.push({ resource: r, hold: await unwrap<string>(ledgerOf(env, r).hold(r, req)) });
+    for (const r of target.resources) held.push({ resource: r, hold: await unwrap<string>(measured(timings, ledgerOf(env, r).hold(r, req))) });
   } catch (e) {
     await Promise.allSettled(held.map((h) => ledgerOf(env, h.resource).releaseHold(h.resource, h.hold)));
     throw e;
   }
   const done: Reservation[] = [];
   try {
-    for (const h of held) done.push(await unwrap<Reservation>(ledgerOf(env, h.resource).commitHold(h.resource, h.hold)));
+    for (const h of held) done.push(await unwrap<Reservation>(measured(timings, ledgerOf(env, h.resource).commitHold(h.resource, h.hold))));
     return done;
   } catch (e) {
     const committed = new Set(done.map((d) => d.resource));
@@ -129,7 +132,7 @@ async function attempt(env: Env, target: Target, req: BookRequest): Promise<Rese
 }
 
 /** Creates reservations (one, any free one, or all at once), waiting up to `wait` seconds for the slot. */
-export async function createReservations(env: Env, lab: LabConfig, p: Principal, input: CreateInput): Promise<Created> {
+export async function createReservations(env: Env, lab: LabConfig, p: Principal, input: CreateInput, timings?: LedgerTimings): Promise<Created> {
   if (p.kind !== "user") throw new ForbiddenError(`${p.kind} ${p.id} may not book`);
   const holder = input.holder ?? p.id;
   if (!isUser(lab, holder)) throw new ValidationError(`unknown user ${holder}`, { path: "holder" });
@@ -141,7 +144,7 @@ export async function createReservations(env: Env, lab: LabConfig, p: Principal,
   if (input.end) lengthMs = Date.parse(input.end) - Date.parse(input.start ?? new Date(began).toISOString());
   else lengthMs = durationMs(input.duration ?? durationSeconds(lab.policy.defaultDuration));
   if (!(lengthMs > 0)) throw new ValidationError("end must be after start", { path: input.end ? "end" : "duration" });
-  if (input.repeat) return createSeries(env, target, holder, input, input.repeat, lengthMs);
+  if (input.repeat) return createSeries(env, target, holder, input, input.repeat, lengthMs, timings);
   for (;;) {
     const now = Date.now();
     const start = startGiven ? input.start! : new Date(Math.floor(now / 1000) * 1000).toISOString();
@@ -160,7 +163,7 @@ export async function createReservations(env: Env, lab: LabConfig, p: Principal,
       ...(input.lease ? { leaseTtl: input.lease.ttl } : {}),
     };
     try {
-      const rs = await attempt(env, target, req);
+      const rs = await attempt(env, target, req, timings);
       return { reservations: rs.map(forApi), grantedAt: new Date().toISOString(), waited: Math.round((Date.now() - began) / 100) / 10 };
     } catch (e) {
       const d = conflictDetail(e);
@@ -178,7 +181,7 @@ export async function createReservations(env: Env, lab: LabConfig, p: Principal,
 }
 
 /** A recurring booking on one resource: no waiting, each occurrence checked by the ledger (series-writes.ts). */
-async function createSeries(env: Env, target: Target, holder: string, input: CreateInput, repeat: Repeat, lengthMs: number): Promise<Created> {
+async function createSeries(env: Env, target: Target, holder: string, input: CreateInput, repeat: Repeat, lengthMs: number, timings?: LedgerTimings): Promise<Created> {
   const resource = target.resources[0]!;
   if (target.kind !== "one" || !input.start) throw new ValidationError("a recurring booking names one resource and a start", { path: "repeat" });
   const req = {
@@ -194,7 +197,7 @@ async function createSeries(env: Env, target: Target, holder: string, input: Cre
     skipConflicts: input.skipConflicts ?? false,
   };
   try {
-    const booked = await unwrap<SeriesBooked>(ledgerOf(env, resource).bookSeries(resource, req));
+    const booked = await unwrap<SeriesBooked>(measured(timings, ledgerOf(env, resource).bookSeries(resource, req)));
     return { reservations: booked.reservations.map(forApi), grantedAt: new Date().toISOString(), waited: 0, skipped: booked.skipped };
   } catch (e) {
     const d = conflictDetail(e);

@@ -20,7 +20,7 @@ import { expiredLeases, Waiters } from "./leases.ts";
 import { flushMirror, mirror, mirrorDue, mirrorIntervalMs } from "./mirror-glue.ts";
 import { history } from "./history.ts";
 import type { Seen } from "./precedence.ts";
-import type { BookRequest, LeaseInfo, ReservationChange, ReservationList, ResourceSnapshot, Result, SeriesBooked, SeriesRequest } from "./protocol.ts";
+import type { BookRequest, LedgerTiming, LeaseInfo, ReservationChange, ReservationList, ResourceSnapshot, Result, SeriesBooked, SeriesRequest } from "./protocol.ts";
 import { Publisher } from "./publishing.ts";
 import { CONFLICT_HORIZON_MS, HOLD_MS, loadMeta, MAX_WAIT_MS, type Lease, type LedgerState, type Meta } from "./state.ts";
 import { sync, syncIfStale } from "./sync.ts";
@@ -203,27 +203,48 @@ export class Ledger extends DurableObject<Env> {
   /** When a calendar call last ran out of its deadline (ms). */
   #stalledAt = 0;
 
+  /** The timing of the write running in the queue: its calendar calls add to it. */
+  #timing: LedgerTiming | undefined;
+
   async #callCalendar<T>(what: string, fn: (cal: CalendarBackend, signal: AbortSignal) => Promise<T>): Promise<T> {
     const deadlineMs = this.#deadlineMs();
     if (this.#stalledAt > this.#runningSince) throw new CalendarDeadlineError(what, deadlineMs);
+    const timing = this.#timing;
+    const began = Date.now();
     try {
       return await withDeadline(deadlineMs, what, async (signal) => fn(await this.#calendar(), signal));
     } catch (e) {
       if (e instanceof CalendarDeadlineError) this.#stalledAt = Date.now();
       throw e;
+    } finally {
+      if (timing) timing.calendarMs += Date.now() - began;
     }
   }
 
   /** Runs a write (serial) or a plain call; writes on a ledger that never synced sync first, like reads. */
   async #run<T>(resource: string, fn: () => Promise<T>, serial = true, syncFirst = serial): Promise<Result<T>> {
+    const began = Date.now();
+    const timing: LedgerTiming = { ms: 0, calendarMs: 0 };
+    // Only a write in the queue owns the calendar calls made meanwhile; a plain call's would be anyone's.
+    const own = async () => {
+      this.#timing = timing;
+      try {
+        return await fn();
+      } finally {
+        this.#timing = undefined;
+      }
+    };
+    let result: Result<T>;
     try {
       await this.#bind(resource);
       if (syncFirst) await this.#ensureSynced();
       await this.#webhooks.prime(this.#core);
-      return ok(await (serial ? this.#serial(fn) : fn()));
+      result = ok(await (serial ? this.#serial(own) : fn()));
     } catch (e) {
-      return this.#failed(e);
+      result = this.#failed(e);
     }
+    timing.ms = Date.now() - began;
+    return { ...result, timing };
   }
 
   #failed(e: unknown): Result<never> {

@@ -2,7 +2,18 @@ import type { Reservation } from "../../calendar/model.ts";
 import type { WireError } from "../api/problem.ts";
 
 /** What crosses Durable Object RPC: plain data only (errors lose their class over RPC). */
-export type Result<T> = { ok: true; value: T } | { ok: false; error: WireError };
+export type Result<T> = ({ ok: true; value: T } | { ok: false; error: WireError }) & { timing?: LedgerTiming };
+
+/**
+ * Where a write's time went inside the ledger, for the API's Server-Timing
+ * header (worker/api/server-timing.ts): the whole operation, queue wait
+ * included, and the calendar calls made while it held the ledger's queue.
+ * Whole milliseconds: workerd's clock only moves across I/O.
+ */
+export interface LedgerTiming {
+  ms: number;
+  calendarMs: number;
+}
 
 /** A booking as the ledger takes it: the reservation's own fields, the holder by user id. `leaseTtl`: a CI lease ends by itself this many seconds after the last keep-alive. */
 export type BookRequest = Pick<Reservation, "start" | "end" | "exclusive" | "purpose" | "image" | "mode" | "leaseTtl"> & {
