@@ -4,22 +4,16 @@
  * prints one table. Each part measures its own floor in the same run, so the
  * ratios compare like with like on whatever machine this is.
  */
-import { readdir } from "node:fs/promises";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { dirname, join } from "node:path";
+import { benchParts } from "./parts.ts";
 import type { BenchRow } from "./types.ts";
 
 const here = dirname(fileURLToPath(import.meta.url));
-const wanted = process.argv.slice(2);
-/** Modules the parts share, not parts themselves. */
-const HELPERS = ["run.ts", "types.ts", "wrangler-dev.ts"];
-/** Parts that run only when named (`npm run bench scale`): minutes long, every core busy. */
-const OPT_IN = ["scale"];
-const parts = (await readdir(here))
-  .filter((f) => f.endsWith(".ts") && !HELPERS.includes(f))
-  .map((f) => f.slice(0, -3))
-  .filter((n) => (wanted.length === 0 ? !OPT_IN.includes(n) : wanted.includes(n)))
-  .sort();
+const parts = await benchParts(here, process.argv.slice(2)).catch((e: Error) => {
+  console.error(`bench: ${e.message}`);
+  process.exit(2);
+});
 
 const rows: Array<BenchRow & { part: string }> = [];
 let failed = 0;
