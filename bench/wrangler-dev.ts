@@ -40,7 +40,7 @@ export async function startWranglerDev(vars: Record<string, string>, persistDir:
   const args = ["dev", "--port", String(port), "--inspector-port", String(inspectorPort), "--ip", "127.0.0.1", "--persist-to", persistDir, "--log-level", logLevel];
   for (const [k, v] of Object.entries(vars)) args.push("--var", `${k}:${v}`);
   const wrangler = join(process.cwd(), "node_modules", "wrangler", "bin", "wrangler.js");
-  const dev: ChildProcess = spawn(process.execPath, [wrangler, ...args], { cwd: project, stdio: ["ignore", "pipe", "pipe"], detached: true, env: { ...process.env, WRANGLER_SEND_METRICS: "false" } });
+  const dev: ChildProcess = spawn(process.execPath, [wrangler, ...args], { cwd: project, stdio: ["ignore", "pipe", "pipe"], detached: true, env: { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" } });
   let out = "";
   dev.stdout!.on("data", (d) => (out += d));
   dev.stderr!.on("data", (d) => (out += d));
