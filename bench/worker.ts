@@ -90,7 +90,7 @@ const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
  * in the hop back, the Worker's JSON after the ledger's answer outside the
  * handler. Whole milliseconds each: only their means say anything.
  */
-function bookingBreakdown(parts: Array<Record<string, number>>, floor: number[], relayed: number[]): BenchRow[] {
+function bookingBreakdown(parts: Array<Record<string, number>>, floor: number[], relayed: number[], outsideRelay: number[]): BenchRow[] {
   const need = ["total", "ledger", "ledger-op", "calendar"];
   const complete = parts.filter((p) => need.every((k) => Number.isFinite(p[k])));
   if (complete.length < parts.length) throw new Error(`${parts.length - complete.length} of ${parts.length} bookings came without a full Server-Timing header`);
@@ -103,6 +103,7 @@ function bookingBreakdown(parts: Array<Record<string, number>>, floor: number[],
     row("ledger hop and output gate", m((p) => p.ledger! - p["ledger-op"]!), "RPC into the Durable Object and back, the ledger's work after the calendar's answer (the event's parse, cache, grant) and the wait until those writes are durable"),
     row("Worker outside the ledger", m((p) => p.total! - p.ledger!), "from the request's start to the ledger call, as far as I/O (the body read) moves the clock"),
     row("outside the Worker's handler", m((p) => p.client! - p.total!), "HTTP in and out of workerd, wrangler dev's middleware, the answer's JSON after the ledger's answer, the client's read"),
+    row("outside the minimal Worker's handler", mean(outsideRelay), `the same for bench/relay-worker's PUTs (its own Server-Timing total), n=${outsideRelay.length}: what any Worker pays there`),
   ];
 }
 
@@ -291,6 +292,8 @@ policy: { syncInterval: 15s }
       return performance.now() - a;
     };
     // The same PUT made by a minimal Worker (bench/relay-worker): what the runtime alone adds to a CalDAV write.
+    /** The last relayed PUT's time outside the minimal Worker's handler: its latency less its Server-Timing total. */
+    let relayOutside = NaN;
     const relayPut = async (i: number): Promise<number> => {
       const uid = `relay-${i}`;
       const ics = eventIcs(uid, i);
@@ -298,7 +301,9 @@ policy: { syncInterval: 15s }
       const r = await fetch(`${relayBase}/put?to=${encodeURIComponent(`${relayCal}${uid}.ics`)}`, { method: "POST", headers: { "x-authorization": auth }, body: ics });
       await r.arrayBuffer();
       if (r.status !== 201) throw new Error(`relay PUT ${r.status}`);
-      return performance.now() - a;
+      const ms = performance.now() - a;
+      relayOutside = ms - (serverTimings(r.headers.get("server-timing")).total ?? NaN);
+      return ms;
     };
     let floorNext = 0;
     for (; floorNext < WARMUP; floorNext++) {
@@ -332,6 +337,7 @@ policy: { syncInterval: 15s }
     const chunk = Math.ceil(N / ROUNDS);
     const lat: number[] = [];
     const parts: Array<Record<string, number>> = [];
+    const outsideRelay: number[] = [];
     let cpuBookMs = 0;
     let cpuReadMs = 0;
     // The minimal Worker's CPU over the same chunks (its own workerd: the bookings' CPU has no part in it), per PUT it made.
@@ -361,6 +367,7 @@ policy: { syncInterval: 15s }
           floorMs.push(await floorPut(floorNext));
           relayMs.push(await relayPut(floorNext++));
           relayPuts++;
+          outsideRelay.push(relayOutside);
           bookMs.push(await book(next++));
           partsOf.push(timed);
         }
@@ -432,7 +439,7 @@ policy: { syncInterval: 15s }
     say(`booking inside the schedule window (signed, published): JS ${(jsNear.js / nearN).toFixed(2)} ms; top self time (ms per booking):`);
     for (const [fn, ms] of jsNear.top.slice(0, 10)) say(`  ${(ms / nearN).toFixed(3).padStart(7)}  ${fn}`);
     const f50 = pct(floor, 50);
-    const breakdown = bookingBreakdown(parts, floor, relayed);
+    const breakdown = bookingBreakdown(parts, floor, relayed, outsideRelay);
     const f99 = pct(floor, 99);
     const b50 = pct(lat, 50);
     const b99 = pct(lat, 99);

@@ -11,12 +11,14 @@ export default {
     if (url.pathname === "/openapi.json") return Response.json({ openapi: "relay" });
     const to = url.searchParams.get("to");
     if (url.pathname !== "/put" || req.method !== "POST" || !to) return new Response("POST /put?to=<url>", { status: 400 });
+    // Its own Server-Timing, as labhog's bookings carry one (worker/api/server-timing.ts): what lies outside the handler compares.
+    const began = Date.now();
     const r = await fetch(to, {
       method: "PUT",
       headers: { authorization: req.headers.get("x-authorization") ?? "", "content-type": "text/calendar", "if-none-match": "*" },
       body: await req.text(),
     });
     await r.arrayBuffer();
-    return new Response(null, { status: r.status });
+    return new Response(null, { status: r.status, headers: { "server-timing": `total;dur=${Date.now() - began}` } });
   },
 };
