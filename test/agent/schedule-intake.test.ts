@@ -91,9 +91,12 @@ describe("schedule intake", () => {
   it("accepts a valid schedule: state, motd, summary, notifications, events on MQTT", async () => {
     const ev = await listen(broker.url, "labhog/lab/agents/host1/events");
     const accepted = nextEvent((e) => e.action === "schedule-accepted");
+    // Watched from before the publish too: enforcing can follow acceptance within the 10 ms the watch
+    // of `accepted` takes to notice it, and a watch started after that would never see it (it flaked so).
+    const enforced = nextEvent((e) => e.action === "enforced" && e.reservation === "res-bob");
     await pub.publishAsync(topic, await sign(valid, key), { qos: 1, retain: true });
     expect((await accepted).message).toContain("seq 10");
-    await nextEvent((e) => e.action === "enforced" && e.reservation === "res-bob");
+    await enforced;
     expect((await state()).resources.host1.lastSeq).toBe(10);
     expect((await state()).resources.host1.active).toBe("res-bob");
     expect(await motd()).toMatch(/bob.*<- now/);
