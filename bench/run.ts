@@ -6,6 +6,7 @@
  */
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { dirname, join } from "node:path";
+import { removeTempDirs } from "../test/services/process.ts";
 import { benchParts } from "./parts.ts";
 import type { BenchRow } from "./types.ts";
 
@@ -32,6 +33,9 @@ for (const part of parts) {
   }
   process.stderr.write(`bench: ${part} done in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
 }
+// The parts' folders (test/services/process.ts tempDir), once every part has stopped what ran in them.
+const kept = await removeTempDirs();
+if (kept.length) process.stderr.write(`bench: temporary folders kept: ${kept.join("; ")}\n`);
 
 const fmt = (v: number) => (Number.isNaN(v) ? "-" : Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 1 ? v.toFixed(2) : v.toPrecision(3));
 const table = rows.map((r) => [r.part, r.name, fmt(r.value), r.unit, r.ratio === undefined ? "" : `${fmt(r.ratio)}×`, r.note ?? ""]);

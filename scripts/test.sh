@@ -51,6 +51,10 @@ host_state() {
   done
 }
 host_before=$(host_state)
+# Nor in the temporary folder: tests remove what they make there (test/temp-dirs.setup.ts); a labhog-* folder
+# that was not there before the runs is one a test left behind.
+tmp_state() { ls -d "${TMPDIR:-/tmp}"/labhog-* 2>/dev/null | sort || true; }
+tmp_before=$(tmp_state)
 # Both runs always run, so one failing run still reports the other; the closing line decides.
 node_rc=0
 workers_rc=0
@@ -61,6 +65,12 @@ host_rc=0
 if [ "$host_before" != "$host_after" ]; then
   echo "tests changed the machine itself (before → after):" >&2
   diff <(echo "$host_before") <(echo "$host_after") >&2 || true
+  host_rc=1
+fi
+tmp_left=$(comm -13 <(echo "$tmp_before") <(tmp_state))
+if [ -n "$tmp_left" ]; then
+  echo "tests left temporary folders behind:" >&2
+  echo "$tmp_left" >&2
   host_rc=1
 fi
 # One closing line for both runs (Node and workerd). A run that wrote no report (it crashed) fails the whole.
@@ -77,6 +87,6 @@ if (missing.length) console.error(`no test report: ${missing.join(", ")}`);
 const rc = Number(process.env.NODE_RC) || Number(process.env.WORKERS_RC);
 if (!f && rc) console.error(`a test run exited ${rc} without a failed test (a failed file or setup): see above`);
 const host = Number(process.env.HOST_RC);
-if (host) console.error("the tests changed the machine itself: see above");
+if (host) console.error("the tests changed the machine itself or left temporary folders behind: see above");
 process.exit(f || missing.length || rc || host ? 1 : 0);
 '

@@ -7,6 +7,10 @@ export default defineConfig({
     environment: "node",
     // The tests run the built agent and CLI: build them when stale.
     globalSetup: ["test/build-agent.setup.ts"],
+    // What tempDir (test/services/process.ts) made is removed after each file.
+    setupFiles: ["test/temp-dirs.setup.ts"],
+    // After hooks last-registered first (the default, relied on by that setup file).
+    sequence: { hooks: "stack" },
     testTimeout: 60_000,
     hookTimeout: 60_000,
     // Service-heavy suites (sshd in namespaces, real servers) share two cores.

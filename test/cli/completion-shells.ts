@@ -1,8 +1,9 @@
 import { execFile } from "node:child_process";
-import { chmod, mkdtemp, writeFile } from "node:fs/promises";
+import { chmod, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { tempDir } from "../services/process.ts";
 import { BIN } from "./cli-lab.ts";
 
 const run = promisify(execFile);
@@ -10,7 +11,7 @@ const here = import.meta.dirname;
 
 /** A folder with a `labhog` on it that runs this checkout's binary, as an installed one would be on PATH. */
 export async function labhogOnPath(): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), "labhog-path-"));
+  const dir = await tempDir("path");
   const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
   await writeFile(join(dir, "labhog"), `#!/bin/sh\nexec ${q(process.execPath)} ${q(BIN)} "$@"\n`);
   await chmod(join(dir, "labhog"), 0o755);

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createServer, connect } from "node:net";
 import { existsSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readFile, realpath, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -33,9 +33,38 @@ export async function waitForPort(port: number, timeoutMs = 15_000, host = "127.
   }
 }
 
+/** What tempDir made in this test file; test/temp-dirs.setup.ts removes them after the file's last test. */
+const made = new Set<string>();
+
 export async function tempDir(prefix: string): Promise<string> {
-  return mkdtemp(join(tmpdir(), `labhog-${prefix}-`));
+  const dir = await mkdtemp(join(tmpdir(), `labhog-${prefix}-`));
+  made.add(dir);
+  return dir;
 }
+
+/**
+ * Removes what tempDir made, except a folder that something is still mounted
+ * in (in this mount namespace): removing it would delete through the mount,
+ * into whatever was mounted there. Such a folder, and one that cannot be
+ * removed, is kept and named with the reason.
+ */
+export async function removeTempDirs(): Promise<string[]> {
+  const mountPoints = (await readFile("/proc/self/mountinfo", "utf8").catch(() => "")).split("\n").map((l) => unescapeMountPath(l.split(" ")[4] ?? ""));
+  const kept: string[] = [];
+  for (const dir of made) {
+    made.delete(dir);
+    const real = await realpath(dir).catch(() => dir);
+    if (mountPoints.some((m) => m === real || m.startsWith(real + "/"))) {
+      kept.push(`${dir} (something is mounted in it)`);
+      continue;
+    }
+    await rm(real, { recursive: true, force: true, maxRetries: 3 }).catch((e: Error) => kept.push(`${dir} (${e.message})`));
+  }
+  return kept;
+}
+
+/** mountinfo escapes space, tab, newline and backslash as octal (\040 …). */
+const unescapeMountPath = (p: string): string => p.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
 
 /** A service process started by a test; `stop()` kills it and removes its directory. */
 export interface Service {
