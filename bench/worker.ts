@@ -50,6 +50,7 @@ import { parse as parseYaml } from "yaml";
 import type { BenchRow } from "./types.ts";
 import { startRelayWorker } from "./relay-worker/start.ts";
 import { startWranglerDev } from "./wrangler-dev.ts";
+import { serverTimings } from "../worker/api/server-timing.ts";
 import { combine, connectProfiler, summarize, type ProfileSummary } from "./v8-profile.ts";
 import { generateSigningKey } from "../calendar/schedule/schedule.ts";
 import { startRadicale } from "../test/services/radicale.ts";
@@ -67,17 +68,6 @@ const pct = (xs: number[], p: number) => {
 };
 
 const CLK_TCK = 100; // Linux USER_HZ
-
-/** A Server-Timing header (`name;dur=12;desc="…", …`) as name → ms. */
-function serverTimings(header: string | null): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const entry of (header ?? "").split(",")) {
-    const [name, ...params] = entry.trim().split(";");
-    const dur = params.find((p) => p.trim().startsWith("dur="));
-    if (name && dur) out[name] = Number(dur.trim().slice(4));
-  }
-  return out;
-}
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
@@ -168,11 +158,17 @@ export async function cpuDuring(group: number, work: () => Promise<void>): Promi
     if (a.size === 0) throw new Error("no workerd process found in wrangler dev's process group");
     await work();
     const b = await workerdCpu(group);
-    const same = a.size === b.size && [...a.keys()].every((pid) => b.has(pid));
-    if (same) return [...b].reduce((s, [pid, t]) => s + t - a.get(pid)!, 0);
+    const spent = cpuBetween(a, b);
+    if (spent !== undefined) return spent;
     if (attempt >= 3) throw new Error("workerd restarted during each of 3 measurements (wrangler dev rebuilt: files under worker/ keep changing)");
     say(`workerd restarted during the measurement (pids ${[...a.keys()]} → ${[...b.keys()]}); measuring again`);
   }
+}
+
+/** CPU ms between two readings of workerdCpu; undefined when the set of processes changed between them (a restart). */
+function cpuBetween(a: Map<number, number>, b: Map<number, number>): number | undefined {
+  if (a.size !== b.size || ![...a.keys()].every((pid) => b.has(pid))) return undefined;
+  return [...b].reduce((s, [pid, t]) => s + t - a.get(pid)!, 0);
 }
 
 /** workerd processes below `root` (bench/stats.ts; this bench uses cpuDuring, which also notices a restart). */
@@ -373,9 +369,9 @@ policy: { syncInterval: 15s }
         }
         await new Promise((r) => setTimeout(r, 500)); // background publishes of the last bookings
       });
-      const relayAfter = await workerdCpu(relay.group);
-      if (relayAfter.size !== relayBefore.size || ![...relayBefore.keys()].every((pid) => relayAfter.has(pid))) throw new Error("the minimal Worker's workerd restarted during a chunk");
-      cpuRelayMs += [...relayAfter].reduce((s, [pid, t]) => s + t - relayBefore.get(pid)!, 0);
+      const relaySpent = cpuBetween(relayBefore, await workerdCpu(relay.group));
+      if (relaySpent === undefined) throw new Error("the minimal Worker's workerd restarted during a chunk");
+      cpuRelayMs += relaySpent;
       lat.push(...bookMs);
       parts.push(...partsOf);
       floor.push(...floorMs);

@@ -2,6 +2,7 @@ import { env } from "cloudflare:test";
 import { beforeAll, describe, expect, inject, it } from "vitest";
 import { api, configure, labYaml, testEnv } from "./helpers.ts";
 import { appIcs, davServers } from "./dav.ts";
+import { serverTimings } from "../../worker/api/server-timing.ts";
 
 /**
  * A calendar server that accepts and never answers, or trickles bytes, or
@@ -135,10 +136,6 @@ describe("a sync after bookings", () => {
 });
 
 describe("Server-Timing on a booking (SERVER_TIMING=on)", () => {
-  /** `name;dur=12;desc="…"` entries → name → ms. */
-  const timings = (header: string | null): Record<string, number> =>
-    Object.fromEntries((header ?? "").split(",").map((e) => e.trim().split(";")).filter((p) => p[0]).map((p) => [p[0]!, Number(p.find((x) => x.startsWith("dur="))?.slice(4))]));
-
   it("puts a calendar that answers 700 ms late under `calendar`, inside the ledger's time, inside the Worker's; off by default", async () => {
     await lab("1h", { SERVER_TIMING: "on" });
     await mode("pass");
@@ -151,7 +148,7 @@ describe("Server-Timing on a booking (SERVER_TIMING=on)", () => {
       await mode("pass");
     }
     expect(r.status).toBe(201);
-    const t = timings(r.headers.get("server-timing"));
+    const t = serverTimings(r.headers.get("server-timing"));
     expect(Object.keys(t).sort()).toEqual(["calendar", "ledger", "ledger-op", "total"]);
     expect(t.calendar).toBeGreaterThanOrEqual(700);
     expect(t["ledger-op"]).toBeGreaterThanOrEqual(t.calendar!);

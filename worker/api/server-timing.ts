@@ -49,3 +49,14 @@ export class LedgerTimings {
     setMetric(c, "calendar", this.#calendarMs, "calendar calls");
   }
 }
+
+/** A Server-Timing header (`name;dur=12;desc="…", …`) as name → ms, for its readers (bench worker, the tests). */
+export function serverTimings(header: string | null): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const entry of (header ?? "").split(",")) {
+    const [name, ...params] = entry.trim().split(";");
+    const dur = params.find((p) => p.trim().startsWith("dur="));
+    if (name && dur) out[name] = Number(dur.trim().slice(4));
+  }
+  return out;
+}
