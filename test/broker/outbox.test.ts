@@ -35,7 +35,7 @@ async function retainedOf(topics: string[]): Promise<Map<string, string>> {
   const got = new Map<string, string>();
   c.on("message", (t, p) => got.set(t, p.toString()));
   await c.subscribeAsync(topics, { qos: 1 });
-  for (let i = 0; i < 100 && got.size < topics.length; i++) await new Promise((r) => setTimeout(r, 20));
+  for (const end = Date.now() + 10_000; got.size < topics.length && Date.now() < end; ) await new Promise((r) => setTimeout(r, 20));
   await c.endAsync();
   return got;
 }

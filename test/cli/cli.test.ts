@@ -159,7 +159,9 @@ describe("labhog CLI against the real Worker", () => {
     expect(b.code, b.stderr).toBe(0);
     const granted = json(b);
     expect(granted.reservation).toMatchObject({ resource: "host3", holder: { id: "bob" } });
-    expect(granted.waited).toBeGreaterThanOrEqual(2);
+    // Granted although host3 was held when it asked: it waited. The Worker counts from the request's arrival, which
+    // a loaded machine can delay by the CLI's start-up, so only part of the 4 s is certain.
+    expect(granted.waited).toBeGreaterThanOrEqual(1);
     await lab.labhog(["release", granted.reservation.id], { who: "bob" });
   }, 120_000);
 

@@ -50,7 +50,8 @@ function rig() {
     d.message(t.in, Buffer.from(jws));
     const req = `req${String(++seq).slice(-10)}`;
     d.message(t.in, Buffer.from(await signConsoleInput({ v: 1, resource: "board1", seq, reservation: m.reservation, session: m.session, type: "log", req }, { kid: key.kid, jwk: key.privateJwk })));
-    for (let i = 0; i < 200 && !published.some((p) => p.topic === t.log(req)); i++) await new Promise((r) => setTimeout(r, 5));
+    for (const end = Date.now() + 10_000; !published.some((p) => p.topic === t.log(req)); await new Promise((r) => setTimeout(r, 5)))
+      if (Date.now() > end) throw new Error(`the driver did not answer the log request behind a ${m.type} within 10 s`);
   };
   const data = (s: string) => toBase64(new TextEncoder().encode(s));
   return { d, ctx, written, published, send, data, seqNow: () => seq };

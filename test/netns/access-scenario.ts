@@ -78,8 +78,13 @@ try {
     await unplugBoard(4, "ttyACM0");
     await plugBoard(7, "ttyACM1");
     for (const f of listeners) f();
-    await sleep(300);
-    result.phases.driverReenumerated = { acls: await acls(), listeners: listeners.size };
+    // The resync runs getfacl/setfacl per node, one after another: on a loaded machine that is more than a moment.
+    let reenumerated: Record<string, string[]> = {};
+    for (const until = Date.now() + 10_000; Date.now() < until; await sleep(100)) {
+      reenumerated = await acls();
+      if (reenumerated["bus/usb/001/007"]?.includes("user:bob:rw-") && reenumerated["ttyACM1"]?.includes("user:bob:rw-")) break;
+    }
+    result.phases.driverReenumerated = { acls: reenumerated, listeners: listeners.size };
     // A holder without a unix login on this host: nobody gets the devices, and it is a failure, not a silent success.
     let noLogin: string | undefined;
     await d.apply(entry({ id: "r2", start: new Date(), end: new Date(Date.now() + 60_000), holder: { id: "zoe", unix: [] } }), ctx).catch((e: Error) => (noLogin = e.message));

@@ -173,7 +173,8 @@ async function underTheRealAgent(usb: Record<string, unknown>): Promise<Record<s
     await events.waitFor((b) => b.action === "started" && Date.parse(b.time) >= t, 30_000);
     // Its saved schedule still says bob; the retained one (seq 2, empty) then ends the booking.
     const accepted = await events.waitFor((b) => b.action === "schedule-accepted" && Date.parse(b.time) >= t && /^seq 2,/.test(b.message), 30_000);
-    await enforced(() => true, Date.parse(accepted.time));
+    // "free": the saved hold is enforced again at start-up, possibly within the same millisecond as the acceptance.
+    await enforced((b) => b.message === "free", Date.parse(accepted.time));
     out.restarted = { table: await table(), bound: await bound(), bob: await probeOnHost(UID.bob) };
     out.failed = events.messages.map((m) => m.body).filter((b: any) => b.ok === false).map((b: any) => `${b.driver}/${b.action}: ${b.message}`);
     return out;

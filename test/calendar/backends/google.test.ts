@@ -216,13 +216,13 @@ describe("google backend: service-account auth", () => {
 
   it("fetches a new token shortly before the old one expires", async () => {
     const { backend } = fresh();
-    standin.auth.tokenLifetimeSeconds = 2; // refresh margin is then 1 s
+    standin.auth.tokenLifetimeSeconds = 8; // the refresh margin is then half of it: a new token after 4 s
     try {
       const before = standin.auth.tokenRequests;
       await backend.sync(null);
       await backend.sync(null);
       expect(standin.auth.tokenRequests - before).toBe(1);
-      await new Promise((r) => setTimeout(r, 1100));
+      await new Promise((r) => setTimeout(r, 4100));
       await backend.sync(null);
       expect(standin.auth.tokenRequests - before).toBe(2);
     } finally {

@@ -91,7 +91,8 @@ describe("end to end: booking → the agent hogs the host", () => {
     await lab.until("alice back after the lease", async () => shell(await lab.login("alice")), 20_000);
     const freeMs = Date.now() - killedAt;
     console.log(JSON.stringify({ flow: 3, ttlS: ttl, killToEndedMs: endedMs, killToHostFreeMs: freeMs }));
-    // The last keep-alive was up to ttl/3 before the kill: the end comes at most ttl after it (+ the ledger's alarm slack).
-    expect(endedMs).toBeLessThan(ttl * 1000 + 5_000);
+    // The last keep-alive came before the kill, so the lease runs out at most ttl after it; the slack is the ledger's
+    // alarm and the API polls on a loaded machine (10.5 s is usual here). Without the lease it would end with `sleep 30`.
+    expect(endedMs).toBeLessThan(ttl * 1000 + 8_000);
   }, 120_000);
 });
