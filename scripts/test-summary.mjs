@@ -18,7 +18,7 @@ for (const report of process.argv.slice(2)) {
   skipped += r.numPendingTests + (r.numTodoTests ?? 0);
   for (const file of r.testResults ?? []) {
     const name = relative(process.cwd(), file.name);
-    const failedTests = file.assertionResults.filter((a) => a.status === "failed");
+    const failedTests = (file.assertionResults ?? []).filter((a) => a.status === "failed");
     for (const a of failedTests) failed.push(`${name} > ${a.fullName}: ${firstLine(a.failureMessages?.[0])}`);
     // A file can fail with no failed test: an error while loading it, or in a hook.
     if (file.status === "failed" && failedTests.length === 0) failed.push(`${name}: ${firstLine(file.message)}`);
