@@ -19,8 +19,8 @@ async function run(reportsIn: (dir: string) => Record<string, unknown>, env: Rec
     .catch((e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }));
 }
 
-const report = (dir: string, files: { name: string; status: string; message?: string; tests: { fullName: string; status: string; failureMessages?: string[] }[] }[]) => {
-  const all = files.flatMap((f) => f.tests);
+const report = (dir: string, files: { name: string; status: string; message?: string; tests?: { fullName: string; status: string; failureMessages?: string[] }[] }[]) => {
+  const all = files.flatMap((f) => f.tests ?? []);
   return {
     numPassedTests: all.filter((t) => t.status === "passed").length,
     numFailedTests: all.filter((t) => t.status === "failed").length,
@@ -54,9 +54,15 @@ describe("npm test's closing lines (scripts/test-summary.mjs)", () => {
   });
 
   it("a file that failed with no failed test (an error loading it, or in a hook) is named and fails the run", async () => {
-    const r = await run((dir) => ({ "node.json": report(dir, [{ name: "test/c.test.ts", status: "failed", message: "Error: Hook timed out in 60000ms.\nmore", tests: [{ fullName: "c works", status: "passed" }] }]) }));
+    const r = await run((dir) => ({
+      "node.json": report(dir, [
+        { name: "test/c.test.ts", status: "failed", message: "Error: Hook timed out in 60000ms.\nmore", tests: [{ fullName: "c works", status: "passed" }] },
+        { name: "test/d.test.ts", status: "failed", message: "SyntaxError: Unexpected token" }, // failed to load: no assertion results at all
+      ]),
+    }));
     expect(r.code).toBe(1);
     expect(r.stdout).toContain("FAILED test/c.test.ts: Error: Hook timed out in 60000ms.\n");
+    expect(r.stdout).toContain("FAILED test/d.test.ts: SyntaxError: Unexpected token\n");
     expect(r.stdout).toContain("labhog: 1 passed, 0 failed, 0 skipped");
   });
 
