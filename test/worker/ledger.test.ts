@@ -44,18 +44,19 @@ describe("leases", () => {
     // ...then the keep-alives stop (the CI job was killed): the ledger's alarm ends it.
     const stopped = Date.now();
     let state = "active";
-    while (state === "active" && Date.now() - stopped < 14_000) {
+    while (state === "active" && Date.now() - stopped < 25_000) {
       await new Promise((r) => setTimeout(r, 500));
       const g = await api("GET", `/api/v1/reservations/${enc(id)}`);
       state = g.status === 200 ? g.body.state : "gone";
     }
     expect(state).toBe("ended");
-    expect(Date.now() - stopped).toBeLessThan(13_000);
+    // The TTL (10 s) from the last keep-alive, plus the alarm and this poll on a loaded machine; far short of the 2 h.
+    expect(Date.now() - stopped).toBeLessThan(18_000);
     expect((await api("GET", "/api/v1/resources/host2")).body.current).toEqual([]);
     // keep-alives on a non-lease are refused
     const plain = await api("POST", "/api/v1/reservations", { resource: "host2", start: inMinutes(600), duration: 60 });
     expect((await api("POST", `/api/v1/reservations/${enc(plain.body.reservation.id)}/keepalive`)).status).toBe(400);
-  }, 40_000);
+  }, 60_000);
 });
 
 describe("wait", () => {
@@ -64,13 +65,13 @@ describe("wait", () => {
     expect(held.status).toBe(201);
     const t0 = Date.now();
     const waiting = api("POST", "/api/v1/reservations", { resource: "usb1", duration: "30m", wait: 30 });
-    await new Promise((r) => setTimeout(r, 1500));
+    await new Promise((r) => setTimeout(r, 3000)); // the waiting request has long arrived, even on a loaded machine
     expect((await api("POST", `/api/v1/reservations/${enc(held.body.reservation.id)}/release`, undefined, "bob")).status).toBe(200);
     const got = await waiting;
     expect(got.status).toBe(201);
     expect(got.body.waited).toBeGreaterThanOrEqual(1);
-    expect(Date.parse(got.body.grantedAt)).toBeGreaterThanOrEqual(t0 + 1400);
-    expect(Date.now() - t0).toBeLessThan(10_000);
+    expect(Date.parse(got.body.grantedAt)).toBeGreaterThanOrEqual(t0 + 2900);
+    expect(Date.now() - t0).toBeLessThan(12_000);
     // bounded: a wait that runs out answers 409 with the conflict
     const t1 = Date.now();
     const timedOut = await api("POST", "/api/v1/reservations", { resource: "usb1", duration: "30m", wait: 2 }, "bob");

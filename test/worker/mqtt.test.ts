@@ -85,7 +85,7 @@ describe("signed schedules over MQTT", () => {
   });
 
   it("a boundary (a reservation ending) republishes from the alarm", async () => {
-    const c = await api("POST", "/api/v1/reservations", { resource: "usb1", duration: 3, purpose: "short" });
+    const c = await api("POST", "/api/v1/reservations", { resource: "usb1", duration: 8, purpose: "short" } /* long enough for the tap to see it held on a loaded machine */);
     expect(c.status).toBe(201);
     const topic = `${PREFIX}/resources/usb1/schedule`;
     const withIt = await verify((await retainedMatching(topic, async (p) => (await verify(p, "usb1")).entries.length === 1)).payload, "usb1");
@@ -136,7 +136,7 @@ describe("broker failures", () => {
     const t0 = Date.now();
     const after = await api("POST", "/api/v1/reservations", { resource: "host2", start: inMinutes(700), duration: 60 });
     expect(after.status).toBe(201);
-    expect(Date.now() - t0).toBeLessThan(2000); // publishing never holds up the booking
+    expect(Date.now() - t0).toBeLessThan(4000); // publishing never holds up the booking (holding it would wait CONNECT_WAIT_MS, 5 s)
     const m = await retainedMatching(topic, async (p) => (await verify(p, "host2")).entries.some((e) => after.body.reservation.id.endsWith(e.id)), 20_000, "fault");
     expect((await verify(m.payload, "host2")).entries).toHaveLength(2);
   }, 40_000);

@@ -131,7 +131,7 @@ describe("validation", () => {
 
 describe("expiry", () => {
   it("a notice ends by itself at `until`: gone from the list and from the resource", async () => {
-    const n = await api("POST", "/api/v1/notices", { text: "short one", resources: ["usb1"], until: "2s" });
+    const n = await api("POST", "/api/v1/notices", { text: "short one", resources: ["usb1"], until: "5s" });
     expect(n.status).toBe(201);
     expect((await api("GET", "/api/v1/resources/usb1")).body.notices.map((x: { id: string }) => x.id)).toEqual([n.body.id]);
     // Wait for the clock to pass `until` (no API call deletes it).

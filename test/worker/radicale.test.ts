@@ -50,17 +50,18 @@ describe("with a real CalDAV server (Radicale)", () => {
     expect(put.status).toBe(201);
     const t0 = Date.now();
     let seen: any;
-    while (!seen && Date.now() - t0 < 6000) {
+    while (!seen && Date.now() - t0 < 30_000) {
       await new Promise((r) => setTimeout(r, 250));
       seen = (await api("GET", "/api/v1/reservations?resource=app")).body.reservations.find((r: any) => r.uid === uid);
     }
     const inApi = Date.now() - t0;
     expect(seen).toMatchObject({ source: "calendar", holder: { id: "bob" }, state: "upcoming", exclusive: true });
-    expect(inApi).toBeLessThanOrEqual(3000 + 1500);
+    // By the periodic sync (3 s): the bounds allow a late alarm on a loaded machine, not a missing one (no API call syncs it).
+    expect(inApi).toBeLessThanOrEqual(2 * 3000 + 3000);
     const m = await retainedMatching(`${PREFIX}/resources/app/schedule`, async (p) => (await verify(p, "app")).entries.some((e) => e.id === uid), 30_000);
     const s = await verify(m.payload, "app");
     expect(s.entries.find((e) => e.id === uid)!.holder).toMatchObject({ id: "bob", unix: ["bob"] });
-    expect(Date.now() - t0).toBeLessThanOrEqual(3000 + 3000);
+    expect(Date.now() - t0).toBeLessThanOrEqual(2 * 3000 + 6000);
   });
 
   it("two overlapping app-made events: the later one is marked conflict in Radicale, never deleted, left out of the schedule", async () => {
@@ -72,7 +73,7 @@ describe("with a real CalDAV server (Radicale)", () => {
     expect((await putEvent(cal.clash!, second, appEvent({ uid: second, start: new Date(base + 1_800_000), end: new Date(base + 5_400_000), summary: "bob bringup", organizer: "bob@example.com", created: new Date() }))).status).toBe(201);
     let ics = "";
     const t0 = Date.now();
-    while (Date.now() - t0 < 8000) {
+    while (Date.now() - t0 < 30_000) {
       await new Promise((r) => setTimeout(r, 300));
       ics = await getEvent(cal.clash!, second);
       if (/X-LABHOG-STATE:conflict/i.test(ics)) break;
@@ -99,7 +100,7 @@ describe("with a real CalDAV server (Radicale)", () => {
     const t0 = Date.now();
     const c = await api("POST", "/api/v1/reservations", { resource: "pub", duration: "1h", purpose: "while the broker refuses us" });
     expect(c.status).toBe(201);
-    expect(Date.now() - t0).toBeLessThan(2000);
+    expect(Date.now() - t0).toBeLessThan(4000); // the refused publish is not on the booking's path
     const meta = () => runInDurableObject(stub, async (_i, state) => (await state.storage.get<{ publishPending: boolean; seq: number }>("meta"))!);
     // Pending as soon as the booking is answered: the mark went out in the booking's own storage batch, so a
     // ledger that died before its publish would still publish from its alarm.
