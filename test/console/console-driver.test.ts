@@ -8,6 +8,7 @@ import type { ConsolePort } from "../../edge-agent/drivers/console/port.ts";
 import { Escape } from "../../edge-agent/cli/console.ts";
 import { createLogger } from "../../edge-agent/log.ts";
 import { entry, testKey, type TestKey } from "../agent/helpers.ts";
+import { until } from "../services/process.ts";
 
 /**
  * The console driver's checks on what arrives on console/in, with a
@@ -50,8 +51,7 @@ function rig() {
     d.message(t.in, Buffer.from(jws));
     const req = `req${String(++seq).slice(-10)}`;
     d.message(t.in, Buffer.from(await signConsoleInput({ v: 1, resource: "board1", seq, reservation: m.reservation, session: m.session, type: "log", req }, { kid: key.kid, jwk: key.privateJwk })));
-    for (const end = Date.now() + 10_000; !published.some((p) => p.topic === t.log(req)); await new Promise((r) => setTimeout(r, 5)))
-      if (Date.now() > end) throw new Error(`the driver did not answer the log request behind a ${m.type} within 10 s`);
+    await until(`the driver's answer to the log request behind a ${m.type}`, () => published.some((p) => p.topic === t.log(req)), 10_000, 5);
   };
   const data = (s: string) => toBase64(new TextEncoder().encode(s));
   return { d, ctx, written, published, send, data, seqNow: () => seq };

@@ -218,12 +218,4 @@ export async function startConsoleLab(): Promise<ConsoleLab> {
   return lab;
 }
 
-/** Waits until `pred` holds (polling), failing with `what` after the timeout. */
-export async function until(what: string, pred: () => Promise<boolean> | boolean, timeoutMs = 20_000): Promise<void> {
-  const t0 = Date.now();
-  for (;;) {
-    if (await pred()) return;
-    if (Date.now() - t0 > timeoutMs) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+export { until } from "../services/process.ts";

@@ -33,6 +33,16 @@ export async function waitForPort(port: number, timeoutMs = 15_000, host = "127.
   }
 }
 
+/** Waits until `pred` holds (polling every intervalMs), failing with `what` after the timeout. */
+export async function until(what: string, pred: () => Promise<boolean> | boolean, timeoutMs = 20_000, intervalMs = 100): Promise<void> {
+  const t0 = Date.now();
+  for (;;) {
+    if (await pred()) return;
+    if (Date.now() - t0 > timeoutMs) throw new Error(`${what}: not within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
+
 /** What tempDir made in this test file; test/temp-dirs.setup.ts removes them after the file's last test. */
 const made = new Set<string>();
 

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { UsageSource } from "../../../edge-agent/drivers/driver.ts";
 import { createPowerDriver } from "../../../edge-agent/drivers/power/index.ts";
 import { createUsageCollector, encodeUtmp, parseUtmp, readSessions, type UsageSnapshot } from "../../../edge-agent/drivers/usage/index.ts";
-import { tempDir } from "../../services/process.ts";
+import { tempDir, until } from "../../services/process.ts";
 import { testContext } from "./helpers.ts";
 
 let dir: string;
@@ -130,24 +130,21 @@ describe("emission: only changes, plus a heartbeat", () => {
     const col = createUsageCollector({ utmp, devRoot: fakeDev, minUid: 4_000_000_000 /* no real user: other tests' processes must not count as changes here */, intervalMs: 50, heartbeatMs }, { ...testContext().deps, sources: [power, { name: "hubpower", collect: () => hub.collect() }] });
     const seen: { at: number; s: UsageSnapshot }[] = [];
     const t0 = Date.now();
-    const until = async (what: string, cond: () => boolean, ms = 10_000) => {
-      for (const end = Date.now() + ms; !cond(); await new Promise((r) => setTimeout(r, 10))) if (Date.now() > end) throw new Error(`not within ${ms} ms: ${what}`);
-    };
     const stop = col.start((s) => seen.push({ at: Date.now() - t0, s }));
     try {
       // Several polls, nothing changed: only the first snapshot went out. (Each collect reads all of /proc: on a
       // loaded machine three of them can take a second, hence a heartbeat far longer than that.)
-      await until("three polls", () => polls >= 3);
+      await until("three polls", () => polls >= 3, 10_000, 10);
       expect(seen.length).toBe(1);
       expect(seen[0]!.s.power).toEqual({ board: "off" });
       expect(seen[0]!.s.sources.hubpower).toEqual({ hub: "unknown" });
       // Then the heartbeat, unchanged, no sooner than heartbeatMs.
-      await until("the heartbeat", () => seen.length >= 2);
+      await until("the heartbeat", () => seen.length >= 2, 10_000, 10);
       expect(seen.length).toBe(2);
       expect(seen[1]!.at - seen[0]!.at).toBeGreaterThanOrEqual(heartbeatMs);
       expect(seen[1]!.s.power).toEqual({ board: "off" });
       mode = "on";
-      await until("the change", () => seen.length >= 3);
+      await until("the change", () => seen.length >= 3, 10_000, 10);
       expect(seen.length).toBe(3);
       expect(seen[2]!.at - seen[1]!.at).toBeLessThan(heartbeatMs); // sent on change, not at the next heartbeat
       expect(seen[2]!.s.power).toEqual({ board: "on" });
